@@ -1,0 +1,37 @@
+"""Audit events: every state change is recorded with who, what, when and through what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy.orm import Session
+
+from bot.models import AuditEvent
+
+
+def record(
+    session: Session,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: int | None,
+    detail: dict[str, Any] | None = None,
+    *,
+    channel: str = "cli",
+    inbound_message_id: str | None = None,
+) -> None:
+    """Adds one audit event to the session (the caller's transaction commits it)."""
+    session.add(
+        AuditEvent(
+            at=at,
+            actor=actor,
+            action=action,
+            channel=channel,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            detail=detail or {},
+            inbound_message_id=inbound_message_id,
+        )
+    )

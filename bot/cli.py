@@ -1,0 +1,271 @@
+"""The `duban` command line. It loads settings once and only calls flows and queries."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import database, queries
+from bot.config import Settings, load_settings
+from bot.errors import DubanError
+from bot.intake.directory import Directory, load_directory
+from bot.intake.importing import import_file
+from bot.intake.model import ParsedPlan
+from bot.intake.reader import read_plan
+from bot.intake.store import ImportReport
+
+app = typer.Typer(
+    help="督办：政府重点工作任务督办提醒机器人。",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+tasks_app = typer.Typer(help="查看任务。", invoke_without_command=True)
+db_app = typer.Typer(help="数据库维护。", no_args_is_help=True)
+app.add_typer(tasks_app, name="tasks")
+app.add_typer(db_app, name="db")
+
+P = ParamSpec("P")
+R = TypeVar("R")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Operator mistakes end with one clear line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DubanError as exc:
+            err.print(f"错误：{exc}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+@app.callback()
+@reports_errors
+def configure(
+    ctx: typer.Context,
+    config: Annotated[
+        Path | None, typer.Option("--config", "-c", help="配置文件（默认 config.toml）。")
+    ] = None,
+) -> None:
+    """督办：政府重点工作任务督办提醒机器人。"""
+    ctx.obj = load_settings(config)
+
+
+def _settings(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def _sessions(settings: Settings) -> sessionmaker[Session]:
+    engine = database.make_engine(settings.database.url)
+    database.prepare(engine)
+    return database.session_factory(engine)
+
+
+def _directory(settings: Settings) -> Directory:
+    return load_directory(settings.directory.path)
+
+
+def _print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+@app.command("import")
+@reports_errors
+def import_command(
+    ctx: typer.Context,
+    file: Annotated[Path, typer.Argument(help="责任分解文件：.txt .docx .xlsx .csv")],
+    year: Annotated[int | None, typer.Option(help="计划年度（默认从标题识别）。")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="只解析，不写数据库。")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+) -> None:
+    """导入重点工作任务责任分解，生成任务、单位和交办。"""
+    settings = _settings(ctx)
+    if dry_run:
+        parsed = read_plan(file, _directory(settings), year)
+        _print_json(parsed.as_json()) if as_json else _show_parse(parsed)
+        return
+    parsed, report = import_file(
+        _sessions(settings),
+        file,
+        _directory(settings),
+        timezone=settings.plan.timezone,
+        now=datetime.now(UTC),
+        year=year,
+    )
+    _print_json(report.as_json()) if as_json else _show_report(parsed, report)
+
+
+def _show_parse(parsed: ParsedPlan) -> None:
+    out.print(f"{parsed.title or '（无标题）'}  年度 {parsed.year or '未知'}", markup=False)
+    table = Table("序号", "牵头单位", "配合单位", "时限", "任务内容")
+    for task in parsed.tasks:
+        deadline = task.deadline.isoformat() if task.deadline else ""
+        table.add_row(task.number, task.lead, "、".join(task.co_units), deadline, task.text[:30])
+    out.print(table)
+    _show_warnings(list(parsed.warnings))
+
+
+def _show_report(parsed: ParsedPlan, report: ImportReport) -> None:
+    verb = "新建" if report.plan_created else "更新"
+    out.print(
+        f"{verb}计划「{parsed.title or '无标题'}」（{parsed.year or '年度未知'}）：", markup=False
+    )
+    out.print(
+        f"  任务 {report.tasks} 项，单位 {len(parsed.units)} 个，交办 {report.assignments} 条"
+    )
+    if report.unchanged:
+        out.print("  与上次导入相同，无变化。")
+    for label, numbers in (("新增", report.added), ("删除", report.removed)):
+        if numbers and not report.plan_created:
+            out.print(f"  {label}任务：{'、'.join(numbers)}", markup=False)
+    for number, fields in report.changed.items():
+        out.print(f"  修改任务 {number}：{'、'.join(fields)}", markup=False)
+    if report.new_units:
+        out.print(
+            f"  单位名录中没有的新单位（{len(report.new_units)}）：{'、'.join(report.new_units)}",
+            markup=False,
+        )
+    _show_warnings(report.warnings)
+
+
+def _show_warnings(warnings: list[str]) -> None:
+    for warning in warnings:
+        err.print(f"警告：{warning}", markup=False)
+
+
+@tasks_app.callback()
+@reports_errors
+def tasks_command(
+    ctx: typer.Context,
+    unit: Annotated[str | None, typer.Option(help="只列出该单位承担的任务。")] = None,
+    plan: Annotated[int | None, typer.Option(help="计划编号（默认最新）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+) -> None:
+    """列出任务；`duban tasks show 编号` 查看单项任务。"""
+    if ctx.invoked_subcommand is not None:
+        return
+    with _sessions(_settings(ctx))() as session:
+        rows = queries.list_tasks(session, queries.current_plan(session, plan), unit)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("序号", "牵头单位", "配合单位", "时限", "任务内容")
+    for row in rows:
+        table.add_row(
+            row["number"],
+            row["lead"],
+            "、".join(row["co_units"]),
+            row["deadline"] or "",
+            row["text"][:30],
+        )
+    out.print(table)
+
+
+@tasks_app.command("show")
+@reports_errors
+def task_show_command(
+    ctx: typer.Context,
+    number: Annotated[str, typer.Argument(help="任务序号。")],
+    plan: Annotated[int | None, typer.Option(help="计划编号（默认最新）。")] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+) -> None:
+    """查看一项任务及其交办情况。"""
+    with _sessions(_settings(ctx))() as session:
+        task = queries.show_task(session, queries.current_plan(session, plan), number)
+    if as_json:
+        _print_json(task)
+        return
+    out.print(f"任务 {task['number']}：{task['text']}", markup=False)
+    out.print(
+        f"时限：{task['effective_deadline'] or '未定'}  分管领导：{task['supervisor'] or '—'}",
+        markup=False,
+    )
+    table = Table("单位", "角色", "状态", "进度")
+    for a in task["assignments"]:
+        table.add_row(
+            a["unit"], "牵头" if a["role"] == "lead" else "配合", a["status"], f"{a['progress']}%"
+        )
+    out.print(table)
+
+
+@app.command("units")
+@reports_errors
+def units_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+) -> None:
+    """列出单位（含别名、集体单位及其成员）。"""
+    with _sessions(_settings(ctx))() as session:
+        rows = queries.list_units(session)
+    if as_json:
+        _print_json(rows)
+        return
+    table = Table("单位", "别名", "类型", "成员")
+    for row in rows:
+        table.add_row(
+            row["name"],
+            "、".join(row["aliases"]),
+            "集体" if row["collective"] else "单位",
+            "、".join(row["members"]),
+        )
+    out.print(table)
+
+
+@db_app.command("upgrade")
+@reports_errors
+def db_upgrade_command(ctx: typer.Context) -> None:
+    """把数据库结构升级到最新版本。"""
+    engine = database.make_engine(_settings(ctx).database.url)
+    try:
+        database.upgrade(engine)
+    except Exception as exc:  # a driver error here is an operator's problem to read
+        raise DubanError(f"数据库升级失败：{exc}") from None
+    out.print(f"数据库已是最新版本 {database.head_revision()}。")
+
+
+@app.command("run")
+@reports_errors
+def run_command(ctx: typer.Context) -> None:
+    """运行主任务：初始化数据库；数据库为空时导入示例计划；打印概况。"""
+    settings = _settings(ctx)
+    sessions = _sessions(settings)
+    with sessions() as session:
+        empty = queries.summary(session)["plans"] == 0
+    if empty:
+        out.print(f"数据库为空，导入示例计划 {settings.plan.sample} …", markup=False)
+        parsed, report = import_file(
+            sessions,
+            settings.plan.sample,
+            _directory(settings),
+            timezone=settings.plan.timezone,
+            now=datetime.now(UTC),
+            sample=True,
+        )
+        _show_report(parsed, report)
+    with sessions() as session:
+        counts = queries.summary(session)
+    out.print(
+        f"计划 {counts['plans']} 个，任务 {counts['tasks']} 项，单位 {counts['units']} 个，"
+        f"交办 {counts['assignments']} 条。"
+    )
+
+
+def main() -> None:
+    app()

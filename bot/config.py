@@ -1,0 +1,114 @@
+"""Settings: a TOML file, overridden by `DUBAN_`-prefixed environment variables.
+
+The file is `--config PATH`, else `$DUBAN_CONFIG`, else ./config.toml, else
+./config.example.toml. `DUBAN_DATABASE__URL=...` overrides `[database] url`. Settings are
+loaded once by the CLI and passed down; nothing reads them at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+
+from bot.errors import ConfigError
+
+DEFAULT_FILES = (Path("config.toml"), Path("config.example.toml"))
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///duban.db"
+    """SQLAlchemy URL: sqlite:///PATH (embedded default) or postgresql+psycopg://…"""
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+
+class DirectorySettings(_Section):
+    path: Path | None = Path("examples/zhoushan-units.toml")
+
+
+class PlanSettings(_Section):
+    timezone: str = "Asia/Shanghai"
+    sample: Path = Path("examples/zhoushan-2020-key-tasks.txt")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError) as exc:
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DUBAN_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    directory: DirectorySettings = DirectorySettings()
+    plan: PlanSettings = PlanSettings()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment wins over them.
+        assert isinstance(init_settings, InitSettingsSource)
+        return env_settings, init_settings
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """The file to read: the one named, $DUBAN_CONFIG, or the first default that exists."""
+    named = explicit or (
+        Path(os.environ["DUBAN_CONFIG"]) if os.environ.get("DUBAN_CONFIG") else None
+    )
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError("--config", f"file not found: {named}")
+        return named
+    return next((p for p in DEFAULT_FILES if p.is_file()), None)
+
+
+def load_settings(explicit: Path | None = None) -> Settings:
+    """Reads and validates the settings; a bad value raises ConfigError naming the key."""
+    path = find_config_file(explicit)
+    data = _read_toml(path) if path else {}
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        key = ".".join(str(part) for part in error["loc"]) or "config"
+        raise ConfigError(key, f"{error['msg']} (in {path or 'defaults'})") from None
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None

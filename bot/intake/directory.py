@@ -1,0 +1,119 @@
+"""The unit directory: the office's own list of units, collectives and supervisors (TOML).
+
+```toml
+[units."市发改委"]
+aliases = ["市发展改革委"]
+channel = "fgw"                      # a [channels.NAME] of the configuration
+supervisor = "李明"
+contacts = [{ name = "张三", mobile = "13800000000", wecom_userid = "zhangsan" }]
+
+[collectives."各县(区)政府"]
+members = ["定海区政府", "普陀区政府"]
+
+[supervisors."李明"]
+title = "副市长"
+channel = "leader-li"
+```
+"""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, ValidationError
+
+from bot.errors import IntakeError
+from bot.intake.units import clean_name, match_key
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Contact(_Strict):
+    name: str
+    mobile: str | None = None
+    wecom_userid: str | None = None
+    dingtalk_userid: str | None = None
+    feishu_open_id: str | None = None
+    role: str | None = None
+
+
+class UnitEntry(_Strict):
+    aliases: list[str] = []
+    channel: str | None = None
+    supervisor: str | None = None
+    contacts: list[Contact] = []
+
+
+class CollectiveEntry(_Strict):
+    aliases: list[str] = []
+    members: list[str] = []
+    channel: str | None = None
+
+
+class SupervisorEntry(_Strict):
+    title: str | None = None
+    channel: str | None = None
+    contacts: list[Contact] = []
+
+
+class DirectoryFile(_Strict):
+    units: dict[str, UnitEntry] = {}
+    collectives: dict[str, CollectiveEntry] = {}
+    supervisors: dict[str, SupervisorEntry] = {}
+
+
+@dataclass(frozen=True)
+class Directory:
+    """Units, collectives and supervisors by canonical name, with alias lookup."""
+
+    units: dict[str, UnitEntry] = field(default_factory=dict)
+    collectives: dict[str, CollectiveEntry] = field(default_factory=dict)
+    supervisors: dict[str, SupervisorEntry] = field(default_factory=dict)
+    _keys: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def build(cls, data: DirectoryFile) -> Directory:
+        units = {clean_name(k): v for k, v in data.units.items()}
+        collectives = {clean_name(k): v for k, v in data.collectives.items()}
+        keys: dict[str, str] = {}
+        entries: list[tuple[str, list[str]]] = [
+            *((n, e.aliases) for n, e in units.items()),
+            *((n, e.aliases) for n, e in collectives.items()),
+        ]
+        for name, aliases in entries:
+            for written in (name, *aliases):
+                keys.setdefault(match_key(written), name)
+        return cls(units, collectives, dict(data.supervisors), keys)
+
+    def canonical(self, name: str) -> str | None:
+        """The directory's name for a unit written as `name` (or an alias), if it knows it."""
+        return self._keys.get(match_key(name))
+
+    def aliases(self, name: str) -> list[str]:
+        entry = self.units.get(name) or self.collectives.get(name)
+        return [clean_name(a) for a in entry.aliases] if entry else []
+
+    def members(self, collective: str) -> list[str]:
+        entry = self.collectives.get(collective)
+        return [self.canonical(m) or clean_name(m) for m in entry.members] if entry else []
+
+
+def load_directory(path: Path | None) -> Directory:
+    """Reads a unit directory file; a missing path gives an empty directory."""
+    if path is None:
+        return Directory()
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return Directory.build(DirectoryFile.model_validate(data))
+    except FileNotFoundError as exc:
+        raise IntakeError(str(path), "单位名录文件不存在") from exc
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise IntakeError(str(path), f"单位名录不是有效的 TOML：{exc}") from exc
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        key = ".".join(str(p) for p in first["loc"])
+        raise IntakeError(str(path), f"单位名录字段 {key} 有误：{first['msg']}") from exc

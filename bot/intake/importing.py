@@ -1,0 +1,33 @@
+"""The `duban import` flow: parse a file, then write it in one transaction (or not at all)."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.intake.directory import Directory
+from bot.intake.model import ParsedPlan
+from bot.intake.reader import read_plan
+from bot.intake.store import ImportReport, Source, import_plan
+
+
+def import_file(
+    sessions: sessionmaker[Session],
+    path: Path,
+    directory: Directory,
+    *,
+    timezone: str,
+    now: datetime,
+    year: int | None = None,
+    sample: bool = False,
+) -> tuple[ParsedPlan, ImportReport]:
+    """Parses `path` and applies it; a parse error raises before the database is touched."""
+    parsed = read_plan(path, directory, year)
+    digest = hashlib.sha256(path.read_bytes()).hexdigest()
+    source = Source(name=path.name, sha256=digest, timezone=timezone, sample=sample)
+    with sessions.begin() as session:
+        report = import_plan(session, parsed, source, directory, now)
+    return parsed, report

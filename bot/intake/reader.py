@@ -1,0 +1,59 @@
+"""Reads a document file of any supported kind into a parsed plan, or says what is wrong."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bot.errors import IntakeError
+from bot.intake.directory import Directory
+from bot.intake.model import ParsedPlan, RawDocument
+from bot.intake.resolve import resolve
+from bot.intake.tables import docx_paragraph_text, read_csv, read_docx, read_xlsx
+from bot.intake.text import read_text
+
+SUFFIXES = (".txt", ".text", ".md", ".docx", ".xlsx", ".csv")
+
+
+def read_plan(path: Path, directory: Directory, year: int | None = None) -> ParsedPlan:
+    """Parses `path` (text, Word, Excel or CSV); raises IntakeError naming the problem."""
+    raw = read_raw(path)
+    if not raw.tasks:
+        raise IntakeError(str(path), "未识别到任何编号任务（如「1.任务内容」后接「责任单位:」）")
+    return resolve(raw, directory, year)
+
+
+def read_raw(path: Path) -> RawDocument:
+    source = str(path)
+    suffix = path.suffix.lower()
+    if suffix not in SUFFIXES:
+        raise IntakeError(
+            source, f"不支持的文件类型「{suffix or '无扩展名'}」，支持 {', '.join(SUFFIXES)}"
+        )
+    if not path.is_file():
+        raise IntakeError(source, "文件不存在")
+    if path.stat().st_size == 0:
+        raise IntakeError(source, "文件为空")
+    if suffix == ".xlsx":
+        return read_xlsx(path)
+    if suffix == ".csv":
+        return read_csv(path)
+    if suffix == ".docx":
+        table = read_docx(path)
+        return table if table is not None else read_text(docx_paragraph_text(path), source=source)
+    return read_text(decode_text(path), source=source)
+
+
+def decode_text(path: Path) -> str:
+    """UTF-8 (with or without BOM), else GB18030; binary content is refused."""
+    data = path.read_bytes()
+    if b"\x00" in data[:4096]:
+        raise IntakeError(str(path), "不是文本文件（含二进制内容）")
+    for encoding in ("utf-8-sig", "gb18030"):
+        try:
+            text = data.decode(encoding)
+        except UnicodeDecodeError:
+            continue
+        if text.strip():
+            return text
+        raise IntakeError(str(path), "文件为空")
+    raise IntakeError(str(path), "无法识别文本编码（支持 UTF-8 与 GB18030）")

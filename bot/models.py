@@ -1,0 +1,204 @@
+"""The database tables. Times are stored as aware UTC; migrations live in db/."""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from typing import Any, ClassVar
+
+from sqlalchemy import (
+    JSON,
+    Boolean,
+    Date,
+    DateTime,
+    Dialect,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    TypeDecorator,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+NAMING = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """Aware UTC in, aware UTC out — also on SQLite, which stores no zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError("naive datetime given to a UTC column")
+        return value.astimezone(UTC)
+
+    def process_result_value(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: UTCDateTime,
+        dict[str, Any]: JSON,
+        list[Any]: JSON,
+    }
+
+
+class Plan(Base):
+    __tablename__ = "plans"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(300))
+    title: Mapped[str | None] = mapped_column(String(300))
+    year: Mapped[int | None]
+    timezone: Mapped[str] = mapped_column(String(64))
+    source: Mapped[str] = mapped_column(String(500))
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    default_deadline: Mapped[date | None] = mapped_column(Date)
+    sample: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    tasks: Mapped[list[Task]] = relationship(back_populates="plan", order_by="Task.seq")
+
+
+class Supervisor(Base):
+    __tablename__ = "supervisors"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(100))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    contacts: Mapped[list[Any]] = mapped_column(default=list)
+
+
+class Unit(Base):
+    __tablename__ = "units"
+    __table_args__ = (UniqueConstraint("name"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    collective: Mapped[bool] = mapped_column(Boolean, default=False)
+    in_directory: Mapped[bool] = mapped_column(Boolean, default=False)
+    channel: Mapped[str | None] = mapped_column(String(100))
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("supervisors.id"))
+    contacts: Mapped[list[Any]] = mapped_column(default=list)
+    created_at: Mapped[datetime]
+
+    aliases: Mapped[list[UnitAlias]] = relationship(
+        back_populates="unit", cascade="all, delete-orphan", order_by="UnitAlias.id"
+    )
+    supervisor: Mapped[Supervisor | None] = relationship()
+
+
+class UnitAlias(Base):
+    __tablename__ = "unit_aliases"
+    __table_args__ = (UniqueConstraint("alias"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id", ondelete="CASCADE"))
+    alias: Mapped[str] = mapped_column(String(200))
+
+    unit: Mapped[Unit] = relationship(back_populates="aliases")
+
+
+class CollectiveMember(Base):
+    __tablename__ = "collective_members"
+
+    collective_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+    member_id: Mapped[int] = mapped_column(
+        ForeignKey("units.id", ondelete="CASCADE"), primary_key=True
+    )
+
+
+class Task(Base):
+    __tablename__ = "tasks"
+    __table_args__ = (UniqueConstraint("plan_id", "number"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("plans.id", ondelete="CASCADE"), index=True)
+    number: Mapped[str] = mapped_column(String(20))
+    seq: Mapped[int] = mapped_column(Integer)
+    text: Mapped[str] = mapped_column(Text)
+    section: Mapped[str | None] = mapped_column(String(300))
+    supervisor_id: Mapped[int | None] = mapped_column(ForeignKey("supervisors.id"))
+    deadline: Mapped[date | None] = mapped_column(Date)
+    # The responsibility as the document states it, collectives not yet expanded:
+    # {"lead": str, "co_units": [str], "co_leads": [str]}.
+    responsibility: Mapped[dict[str, Any]]
+    indicators: Mapped[list[Any]] = mapped_column(default=list)
+    notes: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    # active | removed (left out of a later version of the document; history is kept)
+    state: Mapped[str] = mapped_column(String(20), default="active")
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    plan: Mapped[Plan] = relationship(back_populates="tasks")
+    supervisor: Mapped[Supervisor | None] = relationship()
+    assignments: Mapped[list[Assignment]] = relationship(
+        back_populates="task", order_by="Assignment.id"
+    )
+
+
+ASSIGNMENT_STATUSES = {
+    "not_started": "未启动",
+    "in_progress": "推进中",
+    "closure_requested": "申请办结",
+    "closed": "已办结",
+    "extension_requested": "申请延期",
+    "withdrawn": "已撤销",
+}
+
+
+class Assignment(Base):
+    __tablename__ = "assignments"
+    __table_args__ = (UniqueConstraint("task_id", "unit_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("tasks.id", ondelete="CASCADE"), index=True)
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    role: Mapped[str] = mapped_column(String(10))  # lead | co
+    co_lead: Mapped[bool] = mapped_column(Boolean, default=False)
+    # The collective (各县(区)政府) this assignment came from, when it came from one.
+    via_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
+    status: Mapped[str] = mapped_column(String(30), default="not_started")
+    progress: Mapped[int] = mapped_column(Integer, default=0)
+    last_report_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+    updated_at: Mapped[datetime]
+
+    task: Mapped[Task] = relationship(back_populates="assignments")
+    unit: Mapped[Unit] = relationship(foreign_keys=[unit_id])
+
+
+class AuditEvent(Base):
+    __tablename__ = "audit_events"
+    __table_args__ = (Index("ix_audit_events_subject", "subject_type", "subject_id"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    at: Mapped[datetime] = mapped_column(index=True)
+    actor: Mapped[str] = mapped_column(String(200))
+    action: Mapped[str] = mapped_column(String(60))
+    channel: Mapped[str] = mapped_column(String(30))
+    subject_type: Mapped[str] = mapped_column(String(30))
+    subject_id: Mapped[int | None]
+    detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    inbound_message_id: Mapped[str | None] = mapped_column(String(200))
