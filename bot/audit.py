@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from sqlalchemy import insert
 from sqlalchemy.orm import Session
 
 from bot.models import AuditEvent
@@ -35,3 +36,31 @@ def record(
             inbound_message_id=inbound_message_id,
         )
     )
+
+
+def record_many(
+    session: Session,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subjects: list[tuple[int | None, dict[str, Any]]],
+    *,
+    channel: str = "cli",
+) -> None:
+    """Writes one event per (subject id, detail) in a single batched INSERT."""
+    if not subjects:
+        return
+    rows = [
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "channel": channel,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "detail": detail,
+        }
+        for subject_id, detail in subjects
+    ]
+    session.execute(insert(AuditEvent), rows)

@@ -19,6 +19,7 @@ from pydantic_settings import (
     InitSettingsSource,
     PydanticBaseSettingsSource,
     SettingsConfigDict,
+    SettingsError,
 )
 
 from bot.errors import ConfigError
@@ -55,7 +56,7 @@ class PlanSettings(_Section):
     def _known_zone(cls, value: str) -> str:
         try:
             ZoneInfo(value)
-        except (ZoneInfoNotFoundError, ValueError) as exc:
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "America" is a folder
             raise ValueError(f"unknown time zone {value!r}") from exc
         return value
 
@@ -103,8 +104,19 @@ def load_settings(explicit: Path | None = None) -> Settings:
         return Settings(**data)
     except ValidationError as exc:
         error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "config"
-        raise ConfigError(key, f"{error['msg']} (in {path or 'defaults'})") from None
+        parts = [str(part) for part in error["loc"]]
+        key = ".".join(parts) or "config"
+        raise ConfigError(key, f"{error['msg']} (in {_origin(parts, path)})") from None
+    except SettingsError as exc:  # e.g. DUBAN_PLAN=x: a whole section must be a JSON object
+        raise ConfigError("environment", str(exc)) from None
+
+
+def _origin(parts: list[str], path: Path | None) -> str:
+    """Where a bad value came from: its DUBAN_ variable if set, else the file."""
+    name = "DUBAN_" + "__".join(parts).upper()
+    if any(variable.upper() == name for variable in os.environ):
+        return f"${name}"
+    return str(path or "defaults")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:

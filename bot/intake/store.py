@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit import record
+from bot.audit import record, record_many
 from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, ParsedTask
 from bot.intake.units_store import UnitBook
@@ -150,16 +150,21 @@ def _sync_tasks(
             .options(selectinload(Task.assignments), selectinload(Task.supervisor))
         )
     }
+    created: list[tuple[Task, ParsedTask]] = []
     for seq, parsed_task in enumerate(parsed.tasks, start=1):
         wanted = _snapshot(parsed_task, book)
         task = existing.pop(parsed_task.number, None)
-        fresh = task is None
         if task is None:
-            task = _create_task(session, plan, parsed_task.number, seq, wanted, book, now)
-            report.added.append(parsed_task.number)
-        else:
-            _update_task(session, task, seq, wanted, book, report, now)
-        report.assignments += _sync_assignments(session, task, parsed_task, book, now, fresh=fresh)
+            created.append(
+                (_new_task(session, plan, parsed_task.number, seq, wanted, book, now), parsed_task)
+            )
+            continue
+        _update_task(session, task, seq, wanted, book, report, now)
+        report.assignments += _sync_assignments(session, task, parsed_task, book, now)
+    # New tasks go in as batched INSERTs: one flush for the tasks, one for their assignments.
+    session.flush()
+    report.added = [task.number for task, _ in created]
+    report.assignments += _assign_new(session, created, book, now)
     for task in existing.values():
         if task.state != "removed":
             task.state, task.updated_at = "removed", now
@@ -175,7 +180,7 @@ def _apply(task: Task, wanted: dict[str, Any], book: UnitBook) -> None:
     task.indicators, task.notes = wanted["indicators"], wanted["notes"]
 
 
-def _create_task(
+def _new_task(
     session: Session,
     plan: Plan,
     number: str,
@@ -187,12 +192,36 @@ def _create_task(
     task = Task(plan=plan, number=number, seq=seq, state="active", created_at=now, updated_at=now)
     _apply(task, wanted, book)
     session.add(task)
-    session.flush()
-    units = [wanted["responsibility"]["lead"], *wanted["responsibility"]["co_units"]]
-    record(
-        session, now, "import", "task.added", "task", task.id, {"number": number, "units": units}
-    )
     return task
+
+
+def _assign_new(
+    session: Session, created: list[tuple[Task, ParsedTask]], book: UnitBook, now: datetime
+) -> int:
+    rows: list[dict[str, Any]] = []
+    events: list[tuple[int | None, dict[str, Any]]] = []
+    for task, parsed in created:
+        wanted = book.expand(parsed)
+        rows += [
+            {
+                "task_id": task.id,
+                "unit_id": unit_id,
+                "role": role,
+                "co_lead": co_lead,
+                "via_id": via_id,
+                "status": "not_started",
+                "progress": 0,
+                "created_at": now,
+                "updated_at": now,
+            }
+            for unit_id, (role, co_lead, via_id) in wanted.items()
+        ]
+        units = [parsed.lead, *parsed.co_units]
+        events.append((task.id, {"number": task.number, "units": units}))
+    if rows:
+        session.execute(insert(Assignment), rows)
+    record_many(session, now, "import", "task.added", "task", events)
+    return len(rows)
 
 
 def _update_task(
@@ -232,12 +261,10 @@ def _sync_assignments(
     parsed: ParsedTask,
     book: UnitBook,
     now: datetime,
-    *,
-    fresh: bool,
 ) -> int:
     """Makes the task's assignments match the document; returns how many are active."""
     wanted = book.expand(parsed)
-    current = {} if fresh else {a.unit_id: a for a in task.assignments}
+    current = {a.unit_id: a for a in task.assignments}
     for unit_id, (role, co_lead, via_id) in wanted.items():
         assignment = current.pop(unit_id, None)
         if assignment is None:
@@ -253,16 +280,15 @@ def _sync_assignments(
                 updated_at=now,
             )
             session.add(assignment)
-            if not fresh:
-                record(
-                    session,
-                    now,
-                    "import",
-                    "assignment.created",
-                    "task",
-                    task.id,
-                    {"unit_id": unit_id, "role": role},
-                )
+            record(
+                session,
+                now,
+                "import",
+                "assignment.created",
+                "task",
+                task.id,
+                {"unit_id": unit_id, "role": role},
+            )
             continue
         _revise_assignment(session, assignment, role, co_lead, via_id, now)
     for assignment in current.values():

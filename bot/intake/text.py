@@ -81,6 +81,7 @@ class _Item:
 @dataclass
 class _Reader:
     items: list[_Item] = field(default_factory=list)
+    numbers: set[str] = field(default_factory=set)
     preamble: list[str] = field(default_factory=list)
     section: str | None = None
     supervisor: tuple[str, str] | None = None
@@ -142,10 +143,11 @@ class _Reader:
         )
 
     def open_item(self, number: str, text: str) -> None:
-        if any(i.number == number for i in self.items):
+        if number in self.numbers:
             self.warnings.append(f"任务编号 {number} 重复，已按「{len(self.items) + 1}」编号处理")
             number = str(len(self.items) + 1)
         self.items.append(_Item(str(int(number)), [], self.section, self.supervisor))
+        self.numbers.add(self.items[-1].number)
         self.section_changed = False
         if inline := _INLINE_FIELD.match(text):
             text = inline["before"]

@@ -16,7 +16,7 @@ from bot.intake.store import ImportReport
 from bot.models import Assignment, AuditEvent, Plan, Task, Unit
 from bot.queries import list_units, show_task
 from tests.conftest import SAMPLE, SAMPLE_UNITS
-from tests.factories import make_directory, write_plan
+from tests.factories import make_directory, write_plan, write_table
 
 NOW = datetime(2020, 3, 1, 1, 0, tzinfo=UTC)
 LATER = datetime(2020, 4, 1, 1, 0, tzinfo=UTC)
@@ -186,3 +186,24 @@ def test_the_sample_imports_with_its_directory(sessions: sessionmaker[Session]) 
     }
     assert "定海区政府" in [a["unit"] for a in t125["assignments"]]
     assert len([n for n in names if "朱家尖" in n]) == 1
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".xlsx", ".docx"])
+def test_tables_import_with_sections_supervisors_and_collectives(
+    sessions: sessionmaker[Session], tmp_path: Path, suffix: str
+) -> None:
+    report = run_import(sessions, write_table(tmp_path, suffix), make_directory(**DIRECTORY))
+    assert report.added == ["1", "2"]
+    with sessions() as session:
+        plan = session.scalars(select(Plan)).one()
+        first = show_task(session, plan, "1")
+        again = run_import(sessions, write_table(tmp_path, suffix), make_directory(**DIRECTORY))
+    assert again.unchanged
+    assert first["supervisor"] == "王五"
+    assert first["deadline"] == "2020-10-31"
+    assert [a["unit"] for a in first["assignments"]] == [
+        "市住建局",
+        "市财政局",
+        "定海区政府",
+        "普陀区政府",
+    ]
