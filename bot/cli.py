@@ -72,8 +72,10 @@ def _settings(ctx: typer.Context) -> Settings:
     return settings
 
 
-def _sessions(settings: Settings) -> sessionmaker[Session]:
-    engine = database.make_engine(settings.database.url)
+def _sessions(ctx: typer.Context) -> sessionmaker[Session]:
+    """Sessions on the configured database; the engine is closed when the command ends."""
+    engine = database.make_engine(_settings(ctx).database.url)
+    ctx.call_on_close(engine.dispose)
     database.prepare(engine)
     return database.session_factory(engine)
 
@@ -102,7 +104,7 @@ def import_command(
         _print_json(parsed.as_json()) if as_json else _show_parse(parsed)
         return
     parsed, report = import_file(
-        _sessions(settings),
+        _sessions(ctx),
         file,
         _directory(settings),
         timezone=settings.plan.timezone,
@@ -161,7 +163,7 @@ def tasks_command(
     """列出任务；`duban tasks show 编号` 查看单项任务。"""
     if ctx.invoked_subcommand is not None:
         return
-    with _sessions(_settings(ctx))() as session:
+    with _sessions(ctx)() as session:
         rows = queries.list_tasks(session, queries.current_plan(session, plan), unit)
     if as_json:
         _print_json(rows)
@@ -187,7 +189,7 @@ def task_show_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """查看一项任务及其交办情况。"""
-    with _sessions(_settings(ctx))() as session:
+    with _sessions(ctx)() as session:
         task = queries.show_task(session, queries.current_plan(session, plan), number)
     if as_json:
         _print_json(task)
@@ -212,7 +214,7 @@ def units_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """列出单位（含别名、集体单位及其成员）。"""
-    with _sessions(_settings(ctx))() as session:
+    with _sessions(ctx)() as session:
         rows = queries.list_units(session)
     if as_json:
         _print_json(rows)
@@ -233,6 +235,7 @@ def units_command(
 def db_upgrade_command(ctx: typer.Context) -> None:
     """把数据库结构升级到最新版本。"""
     engine = database.make_engine(_settings(ctx).database.url)
+    ctx.call_on_close(engine.dispose)
     try:
         database.upgrade(engine)
     except Exception as exc:  # a driver error here is an operator's problem to read
@@ -245,7 +248,7 @@ def db_upgrade_command(ctx: typer.Context) -> None:
 def run_command(ctx: typer.Context) -> None:
     """运行主任务：初始化数据库；数据库为空时导入示例计划；打印概况。"""
     settings = _settings(ctx)
-    sessions = _sessions(settings)
+    sessions = _sessions(ctx)
     with sessions() as session:
         empty = queries.summary(session)["plans"] == 0
     if empty:

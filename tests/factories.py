@@ -32,7 +32,7 @@ def make_raw_task(**overrides: Any) -> RawTask:
     return RawTask(**{**values, **overrides})
 
 
-TABLE = [
+TABLE: list[list[str | None]] = [
     ["2020年重点工作任务责任分解表", None, None, None, None],
     ["序号", "工作任务", "牵头单位", "配合单位", "完成时限"],
     ["一、王五副市长牵头重点工作", None, None, None, None],

@@ -75,14 +75,16 @@ def test_environment_variables_win_over_the_file(
 ) -> None:
     path = write_config(
         tmp_path,
-        '[database]\nurl = "sqlite:///file.db"\n[plan]\ntimezone = "Asia/Tokyo"\nsample = "s.txt"\n',
+        '[database]\nurl = "sqlite:///file.db"\n'
+        '[plan]\ntimezone = "Asia/Tokyo"\nsample = "s.txt"\n',
     )
     monkeypatch.setenv("DUBAN_DATABASE__URL", "postgresql+psycopg://duban@db.example/duban")
     monkeypatch.setenv("DUBAN_PLAN__TIMEZONE", "Europe/Berlin")
     settings = load_settings(path)
     assert settings.database.url == "postgresql+psycopg://duban@db.example/duban"
     assert settings.plan.timezone == "Europe/Berlin"
-    assert settings.plan.sample == Path("s.txt")  # the rest of the section still comes from the file
+    # The rest of the overridden section still comes from the file.
+    assert settings.plan.sample == Path("s.txt")
 
 
 def test_without_a_file_or_variable_the_built_in_defaults_apply(
@@ -185,7 +187,9 @@ def test_a_section_variable_that_is_not_json_is_a_config_error(
 
 
 @pytest.mark.parametrize(
-    "content", [b"[plan\ntimezone = 1\n", b'[plan]\ntimezone = "\xff\xfe"\n'], ids=["syntax", "bytes"]
+    "content",
+    [b"[plan\ntimezone = 1\n", b'[plan]\ntimezone = "\xff\xfe"\n'],
+    ids=["syntax", "bytes"],
 )
 def test_a_file_that_is_not_toml_is_named(tmp_path: Path, content: bytes) -> None:
     path = tmp_path / "config.toml"
@@ -208,7 +212,3 @@ def test_a_missing_file_named_by_duban_config_is_reported(
     error = config_error()
     assert error.key == "--config"
     assert "absent.toml" in error.problem
-
-
-def test_a_config_error_exits_with_code_two() -> None:
-    assert ConfigError("plan.timezone", "bad").exit_code == 2
