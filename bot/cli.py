@@ -2,22 +2,25 @@
 
 from __future__ import annotations
 
-import functools
-import json
-from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated
 
 import typer
-from rich.console import Console
 from rich.table import Table
-from sqlalchemy.orm import Session, sessionmaker
 
 from bot import database, queries
-from bot.config import Settings, load_settings
+from bot.cli_support import (
+    directory_of,
+    err,
+    out,
+    print_json,
+    reports_errors,
+    sessions_of,
+    settings_of,
+)
+from bot.config import load_settings
 from bot.errors import DubanError
-from bot.intake.directory import Directory, load_directory
 from bot.intake.importing import import_file
 from bot.intake.model import ParsedPlan
 from bot.intake.reader import read_plan
@@ -34,25 +37,6 @@ db_app = typer.Typer(help="数据库维护。", no_args_is_help=True)
 app.add_typer(tasks_app, name="tasks")
 app.add_typer(db_app, name="db")
 
-P = ParamSpec("P")
-R = TypeVar("R")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
-
-
-def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Operator mistakes end with one clear line and a non-zero exit, never a traceback."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except DubanError as exc:
-            err.print(f"错误：{exc}", markup=False)
-            raise typer.Exit(exc.exit_code) from None
-
-    return wrapper
-
 
 @app.callback()
 @reports_errors
@@ -66,28 +50,6 @@ def configure(
     ctx.obj = load_settings(config)
 
 
-def _settings(ctx: typer.Context) -> Settings:
-    settings = ctx.find_root().obj
-    assert isinstance(settings, Settings)
-    return settings
-
-
-def _sessions(ctx: typer.Context) -> sessionmaker[Session]:
-    """Sessions on the configured database; the engine is closed when the command ends."""
-    engine = database.make_engine(_settings(ctx).database.url)
-    ctx.call_on_close(engine.dispose)
-    database.prepare(engine)
-    return database.session_factory(engine)
-
-
-def _directory(settings: Settings) -> Directory:
-    return load_directory(settings.directory.path)
-
-
-def _print_json(data: Any) -> None:
-    print(json.dumps(data, ensure_ascii=False, indent=2))
-
-
 @app.command("import")
 @reports_errors
 def import_command(
@@ -98,20 +60,20 @@ def import_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """导入重点工作任务责任分解，生成任务、单位和交办。"""
-    settings = _settings(ctx)
+    settings = settings_of(ctx)
     if dry_run:
-        parsed = read_plan(file, _directory(settings), year)
-        _print_json(parsed.as_json()) if as_json else _show_parse(parsed)
+        parsed = read_plan(file, directory_of(settings), year)
+        print_json(parsed.as_json()) if as_json else _show_parse(parsed)
         return
     parsed, report = import_file(
-        _sessions(ctx),
+        sessions_of(ctx, write=True),
         file,
-        _directory(settings),
+        directory_of(settings),
         timezone=settings.plan.timezone,
         now=datetime.now(UTC),
         year=year,
     )
-    _print_json(report.as_json()) if as_json else _show_report(parsed, report)
+    print_json(report.as_json()) if as_json else _show_report(parsed, report)
 
 
 def _show_parse(parsed: ParsedPlan) -> None:
@@ -163,10 +125,10 @@ def tasks_command(
     """列出任务；`duban tasks show 编号` 查看单项任务。"""
     if ctx.invoked_subcommand is not None:
         return
-    with _sessions(ctx)() as session:
+    with sessions_of(ctx)() as session:
         rows = queries.list_tasks(session, queries.current_plan(session, plan), unit)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("序号", "牵头单位", "配合单位", "时限", "任务内容")
     for row in rows:
@@ -189,10 +151,10 @@ def task_show_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """查看一项任务及其交办情况。"""
-    with _sessions(ctx)() as session:
+    with sessions_of(ctx)() as session:
         task = queries.show_task(session, queries.current_plan(session, plan), number)
     if as_json:
-        _print_json(task)
+        print_json(task)
         return
     out.print(f"任务 {task['number']}：{task['text']}", markup=False)
     out.print(
@@ -214,10 +176,10 @@ def units_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """列出单位（含别名、集体单位及其成员）。"""
-    with _sessions(ctx)() as session:
+    with sessions_of(ctx)() as session:
         rows = queries.list_units(session)
     if as_json:
-        _print_json(rows)
+        print_json(rows)
         return
     table = Table("单位", "别名", "类型", "成员")
     for row in rows:
@@ -234,7 +196,7 @@ def units_command(
 @reports_errors
 def db_upgrade_command(ctx: typer.Context) -> None:
     """把数据库结构升级到最新版本。"""
-    engine = database.make_engine(_settings(ctx).database.url)
+    engine = database.make_engine(settings_of(ctx).database.url)
     ctx.call_on_close(engine.dispose)
     try:
         database.upgrade(engine)
@@ -243,31 +205,9 @@ def db_upgrade_command(ctx: typer.Context) -> None:
     out.print(f"数据库已是最新版本 {database.head_revision()}。")
 
 
-@app.command("run")
-@reports_errors
-def run_command(ctx: typer.Context) -> None:
-    """运行主任务：初始化数据库；数据库为空时导入示例计划；打印概况。"""
-    settings = _settings(ctx)
-    sessions = _sessions(ctx)
-    with sessions() as session:
-        empty = queries.summary(session)["plans"] == 0
-    if empty:
-        out.print(f"数据库为空，导入示例计划 {settings.plan.sample} …", markup=False)
-        parsed, report = import_file(
-            sessions,
-            settings.plan.sample,
-            _directory(settings),
-            timezone=settings.plan.timezone,
-            now=datetime.now(UTC),
-            sample=True,
-        )
-        _show_report(parsed, report)
-    with sessions() as session:
-        counts = queries.summary(session)
-    out.print(
-        f"计划 {counts['plans']} 个，任务 {counts['tasks']} 项，单位 {counts['units']} 个，"
-        f"交办 {counts['assignments']} 条。"
-    )
+from bot import cli_engine  # noqa: E402  (registers the engine commands on `app`)
+
+cli_engine.register(app)
 
 
 def main() -> None:

@@ -10,10 +10,10 @@ from __future__ import annotations
 import os
 import tomllib
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator
+from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -61,6 +61,35 @@ class PlanSettings(_Section):
         return value
 
 
+class SchedulesSettings(_Section):
+    rules: Path = Path("schedules/default.toml")
+    calendar: Path = Path("schedules/calendar.toml")
+
+
+class ChannelSettings(_Section):
+    platform: Literal["console", "jsonl"]
+    path: Path | None = None
+
+    @model_validator(mode="after")
+    def _path_for_files(self) -> ChannelSettings:
+        if self.platform == "jsonl" and self.path is None:
+            raise ValueError("a jsonl channel needs a path")
+        return self
+
+
+class DeliverySettings(_Section):
+    default_channel: str = "console"
+    office_channel: str = "console"
+    dispatch_seconds: int = 10
+
+    @field_validator("dispatch_seconds")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1 second")
+        return value
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DUBAN_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -69,6 +98,17 @@ class Settings(BaseSettings):
     database: DatabaseSettings = DatabaseSettings()
     directory: DirectorySettings = DirectorySettings()
     plan: PlanSettings = PlanSettings()
+    schedules: SchedulesSettings = SchedulesSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    channels: dict[str, ChannelSettings] = {"console": ChannelSettings(platform="console")}
+
+    @model_validator(mode="after")
+    def _channels_exist(self) -> Settings:
+        for key in ("default_channel", "office_channel"):
+            name = getattr(self.delivery, key)
+            if name is not None and name not in self.channels:
+                raise ValueError(f"delivery.{key}: no [channels.{name}] is configured")
+        return self
 
     @classmethod
     def settings_customise_sources(

@@ -9,7 +9,9 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -35,16 +37,45 @@ def make_engine(url: str) -> Engine:
         Path(parsed.database).parent.mkdir(parents=True, exist_ok=True)
     engine = create_engine(parsed, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
+    event.listen(engine, "begin", _begin)
     return engine
 
 
+def _begin(connection: Connection) -> None:
+    mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
+    connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def writer(engine: Engine) -> Engine:
+    """The engine for flows that read then write (sweep, dispatch, import): on SQLite their
+    transactions take the write lock at BEGIN, so two processes queue up (busy timeout)
+    instead of one failing on a stale read snapshot. Readers keep deferred transactions."""
+    return engine.execution_options(sqlite_begin="IMMEDIATE")
+
+
 def _sqlite_pragmas(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None  # duban issues BEGIN itself (see _begin)
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA synchronous=NORMAL")
     cursor.close()
+
+
+def insert_ignoring_duplicates(
+    session: Session, model: type[Any], rows: list[dict[str, Any]], *, returning: str | None = None
+) -> list[Any]:
+    """INSERT … ON CONFLICT DO NOTHING; returns the `returning` column of the rows inserted."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect.name
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(model).values(rows)
+    statement = statement.on_conflict_do_nothing()
+    if returning is None:
+        session.execute(statement)
+        return []
+    return list(session.scalars(statement.returning(getattr(model, returning))))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -182,6 +182,10 @@ class Assignment(Base):
     status: Mapped[str] = mapped_column(String(30), default="not_started")
     progress: Mapped[int] = mapped_column(Integer, default=0)
     last_report_at: Mapped[datetime | None]
+    # An approved extension's new deadline; None means the task's (or the plan's) deadline.
+    deadline: Mapped[date | None] = mapped_column(Date)
+    # Set when the due points must be (re)computed: new assignment, changed deadline.
+    needs_schedule: Mapped[bool] = mapped_column(Boolean, default=True, index=True)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 
@@ -202,3 +206,84 @@ class AuditEvent(Base):
     subject_id: Mapped[int | None]
     detail: Mapped[dict[str, Any]] = mapped_column(default=dict)
     inbound_message_id: Mapped[str | None] = mapped_column(String(200))
+
+
+class DuePoint(Base):
+    """A date an assignment is due for something (a report cycle, the deadline, a milestone),
+    with the state of its reminder ladder. The sweep reads only rows whose next action is due.
+    """
+
+    __tablename__ = "due_points"
+    __table_args__ = (
+        UniqueConstraint("assignment_id", "key"),
+        Index("ix_due_points_next_action", "next_action_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    kind: Mapped[str] = mapped_column(String(20))  # report | deadline | milestone
+    key: Mapped[str] = mapped_column(String(60))  # report:2020-10-25, deadline:2020-12-31, …
+    name: Mapped[str | None] = mapped_column(String(200))
+    due_date: Mapped[date] = mapped_column(Date)
+    # Reports made after this day count for this due point.
+    window_start: Mapped[date] = mapped_column(Date)
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open|resolved|missed
+    resolution: Mapped[str | None] = mapped_column(String(30))
+    resolved_at: Mapped[datetime | None]
+    # Index of the highest ladder step already handled (-1: none yet).
+    step: Mapped[int] = mapped_column(Integer, default=-1)
+    next_action_at: Mapped[datetime | None]
+    # When the next cycle of the same assignment starts; this one's reminders end then.
+    superseded_at: Mapped[datetime | None]
+    created_at: Mapped[datetime]
+
+    assignment: Mapped[Assignment] = relationship()
+
+
+class Notification(Base):
+    """One reminder step for one recipient. The unique key makes the sweep idempotent."""
+
+    __tablename__ = "notifications"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    message_id: Mapped[int | None] = mapped_column(
+        ForeignKey("messages.id", ondelete="SET NULL"), index=True
+    )
+    due_point_id: Mapped[int] = mapped_column(ForeignKey("due_points.id", ondelete="CASCADE"))
+    assignment_id: Mapped[int] = mapped_column(ForeignKey("assignments.id", ondelete="CASCADE"))
+    level: Mapped[str] = mapped_column(String(30))
+    repeat: Mapped[int] = mapped_column(Integer, default=0)
+    recipient_kind: Mapped[str] = mapped_column(String(20))  # unit | supervisor | office
+    recipient_id: Mapped[int | None]
+    created_at: Mapped[datetime]
+
+
+class Message(Base):
+    """The outbox: one outgoing chat message (a bundle of notifications for one recipient)."""
+
+    __tablename__ = "messages"
+    __table_args__ = (Index("ix_messages_state_not_before", "state", "not_before"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    recipient_kind: Mapped[str] = mapped_column(String(20))
+    recipient_id: Mapped[int | None]
+    recipient_name: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str | None] = mapped_column(String(100))
+    kind: Mapped[str] = mapped_column(String(30))
+    # pending → sending → sent | failed (retry later) → dead
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    not_before: Mapped[datetime]
+    items: Mapped[list[Any]] = mapped_column(default=list)
+    mentions: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    text: Mapped[str] = mapped_column(Text, default="")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    claimed_until: Mapped[datetime | None]
+    last_error: Mapped[str | None] = mapped_column(Text)
+    response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime]
+    sent_at: Mapped[datetime | None]

@@ -330,10 +330,9 @@ def test_db_upgrade_migrates_a_new_sqlite_database(tmp_path: Path) -> None:
 def test_run_imports_the_sample_into_an_empty_database_once(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'duban.db'}"
     duban = make_duban(url)
-    first = succeeds(duban("run")).stdout
-    assert "导入示例计划" in first
+    first = succeeds(duban("run", "--once", "--at", "2026-03-02T08:00")).stdout
+    assert "导入示例计划（移至 2026 年）" in first
     assert "任务 128 项" in first
-    second = succeeds(duban("run")).stdout
+    second = succeeds(duban("run", "--once", "--at", "2026-03-02T08:00")).stdout
     assert "导入示例计划" not in second
-    assert "计划 1 个，任务 128 项" in second
     assert row_counts(url)["plans"] == 1

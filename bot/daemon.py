@@ -1,0 +1,87 @@
+"""`duban run`: APScheduler as the clock only.
+
+A handful of fixed jobs — sweep every minute, dispatch every few seconds — with coalescing
+and a misfire grace time. Every due point and reminder state lives in the database, so the
+jobs are rebuilt at start and an in-memory job store is enough; a restart continues where
+the last process stopped, without re-sending or losing anything.
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from collections.abc import Callable
+from datetime import UTC, datetime
+from types import FrameType
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.runtime import Runtime
+
+log = logging.getLogger("duban.daemon")
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def build_scheduler(
+    runtime: Runtime, dispatch_seconds: int, clock: Clock = utc_now
+) -> BackgroundScheduler:
+    scheduler = BackgroundScheduler(
+        timezone=UTC,
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
+    )
+    scheduler.add_job(
+        _guarded("sweep", lambda: runtime.sweep(clock())),
+        IntervalTrigger(minutes=1),
+        id="sweep",
+        next_run_time=clock(),
+    )
+    scheduler.add_job(
+        _guarded("dispatch", lambda: runtime.dispatch(clock())),
+        IntervalTrigger(seconds=dispatch_seconds),
+        id="dispatch",
+        next_run_time=clock(),
+    )
+    return scheduler
+
+
+def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
+    """A job that fails logs and waits for its next run; the daemon keeps going."""
+
+    def run() -> None:
+        try:
+            result = job()
+            log.debug("%s: %s", name, result)
+        except Exception:
+            log.exception("%s job failed; it runs again at its next interval", name)
+
+    return run
+
+
+def run_daemon(
+    runtime: Runtime, dispatch_seconds: int, stop: threading.Event | None = None
+) -> None:
+    """Runs until SIGINT/SIGTERM (or `stop` is set), then lets running jobs finish."""
+    stop = stop or threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+    scheduler = build_scheduler(runtime, dispatch_seconds)
+    scheduler.start()
+    log.info("duban is running (sweep every minute, dispatch every %ss)", dispatch_seconds)
+    try:
+        while not stop.wait(1.0):
+            pass
+    finally:
+        scheduler.shutdown(wait=True)
+        log.info("duban stopped")

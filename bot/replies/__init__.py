@@ -1,0 +1,1 @@
+"""Replies from units and supervisors in enterprise chat."""

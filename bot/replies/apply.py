@@ -1,0 +1,302 @@
+"""Applies a parsed reply command to the assignments it concerns, and words the answer.
+
+A unit acts only on its own assignments; supervisors and the office approve. Every change
+is an audit event; a refusal changes nothing and says what to do instead. Answers are
+formal, concise Simplified Chinese.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import date, datetime
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session, selectinload
+
+from bot.audit import record
+from bot.models import ASSIGNMENT_STATUSES, Assignment, AuditEvent, DuePoint, Plan, Task
+from bot.replies.keywords import Command, CommandKind, help_text
+
+APPROVALS = frozenset(
+    {
+        CommandKind.CONFIRM_CLOSE,
+        CommandKind.RETURN,
+        CommandKind.APPROVE_EXTENSION,
+        CommandKind.REJECT_EXTENSION,
+    }
+)
+
+
+@dataclass(frozen=True)
+class Actor:
+    """Who sent the command: a unit (acting for `unit_ids`), a supervisor or the office."""
+
+    kind: str  # unit | supervisor | office
+    name: str
+    unit_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Outcome:
+    reply: str
+    changed: bool
+
+
+@dataclass(frozen=True)
+class Request:
+    session: Session
+    actor: Actor
+    command: Command
+    plan: Plan
+    now: datetime
+    channel: str
+
+    @property
+    def today(self) -> date:
+        return self.now.astimezone(ZoneInfo(self.plan.timezone)).date()
+
+    def audit(self, action: str, subject_id: int, **detail: object) -> None:
+        record(
+            self.session,
+            self.now,
+            self.actor.name,
+            action,
+            "assignment",
+            subject_id,
+            {"task": self.command.task, "text": self.command.text, **detail},
+            channel=self.channel,
+        )
+
+
+def apply_command(
+    session: Session,
+    actor: Actor,
+    command: Command,
+    plan: Plan,
+    now: datetime,
+    *,
+    channel: str = "cli",
+) -> Outcome:
+    """Carries out one command for `actor`; returns the answer to send back."""
+    request = Request(session, actor, command, plan, now, channel)
+    if command.kind is CommandKind.HELP:
+        return Outcome(help_text(), False)
+    if command.kind is CommandKind.TODO:
+        return Outcome(_todo(request), False)
+    if command.kind in APPROVALS:
+        if actor.kind == "unit":
+            return Outcome("该指令仅限督查室或分管领导使用。", False)
+        return _approve(request)
+    if actor.kind != "unit":
+        return Outcome(
+            "该指令由责任单位回复使用；审批请使用「确认办结」「同意延期」等指令。", False
+        )
+    assignment = _own_assignment(request)
+    if assignment is None:
+        return Outcome(
+            f"贵单位没有第{command.task}项任务的承办事项，未作处理。如有疑问，请联系督查室。", False
+        )
+    return UNIT_HANDLERS[command.kind](request, assignment)
+
+
+def _task(request: Request) -> Task | None:
+    return request.session.scalar(
+        select(Task)
+        .where(
+            Task.plan_id == request.plan.id,
+            Task.number == request.command.task,
+            Task.state == "active",
+        )
+        .options(selectinload(Task.assignments))
+    )
+
+
+def _own_assignment(request: Request) -> Assignment | None:
+    task = _task(request)
+    if task is None:
+        return None
+    mine = [
+        a
+        for a in task.assignments
+        if a.unit_id in request.actor.unit_ids and a.status != "withdrawn"
+    ]
+    return min(mine, key=lambda a: (a.role != "lead", a.id)) if mine else None
+
+
+def _progress(request: Request, assignment: Assignment) -> Outcome:
+    percent = request.command.percent
+    if percent is not None:
+        assignment.progress = percent
+    if assignment.status == "not_started":
+        assignment.status = "in_progress"
+    assignment.last_report_at, assignment.updated_at = request.now, request.now
+    result = request.session.execute(
+        update(DuePoint)
+        .where(
+            DuePoint.assignment_id == assignment.id,
+            DuePoint.kind == "report",
+            DuePoint.state == "open",
+            DuePoint.window_start < request.today,
+        )
+        .values(
+            state="resolved",
+            resolution="reported",
+            resolved_at=request.now,
+            next_action_at=DuePoint.superseded_at,
+        )
+    )
+    settled = int(getattr(result, "rowcount", 0))
+    request.audit("reply.progress", assignment.id, percent=percent, cycles=settled)
+    shown = f"（{percent}%）" if percent is not None else ""
+    return Outcome(f"已收到第{request.command.task}项进展{shown}，谢谢。", True)
+
+
+def _complete(request: Request, assignment: Assignment) -> Outcome:
+    if assignment.role != "lead":
+        return Outcome("办结申请由牵头单位提出；配合单位请回复「进展」报送本单位进展。", False)
+    if assignment.status in ("closure_requested", "closed"):
+        label = ASSIGNMENT_STATUSES[assignment.status]
+        return Outcome(f"第{request.command.task}项当前状态为「{label}」，无需重复申请。", False)
+    assignment.status, assignment.updated_at = "closure_requested", request.now
+    assignment.last_report_at = request.now
+    request.audit("reply.complete", assignment.id)
+    return Outcome(f"第{request.command.task}项办结申请已收到，待督查室确认。", True)
+
+
+def _extend(request: Request, assignment: Assignment) -> Outcome:
+    wanted = request.command.date
+    if wanted is None or wanted <= request.today:
+        return Outcome("延期日期应晚于今天，请按「延期 #12 2020-12-31 原因」格式回复。", False)
+    assignment.status, assignment.updated_at = "extension_requested", request.now
+    request.audit("reply.extend", assignment.id, date=wanted.isoformat())
+    return Outcome(
+        f"第{request.command.task}项延期申请（至{wanted.year}年{wanted.month}月{wanted.day}日）"
+        "已收到，待审批。",
+        True,
+    )
+
+
+def _blocker(request: Request, assignment: Assignment) -> Outcome:
+    request.audit("reply.blocker", assignment.id)
+    return Outcome(f"第{request.command.task}项困难已记录，将报分管领导协调。", True)
+
+
+def _ack(request: Request, assignment: Assignment) -> Outcome:
+    request.audit("reply.ack", assignment.id)
+    return Outcome(f"已确认收到第{request.command.task}项提醒，请及时报送进展。", True)
+
+
+UNIT_HANDLERS: dict[CommandKind, Callable[[Request, Assignment], Outcome]] = {
+    CommandKind.PROGRESS: _progress,
+    CommandKind.COMPLETE: _complete,
+    CommandKind.EXTEND: _extend,
+    CommandKind.BLOCKER: _blocker,
+    CommandKind.ACK: _ack,
+}
+
+
+def _todo(request: Request) -> str:
+    rows = request.session.execute(
+        select(Task.number, Assignment.status, Assignment.progress)
+        .join(Assignment, Assignment.task_id == Task.id)
+        .where(
+            Task.plan_id == request.plan.id,
+            Task.state == "active",
+            Assignment.unit_id.in_(request.actor.unit_ids),
+            Assignment.status.notin_(("closed", "withdrawn")),
+        )
+        .order_by(Task.seq)
+    ).all()
+    if not rows:
+        return "贵单位目前没有待办事项。"
+    lines = [f"第{n}项：{ASSIGNMENT_STATUSES[s]}，进度 {p}%" for n, s, p in rows]
+    return "贵单位待办事项：\n" + "\n".join(lines)
+
+
+def _approve(request: Request) -> Outcome:
+    task = _task(request)
+    if task is None:
+        return Outcome(f"没有第{request.command.task}项任务，未作处理。", False)
+    wanted = {
+        CommandKind.CONFIRM_CLOSE: "closure_requested",
+        CommandKind.RETURN: "closure_requested",
+        CommandKind.APPROVE_EXTENSION: "extension_requested",
+        CommandKind.REJECT_EXTENSION: "extension_requested",
+    }[request.command.kind]
+    pending = [a for a in task.assignments if a.status == wanted]
+    if not pending:
+        return Outcome(f"第{request.command.task}项没有待审批的申请。", False)
+    for assignment in pending:
+        APPROVAL_HANDLERS[request.command.kind](request, task, assignment)
+    return Outcome(f"第{request.command.task}项已{request.command.kind.value}。", True)
+
+
+def _confirm_close(request: Request, task: Task, assignment: Assignment) -> None:
+    for each in task.assignments:
+        if each.status != "withdrawn":
+            each.status, each.updated_at = "closed", request.now
+            _settle_points(request, each, "closed")
+    request.audit("approve.close", assignment.id)
+
+
+def _return(request: Request, task: Task, assignment: Assignment) -> None:
+    assignment.status = "in_progress"
+    _wake_points(request, assignment)
+    request.audit("approve.return", assignment.id)
+
+
+def _approve_extension(request: Request, task: Task, assignment: Assignment) -> None:
+    asked = _requested_date(request.session, assignment)
+    if asked is not None:
+        assignment.deadline, assignment.needs_schedule = asked, True
+    assignment.status = "in_progress" if assignment.progress else "not_started"
+    request.audit("approve.extension", assignment.id, date=asked.isoformat() if asked else None)
+
+
+def _reject_extension(request: Request, task: Task, assignment: Assignment) -> None:
+    assignment.status = "in_progress" if assignment.progress else "not_started"
+    _wake_points(request, assignment)
+    request.audit("reject.extension", assignment.id)
+
+
+APPROVAL_HANDLERS: dict[CommandKind, Callable[[Request, Task, Assignment], None]] = {
+    CommandKind.CONFIRM_CLOSE: _confirm_close,
+    CommandKind.RETURN: _return,
+    CommandKind.APPROVE_EXTENSION: _approve_extension,
+    CommandKind.REJECT_EXTENSION: _reject_extension,
+}
+
+
+def _requested_date(session: Session, assignment: Assignment) -> date | None:
+    event = session.scalar(
+        select(AuditEvent)
+        .where(
+            AuditEvent.subject_type == "assignment",
+            AuditEvent.subject_id == assignment.id,
+            AuditEvent.action == "reply.extend",
+        )
+        .order_by(AuditEvent.id.desc())
+        .limit(1)
+    )
+    return date.fromisoformat(event.detail["date"]) if event else None
+
+
+def _settle_points(request: Request, assignment: Assignment, resolution: str) -> None:
+    request.session.execute(
+        update(DuePoint)
+        .where(DuePoint.assignment_id == assignment.id, DuePoint.state == "open")
+        .values(
+            state="resolved", resolution=resolution, resolved_at=request.now, next_action_at=None
+        )
+    )
+
+
+def _wake_points(request: Request, assignment: Assignment) -> None:
+    """The ladder resumes: the sweep looks at the assignment's open points again now."""
+    request.session.execute(
+        update(DuePoint)
+        .where(DuePoint.assignment_id == assignment.id, DuePoint.state == "open")
+        .values(next_action_at=request.now)
+    )

@@ -1,0 +1,271 @@
+from __future__ import annotations
+
+import datetime
+
+import pytest
+
+from bot.replies.keywords import (
+    MAX_LENGTH,
+    Command,
+    CommandKind,
+    ParseError,
+    help_text,
+    parse_command,
+)
+
+K = CommandKind
+GENERIC = "未能识别指令。请按「进展 #12 60% 说明」格式回复，发送「帮助」查看全部指令。"
+
+
+def error_for(text: str, *, year: int | None = None) -> str:
+    with pytest.raises(ParseError) as caught:
+        parse_command(text, year=year)
+    return caught.value.message
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("进展 #12 60% 已完成项目立项", Command(K.PROGRESS, "12", 60, None, "已完成项目立项")),
+        ("完成 #12 说明", Command(K.COMPLETE, "12", text="说明")),
+        (
+            "延期 #12 2020-12-31 原因",
+            Command(K.EXTEND, "12", None, datetime.date(2020, 12, 31), "原因"),
+        ),
+        ("困难 #12 描述", Command(K.BLOCKER, "12", text="描述")),
+        ("收到 #12", Command(K.ACK, "12")),
+        ("待办", Command(K.TODO)),
+        ("帮助", Command(K.HELP)),
+        ("确认办结 #12", Command(K.CONFIRM_CLOSE, "12")),
+        ("退回 #12 原因", Command(K.RETURN, "12", text="原因")),
+        ("同意延期 #12", Command(K.APPROVE_EXTENSION, "12")),
+        ("驳回延期 #12 原因", Command(K.REJECT_EXTENSION, "12", text="原因")),
+    ],
+)
+def test_it_reads_every_example_of_the_design_verbatim(text: str, expected: Command) -> None:
+    assert parse_command(text) == expected
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [("已完成 #12", K.COMPLETE), ("进度 #12 30%", K.PROGRESS)],
+)
+def test_it_accepts_the_synonyms_for_complete_and_progress(text: str, kind: CommandKind) -> None:
+    assert parse_command(text).kind is kind
+
+
+@pytest.mark.parametrize(
+    ("text", "kind"),
+    [
+        ("同意延期 #12", K.APPROVE_EXTENSION),
+        ("驳回延期 #12 理由不充分", K.REJECT_EXTENSION),
+        ("延期 #12 2020-12-31", K.EXTEND),
+    ],
+)
+def test_the_longest_keyword_wins(text: str, kind: CommandKind) -> None:
+    assert parse_command(text).kind is kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "进展 #12 60% 说明",
+        "进展 ＃１２ 60% 说明",
+        "进展 # 12 60% 说明",
+        "进展 12号 60% 说明",
+        "进展 第12项 60% 说明",
+        "进展 第12号 60% 说明",
+        "进展 任务12 60% 说明",
+        "进展 12 60% 说明",
+        "进展#12 60% 说明",
+        "进展：#12 60% 说明",
+        "进展: 12 60% 说明",
+    ],
+)
+def test_it_reads_the_task_number_in_each_form(text: str) -> None:
+    assert parse_command(text) == Command(K.PROGRESS, "12", 60, None, "说明")
+
+
+def test_it_drops_leading_zeros_and_keeps_compound_task_numbers() -> None:
+    assert parse_command("收到 #012").task == "12"
+    assert parse_command("收到 #3-2").task == "3-2"
+
+
+@pytest.mark.parametrize(
+    "text", ["进展 #12 60%", "进展 #12 60% 已完成", "进展 12 60%", "进展 #12 60 %", "进展 #12 60％"]
+)
+def test_the_percent_is_never_taken_for_the_task_number(text: str) -> None:
+    command = parse_command(text)
+    assert (command.task, command.percent) == ("12", 60)
+
+
+def test_a_number_without_percent_sign_after_the_task_is_free_text() -> None:
+    command = parse_command("进展 #12 60 已完成")
+    assert (command.task, command.percent, command.text) == ("12", None, "60 已完成")
+
+
+def test_a_number_is_taken_as_the_task_only_right_after_the_keyword() -> None:
+    assert parse_command("进展 12 已完成").task == "12"
+    assert error_for("进展 已完成 12") == "请注明任务编号，例如「进展 #12 60% 已完成项目立项」。"
+
+
+def test_a_number_glued_to_the_text_is_not_a_task() -> None:
+    assert "任务编号" in error_for("进展 12个项目已开工")
+
+
+def test_it_reads_full_width_forms_and_returns_the_text_as_written() -> None:
+    command = parse_command("进展　＃１２　６０％　已完成项目立项：进度良好")
+    assert command == Command(K.PROGRESS, "12", 60, None, "已完成项目立项：进度良好")
+
+
+@pytest.mark.parametrize(
+    ("text", "kind", "task"),
+    [
+        (" 进展 #12 60% 已完成项目立项", K.PROGRESS, "12"),
+        ("\u3000进展 #12 60% 已完成项目立项", K.PROGRESS, "12"),
+        ("@_user_1 完成 #3", K.COMPLETE, "3"),
+        ("@_user_1完成 #3", K.COMPLETE, "3"),
+        ("@_user_1 @_user_2 完成 #3", K.COMPLETE, "3"),
+        ("@督办助手 收到 #5", K.ACK, "5"),
+        ("@督办助手\u2005收到 #5", K.ACK, "5"),
+        ("＠督办助手 收到 #5", K.ACK, "5"),
+    ],
+)
+def test_it_skips_leading_spaces_and_mentions(text: str, kind: CommandKind, task: str) -> None:
+    command = parse_command(text)
+    assert (command.kind, command.task) == (kind, task)
+
+
+@pytest.mark.parametrize(
+    ("text", "percent"),
+    [
+        ("进展 #12 0%", 0),
+        ("进展 #12 100%", 100),
+        ("进展 #12 ６０％", 60),
+        ("进展 #12 百分之六十", 60),
+        ("进展 #12 百分之五", 5),
+        ("进展 #12 百分之十五", 15),
+        ("进展 #12 百分之一百", 100),
+        ("进展 #12 已完成项目立项", None),
+    ],
+)
+def test_it_reads_the_percent_in_each_form(text: str, percent: int | None) -> None:
+    assert parse_command(text).percent == percent
+
+
+@pytest.mark.parametrize(
+    "text",
+    ["进展 #12 120%", "进展 #12 101%", "进展 #12 -10%", "进展 #12 60.5%", "进展 #12 百分之二百"],
+)
+def test_a_percent_outside_0_to_100_is_refused(text: str) -> None:
+    assert "进度应为 0 到 100 之间的百分数" in error_for(text)
+
+
+@pytest.mark.parametrize(
+    "written",
+    [
+        "2020-12-31",
+        "2020/12/31",
+        "2020.12.31",
+        "2020年12月31日",
+        "2020 年 12 月 31 日",
+        "２０２０－１２－３１",
+        "2020—12—31",
+        "至2020-12-31",
+    ],
+)
+def test_it_reads_the_extension_date_in_each_form(written: str) -> None:
+    command = parse_command(f"延期 #12 {written} 原因")
+    assert (command.date, command.text) == (datetime.date(2020, 12, 31), "原因")
+
+
+@pytest.mark.parametrize("written", ["12月31日", "12-31", "12/31", "12月31号"])
+def test_a_date_without_year_takes_the_given_year(written: str) -> None:
+    assert parse_command(f"延期 #12 {written} 原因", year=2021).date == datetime.date(2021, 12, 31)
+
+
+@pytest.mark.parametrize("written", ["12月31日", "12-31"])
+def test_a_date_without_year_asks_for_the_full_date_when_no_year_is_given(written: str) -> None:
+    assert "完整日期" in error_for(f"延期 #12 {written} 原因")
+
+
+def test_an_invalid_date_is_refused_and_quoted() -> None:
+    message = error_for("延期 #12 2020-02-30 原因")
+    assert message == "日期「2020-02-30」无效，请按「延期 #12 2020-12-31 原因」格式填写。"
+
+
+def test_an_invalid_date_without_year_is_refused_too() -> None:
+    assert "无效" in error_for("延期 #12 2-30", year=2020)
+
+
+def test_an_extension_without_date_asks_for_one() -> None:
+    message = error_for("延期 #12 工期紧张")
+    assert message == "请注明延期后的完成日期，例如「延期 #12 2020-12-31 原因」。"
+
+
+def test_an_extension_may_give_the_task_as_a_bare_number() -> None:
+    command = parse_command("延期 12 2020-12-31")
+    assert (command.task, command.date) == ("12", datetime.date(2020, 12, 31))
+
+
+@pytest.mark.parametrize(
+    ("text", "example"),
+    [
+        ("进展 60% 已完成项目立项", "进展 #12 60% 已完成项目立项"),
+        ("完成", "完成 #12 说明"),
+        ("延期 2020-12-31 原因", "延期 #12 2020-12-31 原因"),
+        ("困难 资金不足", "困难 #12 描述"),
+        ("收到", "收到 #12"),
+        ("确认办结", "确认办结 #12"),
+        ("退回 材料不全", "退回 #12 原因"),
+        ("同意延期", "同意延期 #12"),
+        ("驳回延期 理由不充分", "驳回延期 #12 原因"),
+    ],
+)
+def test_a_missing_task_number_is_refused_with_the_form_of_that_command(
+    text: str, example: str
+) -> None:
+    assert error_for(text) == f"请注明任务编号，例如「{example}」。"
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("退回 #12", "请注明退回原因，例如「退回 #12 原因」。"),
+        ("驳回延期 #12", "请注明驳回理由，例如「驳回延期 #12 原因」。"),
+        ("困难 #12", "请注明困难的具体情况，例如「困难 #12 描述」。"),
+    ],
+)
+def test_commands_that_need_a_reason_refuse_to_go_without_one(text: str, message: str) -> None:
+    assert error_for(text) == message
+
+
+def test_the_free_text_is_stripped_of_separators_around_it() -> None:
+    assert parse_command("完成 #12，已按期完成。 ").text == "已按期完成。"
+    assert parse_command("收到 #12。").text == ""
+
+
+def test_the_no_task_commands_keep_any_text_they_are_given() -> None:
+    assert parse_command("待办 #12") == Command(K.TODO, text="#12")
+
+
+@pytest.mark.parametrize("text", ["", "   ", "你好", "请问这个怎么报", "@督办助手", "12 进展"])
+def test_unknown_or_empty_text_gets_the_generic_answer(text: str) -> None:
+    assert error_for(text) == GENERIC
+
+
+def test_a_reply_longer_than_the_limit_is_refused() -> None:
+    assert parse_command("进展 #12 " + "好" * (MAX_LENGTH - 7)).task == "12"
+    assert error_for("进展 #12 " + "好" * MAX_LENGTH).startswith("回复内容过长")
+
+
+def test_a_parse_error_is_a_value_error_carrying_its_message() -> None:
+    error = ParseError("未能识别指令。")
+    assert isinstance(error, ValueError)
+    assert (error.message, str(error)) == ("未能识别指令。", "未能识别指令。")
+
+
+def test_the_help_text_has_one_line_with_an_example_for_every_command() -> None:
+    lines = help_text().splitlines()
+    for kind in CommandKind:
+        assert sum(line.startswith(kind.value + " ") for line in lines) == 1, kind
