@@ -70,12 +70,12 @@ def insert_ignoring_duplicates(
     if not rows:
         return []
     dialect = session.get_bind().dialect.name
-    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(model).values(rows)
+    statement = (pg_insert if dialect == "postgresql" else sqlite_insert)(model.__table__)
     statement = statement.on_conflict_do_nothing()
     if returning is None:
-        session.execute(statement)
+        session.execute(statement, rows)
         return []
-    return list(session.scalars(statement.returning(getattr(model, returning))))
+    return list(session.scalars(statement.returning(model.__table__.c[returning]), rows))
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

@@ -134,8 +134,26 @@ def reported(point: PointState, tz: ZoneInfo) -> bool:
     return point.last_report_at.astimezone(tz).date() > point.window_start
 
 
+class StepCache:
+    """Ladder steps by due date: a sweep asks for the same few dates thousands of times."""
+
+    def __init__(self, rules: Rules, calendar: WorkCalendar, tz: ZoneInfo) -> None:
+        self.rules, self.calendar, self.tz = rules, calendar, tz
+        self._steps: dict[date, list[Step]] = {}
+
+    def __call__(self, due: date) -> list[Step]:
+        if due not in self._steps:
+            self._steps[due] = ladder_steps(due, self.rules, self.calendar, self.tz)
+        return self._steps[due]
+
+
 def decide(
-    point: PointState, rules: Rules, calendar: WorkCalendar, tz: ZoneInfo, now: datetime
+    point: PointState,
+    rules: Rules,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+    now: datetime,
+    steps_for: StepCache | None = None,
 ) -> Decision:
     """What to do about one due point at `now`."""
     if point.superseded_at is not None and now >= point.superseded_at:
@@ -143,7 +161,7 @@ def decide(
         return Decision(None, point.step, None, state, roll_over=True)
     if point.state != "open" or point.status in PAUSED_STATUSES:
         return Decision(None, point.step, point.superseded_at, point.state)
-    steps = ladder_steps(point.due_date, rules, calendar, tz)
+    steps = (steps_for or StepCache(rules, calendar, tz))(point.due_date)
     reached = max((s.index for s in steps if s.at <= now), default=-1)
     send = None
     if reached > point.step:

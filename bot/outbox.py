@@ -12,10 +12,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.audit import record
+from bot.audit import record, record_many
 from bot.channels import Channel, DeliveryError, Outgoing
 from bot.models import Message
 
@@ -89,17 +89,24 @@ def _deliver(
         _record_failure(sessions, outgoing.message_id, channel.name, exc, now)
         return
     with sessions.begin() as session:
-        message = session.get_one(Message, outgoing.message_id)
-        message.state, message.sent_at, message.claimed_until = "sent", now, None
-        message.response, message.last_error = receipt.detail, None
-        record(
+        session.execute(
+            update(Message)
+            .where(Message.id == outgoing.message_id)
+            .values(
+                state="sent",
+                sent_at=now,
+                claimed_until=None,
+                response=receipt.detail,
+                last_error=None,
+            )
+        )
+        record_many(
             session,
             now,
             "dispatch",
             "message.sent",
             "message",
-            message.id,
-            {"channel": channel.name, "recipient": message.recipient_name},
+            [(outgoing.message_id, {"channel": channel.name, "recipient": outgoing.recipient})],
             channel=channel.name,
         )
 

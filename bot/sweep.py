@@ -11,18 +11,18 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy import Row, select
+from sqlalchemy.orm import Session, defer, selectinload
 
 from bot.audit import record_many
 from bot.calendar import WorkCalendar
 from bot.database import insert_ignoring_duplicates
-from bot.ladder import Decision, DueSpec, PointState, Step, decide
+from bot.ladder import Decision, DueSpec, PointState, Step, StepCache, decide
 from bot.models import Assignment, DuePoint, Message, Notification, Plan, Task, Unit
 from bot.render import render_reminder
 from bot.rules import Rules
@@ -60,7 +60,8 @@ class SweepResult:
     messages: int = 0
 
 
-Claimed = Row[DuePoint, Assignment, Task, Plan, Unit]
+Claimed = tuple[DuePoint, Assignment, Task, Plan, Unit]
+Events = dict[str, list[tuple[int | None, dict[str, Any]]]]
 
 
 def sweep(
@@ -75,10 +76,18 @@ def sweep(
     """One sweep at `now`: schedule new assignments, act on due points, fill the outbox."""
     schedule_pending(session, rules, cal, now)
     points, reminders = 0, []
-    while rows := _claim(session, now, batch):
-        events: dict[str, list[tuple[int | None, dict[str, Any]]]] = defaultdict(list)
+    caches: dict[str, StepCache] = {}
+    lookup = _Lookup(session)
+    while claimed := _claim(session, now, batch):
+        lookup.load([assignment for _, assignment in claimed])
+        rows = [lookup.row(point, assignment) for point, assignment in claimed]
+        events: Events = defaultdict(list)
+        rolled: list[dict[str, Any]] = []
         for row in rows:
-            reminders += _handle(session, row, rules, cal, now, events)
+            tz = row[3].timezone
+            steps = caches.setdefault(tz, StepCache(rules, cal, ZoneInfo(tz)))
+            reminders += _handle(session, row, steps, now, events, rolled)
+        insert_ignoring_duplicates(session, DuePoint, rolled)
         for action, subjects in events.items():
             record_many(session, now, "sweep", action, "due_point", subjects, channel="scheduler")
         points += len(rows)
@@ -87,36 +96,65 @@ def sweep(
     return SweepResult(points, notes, messages)
 
 
-def _claim(session: Session, now: datetime, batch: int) -> Sequence[Claimed]:
+def _claim(session: Session, now: datetime, batch: int) -> Sequence[Row[DuePoint, Assignment]]:
     query = (
-        select(DuePoint, Assignment, Task, Plan, Unit)
+        select(DuePoint, Assignment)
         .join(Assignment, DuePoint.assignment_id == Assignment.id)
-        .join(Task, Assignment.task_id == Task.id)
-        .join(Plan, Task.plan_id == Plan.id)
-        .join(Unit, Assignment.unit_id == Unit.id)
         .where(DuePoint.next_action_at <= now)
         .order_by(DuePoint.next_action_at, DuePoint.id)
         .limit(batch)
         .with_for_update(skip_locked=True, of=DuePoint)
-        .options(selectinload(Task.supervisor), selectinload(Unit.supervisor))
     )
     return session.execute(query).all()
 
 
-Events = dict[str, list[tuple[int | None, dict[str, Any]]]]
+@dataclass
+class _Lookup:
+    """Tasks, units and plans by id, loaded once per sweep for all the points that need them."""
+
+    session: Session
+    tasks: dict[int, Task] = field(default_factory=dict)
+    units: dict[int, Unit] = field(default_factory=dict)
+    plans: dict[int, Plan] = field(default_factory=dict)
+
+    def load(self, assignments: list[Assignment]) -> None:
+        tasks = {a.task_id for a in assignments} - self.tasks.keys()
+        units = {a.unit_id for a in assignments} - self.units.keys()
+        for task in self.session.scalars(
+            select(Task)
+            .where(Task.id.in_(tasks))
+            .options(
+                selectinload(Task.supervisor),
+                defer(Task.responsibility),
+                defer(Task.indicators),
+                defer(Task.notes),
+            )
+        ):
+            self.tasks[task.id] = task
+        for unit in self.session.scalars(
+            select(Unit).where(Unit.id.in_(units)).options(selectinload(Unit.supervisor))
+        ):
+            self.units[unit.id] = unit
+        plans = {t.plan_id for t in self.tasks.values()} - self.plans.keys()
+        for plan in self.session.scalars(select(Plan).where(Plan.id.in_(plans))):
+            self.plans[plan.id] = plan
+
+    def row(self, point: DuePoint, assignment: Assignment) -> Claimed:
+        task = self.tasks[assignment.task_id]
+        return (point, assignment, task, self.plans[task.plan_id], self.units[assignment.unit_id])
 
 
 def _handle(
     session: Session,
     row: Claimed,
-    rules: Rules,
-    cal: WorkCalendar,
+    steps: StepCache,
     now: datetime,
     events: Events,
+    rolled: list[dict[str, Any]],
 ) -> list[Reminder]:
     point, assignment, task, plan, unit = row
-    tz = ZoneInfo(plan.timezone)
-    decision = decide(_state(point, assignment), rules, cal, tz, now)
+    rules, cal, tz = steps.rules, steps.calendar, steps.tz
+    decision = decide(_state(point, assignment), rules, cal, tz, now, steps)
     _record_change(point, decision, events)
     point.step, point.next_action_at, point.state = (
         decision.step,
@@ -124,7 +162,7 @@ def _handle(
         decision.state,
     )
     if decision.roll_over and point.kind == "report":
-        _roll_over(session, point, assignment, task, plan, rules, cal, now)
+        rolled += _next_cycle(point, assignment, task, plan, rules, cal, now)
     if decision.send is None:
         return []
     return _reminders(point, assignment, task, unit, decision.send, cal, tz, now)
@@ -144,26 +182,13 @@ def _state(point: DuePoint, assignment: Assignment) -> PointState:
 
 
 def _record_change(point: DuePoint, decision: Decision, events: Events) -> None:
+    # Levels reached are recorded with the message that carries them (see _enqueue).
     detail = {"key": point.key, "assignment_id": point.assignment_id}
     if decision.state == "missed" and point.state == "open":
         events["due.missed"].append((point.id, detail))
-    if decision.send is not None:
-        step = decision.send
-        events["due.level"].append(
-            (
-                point.id,
-                {
-                    **detail,
-                    "level": step.level.key,
-                    "repeat": step.repeat,
-                    "light": step.level.light,
-                },
-            )
-        )
 
 
-def _roll_over(
-    session: Session,
+def _next_cycle(
     point: DuePoint,
     assignment: Assignment,
     task: Task,
@@ -171,13 +196,12 @@ def _roll_over(
     rules: Rules,
     cal: WorkCalendar,
     now: datetime,
-) -> None:
-    """The next report cycle starts: create its due point (the sweep's loop handles it)."""
+) -> list[dict[str, Any]]:
+    """The next report cycle starts: the row of its due point (the sweep's loop handles it)."""
     ctx = context_of(assignment, task, plan)
     nominal = date.fromisoformat(point.key.split(":", 1)[1])
     spec: DueSpec | None = report_after(ctx, nominal, rules, cal)
-    if spec is not None:
-        insert_ignoring_duplicates(session, DuePoint, [point_row(ctx, spec, rules, cal, now)])
+    return [point_row(ctx, spec, rules, cal, now)] if spec is not None else []
 
 
 def _reminders(
@@ -254,28 +278,64 @@ def _enqueue(
     """Inserts the notifications; those actually new become one message per recipient."""
     if not reminders:
         return 0, 0
-    rows = [_notification_row(r, now) for r in reminders]
-    fresh = set(insert_ignoring_duplicates(session, Notification, rows, returning="key"))
+    # The due points are claimed (SKIP LOCKED / SQLite's write lock), so no other process
+    # writes these keys now; the unique index stays the last guard against duplicates.
+    keys = [r.key for r in reminders]
+    known = set(session.scalars(select(Notification.key).where(Notification.key.in_(keys))))
     bundles: dict[Recipient, list[Reminder]] = defaultdict(list)
     for reminder in reminders:
-        if reminder.key in fresh:
+        if reminder.key not in known:
             bundles[reminder.recipient].append(reminder)
-    for recipient, bundle in sorted(bundles.items(), key=lambda kv: (kv[0].kind, kv[0].name)):
-        message = _message(recipient, bundle, rules, cal, now, simulated)
-        session.add(message)
-        session.flush()
-        session.execute(
-            update(Notification)
-            .where(Notification.key.in_([r.key for r in bundle]))
-            .values(message_id=message.id)
-        )
-    return len(fresh), len(bundles)
+    ordered = sorted(bundles.items(), key=lambda kv: (kv[0].kind, kv[0].name))
+    messages = [
+        _message(recipient, bundle, rules, cal, now, simulated) for recipient, bundle in ordered
+    ]
+    session.add_all(messages)
+    session.flush()
+    rows = [
+        _notification_row(r, now, message.id)
+        for (_, bundle), message in zip(ordered, messages, strict=True)
+        for r in bundle
+    ]
+    insert_ignoring_duplicates(session, Notification, rows)
+    record_many(
+        session,
+        now,
+        "sweep",
+        "reminders.queued",
+        "message",
+        [
+            (
+                message.id,
+                {
+                    "recipient": message.recipient_name,
+                    "kind": message.kind,
+                    "items": [_audit_item(r) for r in bundle],
+                },
+            )
+            for (_, bundle), message in zip(ordered, messages, strict=True)
+        ],
+        channel="scheduler",
+    )
+    return len(rows), len(messages)
 
 
-def _notification_row(reminder: Reminder, now: datetime) -> dict[str, Any]:
+def _audit_item(reminder: Reminder) -> dict[str, Any]:
+    step = reminder.step
+    return {
+        "due_point": reminder.point.id,
+        "assignment": reminder.point.assignment_id,
+        "key": reminder.point.key,
+        "level": step.level.key,
+        "repeat": step.repeat,
+        "light": step.level.light,
+    }
+
+
+def _notification_row(reminder: Reminder, now: datetime, message_id: int) -> dict[str, Any]:
     return {
         "key": reminder.key,
-        "message_id": None,
+        "message_id": message_id,
         "due_point_id": reminder.point.id,
         "assignment_id": reminder.point.assignment_id,
         "level": reminder.step.level.key,
