@@ -12,10 +12,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, insert, select, update
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session
 
 from bot.calendar import WorkCalendar
+from bot.database import insert_ignoring_duplicates
 from bot.ladder import DueSpec, deadline_spec, first_step_at, next_report, nominal_report_dates
 from bot.models import Assignment, DuePoint, Plan, Task
 from bot.rules import ReportCycle, Rules
@@ -122,6 +123,7 @@ def _pending(session: Session, limit: int) -> Sequence[Row[Assignment, Task, Pla
         .where(Assignment.needs_schedule.is_(True))
         .order_by(Assignment.id)
         .limit(limit)
+        .with_for_update(skip_locked=True, of=Assignment)
     ).all()
 
 
@@ -142,8 +144,7 @@ def schedule_pending(
                 _refresh_last_report(session, ctx, have, rules, cal, now)
             new_rows += [point_row(ctx, s, rules, cal, now) for s in specs if s.key not in have]
             _retire_old_deadlines(session, assignment.id, have, ctx, now)
-        if new_rows:
-            session.execute(insert(DuePoint), new_rows)
+        insert_ignoring_duplicates(session, DuePoint, new_rows)
         session.execute(
             update(Assignment)
             .where(Assignment.id.in_([a.id for a, _, _ in rows]))

@@ -1,0 +1,116 @@
+"""Factories for reminder-engine tests: a small plan, a runtime with a capture channel."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, func, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot import database
+from bot.calendar import WorkCalendar
+from bot.channels import CaptureChannel, Outgoing
+from bot.intake.importing import import_file
+from bot.models import Message, Notification
+from bot.rules import default_rules
+from bot.runtime import Runtime
+from tests.factories import make_directory, write_plan
+
+TZ = ZoneInfo("Asia/Shanghai")
+
+PLAN = """
+    2020年重点工作任务责任分解
+    1.新增公共停车位 1000 个。10月底前完成。
+    责任单位:市住建局、市财政局
+    2.建设小干岛中央商务区。
+    责任单位:市发改委
+"""
+DIRECTORY = {
+    "units": {
+        "市住建局": {
+            "supervisor": "赵华",
+            "contacts": [
+                {"name": "联络员", "mobile": "13800000001"},
+                {"name": "局长", "mobile": "13800000009", "role": "head"},
+            ],
+        },
+        "市财政局": {"supervisor": "李明"},
+        "市发改委": {"supervisor": "李明"},
+    },
+    "supervisors": {"赵华": {"title": "副市长"}, "李明": {"title": "常务副市长"}},
+}
+
+
+def local(text: str) -> datetime:
+    """An ISO local time in Asia/Shanghai as an aware datetime."""
+    return datetime.fromisoformat(text).replace(tzinfo=TZ)
+
+
+def import_plan(
+    sessions: sessionmaker[Session],
+    folder: Path,
+    text: str = PLAN,
+    imported: datetime | None = None,
+) -> None:
+    import_file(
+        sessions,
+        write_plan(folder, text),
+        make_directory(**DIRECTORY),
+        timezone="Asia/Shanghai",
+        now=imported or local("2020-09-01T10:00"),
+    )
+
+
+def writer_sessions(engine: Engine) -> sessionmaker[Session]:
+    return database.session_factory(database.writer(engine))
+
+
+def make_runtime(
+    sessions: sessionmaker[Session],
+    capture: CaptureChannel | None = None,
+    calendar: WorkCalendar | None = None,
+) -> Runtime:
+    return Runtime(
+        sessions=sessions,
+        rules=default_rules(),
+        calendar=calendar or WorkCalendar(),
+        tz=TZ,
+        channels={"console": capture or CaptureChannel()},
+        default_channel="console",
+    )
+
+
+def working_mornings(first: date, last: date, calendar: WorkCalendar) -> Iterator[datetime]:
+    day = first
+    while day <= last:
+        if calendar.is_working_day(day):
+            yield datetime.combine(day, time(9, 0), tzinfo=TZ)
+        day += timedelta(days=1)
+
+
+@contextmanager
+def captured(runtime: Runtime) -> Iterator[list[Outgoing]]:
+    channel = runtime.channels["console"]
+    assert isinstance(channel, CaptureChannel)
+    channel.sent.clear()
+    yield channel.sent
+
+
+def count(sessions: sessionmaker[Session], model: type[Message] | type[Notification]) -> int:
+    with sessions() as session:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+
+def sent_messages(sessions: sessionmaker[Session]) -> list[Message]:
+    with sessions() as session:
+        return list(
+            session.scalars(select(Message).where(Message.state == "sent").order_by(Message.id))
+        )
+
+
+def utc(moment: datetime) -> datetime:
+    return moment.astimezone(UTC)
