@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test check lint typecheck bench clean
+.PHONY: install run demo test check lint typecheck bench clean
 
 install: $(STAMP)
 
@@ -17,6 +17,16 @@ $(STAMP): pyproject.toml
 
 run: install
 	$(BIN)/duban run
+
+# A populated demo database (demo.db): the sample plan with a year of scripted replies.
+DEMO := DUBAN_DATABASE__URL=sqlite:///demo.db
+demo: install
+	rm -f demo.db demo.db-wal demo.db-shm
+	$(DEMO) $(BIN)/duban import examples/zhoushan-2020-key-tasks.txt
+	$(DEMO) $(BIN)/duban simulate --from 2020-01-01 --to 2020-12-31 \
+		--replies examples/zhoushan-2020-replies.csv --apply --json > demo-timeline.json
+	@echo "demo.db is ready (timeline in demo-timeline.json); try:"
+	@echo "  $(DEMO) $(BIN)/duban tasks show 51"
 
 test: install
 	$(BIN)/pytest -q
@@ -34,4 +44,4 @@ bench: install
 	$(BIN)/python bench/import_bench.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache duban.db duban.db-wal duban.db-shm
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache duban.db* demo.db* demo-timeline.json

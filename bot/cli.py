@@ -25,6 +25,7 @@ from bot.intake.importing import import_file
 from bot.intake.model import ParsedPlan
 from bot.intake.reader import read_plan
 from bot.intake.store import ImportReport
+from bot.models import ASSIGNMENT_STATUSES
 
 app = typer.Typer(
     help="督办：政府重点工作任务督办提醒机器人。",
@@ -164,7 +165,10 @@ def task_show_command(
     table = Table("单位", "角色", "状态", "进度")
     for a in task["assignments"]:
         table.add_row(
-            a["unit"], "牵头" if a["role"] == "lead" else "配合", a["status"], f"{a['progress']}%"
+            a["unit"],
+            "牵头" if a["role"] == "lead" else "配合",
+            ASSIGNMENT_STATUSES.get(a["status"], a["status"]),
+            f"{a['progress']}%",
         )
     out.print(table)
 
