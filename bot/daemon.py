@@ -39,12 +39,14 @@ def build_scheduler(
         _guarded("sweep", lambda: runtime.sweep(clock())),
         IntervalTrigger(minutes=1),
         id="sweep",
+        name="sweep",
         next_run_time=clock(),
     )
     scheduler.add_job(
         _guarded("dispatch", lambda: runtime.dispatch(clock())),
         IntervalTrigger(seconds=dispatch_seconds),
         id="dispatch",
+        name="dispatch",
         next_run_time=clock(),
     )
     return scheduler

@@ -46,9 +46,26 @@ def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
         .limit(limit)
         .with_for_update(skip_locked=True)
     ).all()
+    sendable = []
     for message in rows:
+        if message.state == "sending" and message.attempts >= MAX_ATTEMPTS:
+            # Claimed again and again and never confirmed: sending it kills its sender.
+            message.state, message.claimed_until = "dead", None
+            message.last_error = "lease expired after the last attempt"
+            record(
+                session,
+                now,
+                "dispatch",
+                "message.dead",
+                "message",
+                message.id,
+                {"error": message.last_error},
+            )
+            continue
         message.state, message.claimed_until = "sending", now + LEASE
         message.attempts += 1
+        sendable.append(message)
+    rows = sendable
     return [
         Claimed(
             Outgoing(m.id, m.recipient_name, m.kind, m.text, tuple(m.mentions.get("mobiles", []))),
@@ -87,6 +104,10 @@ def _deliver(
         receipt = channel.send(outgoing)
     except DeliveryError as exc:
         _record_failure(sessions, outgoing.message_id, channel.name, exc, now)
+        return
+    except Exception as exc:  # a channel bug must not strand the rest of the batch
+        error = DeliveryError(f"{type(exc).__name__}: {exc}")
+        _record_failure(sessions, outgoing.message_id, channel.name, error, now)
         return
     with sessions.begin() as session:
         session.execute(
