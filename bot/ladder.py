@@ -75,12 +75,15 @@ def adjust_due(day: date, policy: str, calendar: WorkCalendar) -> date:
 
 
 def ladder_steps(due: date, rules: Rules, calendar: WorkCalendar, tz: ZoneInfo) -> list[Step]:
+    # Offsets count from the due date moved onto a working day (a milestone, or the "keep"
+    # policy, may leave it on a day off): else 催办 (0) and 督办 (+1) land on the same day.
+    anchor = calendar.next_working_day(due)
     steps = [
-        Step(i, level, 0, local_at(calendar.add_working_days(due, level.offset), level.at, tz))
+        Step(i, level, 0, local_at(calendar.add_working_days(anchor, level.offset), level.at, tz))
         for i, level in enumerate(rules.ladder)
     ]
     last = rules.ladder[-1]
-    base = calendar.add_working_days(due, last.offset)
+    base = calendar.add_working_days(anchor, last.offset)
     for repeat in range(1, rules.repeat_max + 1 if rules.repeat_every else 1):
         day = calendar.add_working_days(base, rules.repeat_every * repeat)
         steps.append(Step(len(steps), last, repeat, local_at(day, last.at, tz)))
@@ -89,7 +92,8 @@ def ladder_steps(due: date, rules: Rules, calendar: WorkCalendar, tz: ZoneInfo) 
 
 def first_step_at(due: date, rules: Rules, calendar: WorkCalendar, tz: ZoneInfo) -> datetime:
     first = rules.ladder[0]
-    return local_at(calendar.add_working_days(due, first.offset), first.at, tz)
+    anchor = calendar.next_working_day(due)
+    return local_at(calendar.add_working_days(anchor, first.offset), first.at, tz)
 
 
 def nominal_report_dates(cycle: ReportCycle, after: date, until: date) -> list[date]:

@@ -130,16 +130,18 @@ class RulesModel(_Strict):
     plans: dict[str, PlanOverride] = {}
     tasks: dict[str, TaskOverride] = {}
 
-    @model_validator(mode="after")
-    def _ladder_in_order(self) -> RulesModel:
-        if not self.ladder:
+    @field_validator("ladder")
+    @classmethod
+    def _ladder_in_order(cls, ladder: list[LevelModel]) -> list[LevelModel]:
+        # A field validator, so that the error's key is `ladder`, not the whole file.
+        if not ladder:
             raise ValueError("the ladder needs at least one level")
-        offsets = [level.offset for level in self.ladder]
+        offsets = [level.offset for level in ladder]
         if offsets != sorted(offsets):
             raise ValueError("ladder levels must be in order of their offsets")
-        if len({level.level for level in self.ladder}) != len(self.ladder):
+        if len({level.level for level in ladder}) != len(ladder):
             raise ValueError("ladder level names must be unique")
-        return self
+        return ladder
 
 
 @dataclass(frozen=True)

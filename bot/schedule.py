@@ -17,7 +17,14 @@ from sqlalchemy.orm import Session
 
 from bot.calendar import WorkCalendar
 from bot.database import insert_ignoring_duplicates
-from bot.ladder import DueSpec, deadline_spec, first_step_at, next_report, nominal_report_dates
+from bot.ladder import (
+    DueSpec,
+    adjust_due,
+    deadline_spec,
+    first_step_at,
+    next_report,
+    nominal_report_dates,
+)
 from bot.models import Assignment, DuePoint, Plan, Task
 from bot.rules import ReportCycle, Rules
 
@@ -86,8 +93,15 @@ def initial_specs(ctx: Context, rules: Rules, cal: WorkCalendar) -> list[DueSpec
     ]
     specs.append(deadline_spec(ctx.deadline, earlier[-1] if earlier else before_start, rules, cal))
     specs += [
-        DueSpec("milestone", f"milestone:{m.due.isoformat()}", m.due, before_start, m.name)
+        DueSpec(
+            "milestone",
+            f"milestone:{m.due.isoformat()}",
+            adjust_due(m.due, rules.non_working_day, cal),
+            before_start,
+            m.name,
+        )
         for m in rules.milestones_for(ctx.plan_keys, ctx.task_number)
+        if m.due >= ctx.start  # a milestone before the plan started is history, not a reminder
     ]
     return specs
 

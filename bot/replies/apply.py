@@ -132,6 +132,14 @@ def _progress(request: Request, assignment: Assignment) -> Outcome:
     if assignment.status == "not_started":
         assignment.status = "in_progress"
     assignment.last_report_at, assignment.updated_at = request.now, request.now
+    settled = _settle_reports(request, assignment)
+    request.audit("reply.progress", assignment.id, percent=percent, cycles=settled)
+    shown = f"（{percent}%）" if percent is not None else ""
+    return Outcome(f"已收到第{request.command.task}项进展{shown}，谢谢。", True)
+
+
+def _settle_reports(request: Request, assignment: Assignment) -> int:
+    """A report settles every open report cycle it falls in (late ones too)."""
     result = request.session.execute(
         update(DuePoint)
         .where(
@@ -147,10 +155,7 @@ def _progress(request: Request, assignment: Assignment) -> Outcome:
             next_action_at=DuePoint.superseded_at,
         )
     )
-    settled = int(getattr(result, "rowcount", 0))
-    request.audit("reply.progress", assignment.id, percent=percent, cycles=settled)
-    shown = f"（{percent}%）" if percent is not None else ""
-    return Outcome(f"已收到第{request.command.task}项进展{shown}，谢谢。", True)
+    return int(getattr(result, "rowcount", 0))
 
 
 def _complete(request: Request, assignment: Assignment) -> Outcome:
@@ -161,7 +166,8 @@ def _complete(request: Request, assignment: Assignment) -> Outcome:
         return Outcome(f"第{request.command.task}项当前状态为「{label}」，无需重复申请。", False)
     assignment.status, assignment.updated_at = "closure_requested", request.now
     assignment.last_report_at = request.now
-    request.audit("reply.complete", assignment.id)
+    # A closure request reports on the cycle too: it must not turn into a missed report.
+    request.audit("reply.complete", assignment.id, cycles=_settle_reports(request, assignment))
     return Outcome(f"第{request.command.task}项办结申请已收到，待督查室确认。", True)
 
 
