@@ -209,9 +209,10 @@ def db_upgrade_command(ctx: typer.Context) -> None:
     out.print(f"数据库已是最新版本 {database.head_revision()}。")
 
 
-from bot import cli_engine  # noqa: E402  (registers the engine commands on `app`)
+from bot import cli_delivery, cli_engine  # noqa: E402  (they register commands on `app`)
 
 cli_engine.register(app)
+cli_delivery.register(app)
 
 
 def main() -> None:

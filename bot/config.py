@@ -13,7 +13,14 @@ from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, ValidationError, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     InitSettingsSource,
@@ -67,14 +74,36 @@ class SchedulesSettings(_Section):
 
 
 class ChannelSettings(_Section):
-    platform: Literal["console", "jsonl"]
+    """One chat channel. Secrets can come from the environment, for example
+    DUBAN_CHANNELS__FGW__SECRET or DUBAN_CHANNELS__FGW__WEBHOOK."""
+
+    platform: Literal["console", "jsonl", "wecom", "dingtalk", "feishu", "webhook"]
+    # Kept out of repr so that a logged setting never shows a key or a secret.
+    webhook: str | None = Field(default=None, repr=False)
+    secret: str | None = Field(default=None, repr=False)
+    msgtype: Literal["text", "markdown"] | None = None
     path: Path | None = None
+    timeout: float = 10.0
 
     @model_validator(mode="after")
-    def _path_for_files(self) -> ChannelSettings:
+    def _complete(self) -> ChannelSettings:
         if self.platform == "jsonl" and self.path is None:
             raise ValueError("a jsonl channel needs a path")
+        if self.platform in ("wecom", "dingtalk", "feishu", "webhook") and not self.webhook:
+            raise ValueError(f"a {self.platform} channel needs a webhook URL")
+        if self.platform == "webhook" and not self.secret:
+            raise ValueError("a webhook channel needs a secret (receivers verify the signature)")
+        if self.webhook and not self.webhook.startswith(("https://", "http://")):
+            raise ValueError("webhook must be an http(s) URL")
+        if self.msgtype == "markdown" and self.platform == "feishu":
+            raise ValueError("feishu channels send text (rich posts are not supported)")
         return self
+
+    @property
+    def markup(self) -> str:
+        if self.msgtype is not None:
+            return self.msgtype
+        return "markdown" if self.platform in ("wecom", "dingtalk") else "text"
 
 
 class DeliverySettings(_Section):

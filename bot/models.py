@@ -285,5 +285,25 @@ class Message(Base):
     last_error: Mapped[str | None] = mapped_column(Text)
     response: Mapped[dict[str, Any] | None] = mapped_column(JSON)
     simulated: Mapped[bool] = mapped_column(Boolean, default=False)
+    # A bundle too long for the platform is sent as numbered parts: (1/3), (2/3), …
+    part: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    parts: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
+
+
+class RateBucket(Base):
+    """The send budget of one webhook, shared by every process through the database.
+
+    `sent` holds the epoch seconds of the most recent sends (at most the largest limit), so
+    a rolling window can be checked exactly. Also where a webhook is paused after a
+    rate-limit answer, or disabled after a permanent error until the operator fixes it.
+    """
+
+    __tablename__ = "rate_buckets"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    sent: Mapped[list[Any]] = mapped_column(default=list)
+    updated_at: Mapped[datetime]
+    paused_until: Mapped[datetime | None]
+    disabled_reason: Mapped[str | None] = mapped_column(Text)

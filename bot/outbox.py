@@ -3,34 +3,42 @@
 A claim is a short transaction that moves rows to `sending` with a lease; the send happens
 outside it; a second transaction records the outcome. A process killed between the two
 leaves the row `sending` until the lease expires, and then it is claimed again: delivery is
-at-least-once, with the duplicate window one in-flight request.
+at-least-once, with the duplicate window one in-flight request. Each webhook's send budget
+(bot/ratelimit.py) is checked before its send; sends of a batch run in parallel, so a slow
+or failing webhook does not hold up the others.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
-from sqlalchemy import and_, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.audit import record, record_many
 from bot.channels import Channel, DeliveryError, Outgoing
+from bot.database import session_factory, writer
+from bot.formats import MENTION_IDS
 from bot.models import Message
+from bot.ratelimit import PLATFORM_LIMITS, Limit, acquire, disable, pause
+from bot.render import render
+from bot.splitting import split_message, utf8_len
 
 LEASE = timedelta(minutes=5)
 RETRY_AFTER = timedelta(minutes=1)
+DISABLED_RECHECK = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
+
+ChannelFor = Callable[[str | None], Channel]
 
 
 @dataclass(frozen=True)
 class Claimed:
     outgoing: Outgoing
     channel: str | None
-
-
-ChannelFor = Callable[[str | None], Channel]
 
 
 def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
@@ -65,93 +73,279 @@ def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
         message.state, message.claimed_until = "sending", now + LEASE
         message.attempts += 1
         sendable.append(message)
-    rows = sendable
-    return [
-        Claimed(
-            Outgoing(m.id, m.recipient_name, m.kind, m.text, tuple(m.mentions.get("mobiles", []))),
-            m.channel,
+    return [Claimed(_outgoing(m), m.channel) for m in sendable]
+
+
+def _outgoing(message: Message) -> Outgoing:
+    mentions = message.mentions or {}
+    ids = [i for key in MENTION_IDS for i in mentions.get(key, [])]
+    return Outgoing(
+        message.id,
+        message.recipient_name,
+        message.kind,
+        message.text,
+        tuple(mentions.get("mobiles", [])),
+        tuple(ids),
+    )
+
+
+@dataclass
+class Dispatcher:
+    """Sends what is claimable, within each webhook's budget; records every outcome."""
+
+    sessions: sessionmaker[Session]
+    channel_for: ChannelFor
+    platforms: dict[str, str] = field(default_factory=dict)
+    office_channel: str | None = None
+    workers: int = 16
+
+    def __post_init__(self) -> None:
+        # Dispatch reads then writes from several threads: on SQLite its transactions must
+        # take the write lock at BEGIN (see database.writer), whatever sessions it was given.
+        bind = self.sessions.kw.get("bind")
+        if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+            self.sessions = session_factory(writer(bind))
+
+    def dispatch_once(self, now: datetime, limit: int = 50) -> int:
+        """Sends one batch; returns how many were claimed (a full batch: more may wait)."""
+        with self.sessions.begin() as session:
+            batch = claim(session, now, limit)
+        # Webhooks in parallel; one webhook's messages in order (numbered parts stay in order).
+        lanes: dict[str, list[Claimed]] = {}
+        for item in batch:
+            lanes.setdefault(self.channel_for(item.channel).name, []).append(item)
+        if len(lanes) <= 1:
+            self._deliver_lane(batch, now)
+        else:
+            with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
+                list(pool.map(lambda lane: self._deliver_lane(lane, now), lanes.values()))
+        return len(batch)
+
+    def _deliver_lane(self, lane: list[Claimed], now: datetime) -> None:
+        for item in lane:
+            self.deliver(item, now)
+
+    def dispatch_all(self, now: datetime, limit: int = 50) -> int:
+        sent = 0
+        while (count := self.dispatch_once(now, limit)) > 0:
+            sent += count
+            if count < limit:
+                break
+        return sent
+
+    def deliver(self, item: Claimed, now: datetime) -> None:
+        channel = self.channel_for(item.channel)
+        if not self._budget(channel.name, item.outgoing.message_id, now):
+            return
+        try:
+            receipt = channel.send(item.outgoing)
+        except DeliveryError as exc:
+            self._failed(channel.name, item.outgoing, exc, now)
+            return
+        except Exception as exc:  # a channel bug must not strand the rest of the batch
+            error = DeliveryError(f"{type(exc).__name__}: {exc}")
+            self._failed(channel.name, item.outgoing, error, now)
+            return
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Message)
+                .where(Message.id == item.outgoing.message_id)
+                .values(
+                    state="sent",
+                    sent_at=now,
+                    claimed_until=None,
+                    response=receipt.detail,
+                    last_error=None,
+                )
+            )
+            record_many(
+                session,
+                now,
+                "dispatch",
+                "message.sent",
+                "message",
+                [
+                    (
+                        item.outgoing.message_id,
+                        {"channel": channel.name, "recipient": item.outgoing.recipient},
+                    )
+                ],
+                channel=channel.name,
+            )
+
+    def _limits(self, channel: str) -> tuple[Limit, ...]:
+        return PLATFORM_LIMITS.get(self.platforms.get(channel, ""), ())
+
+    def _budget(self, channel: str, message_id: int, now: datetime) -> bool:
+        """Takes a send from the webhook's budget, or puts the message back to wait."""
+        with self.sessions.begin() as session:
+            verdict = acquire(session, f"channel:{channel}", self._limits(channel), now)
+            if verdict.allowed:
+                return True
+            wait = DISABLED_RECHECK if verdict.wait is None else timedelta(seconds=verdict.wait)
+            session.execute(
+                update(Message)
+                .where(Message.id == message_id)
+                .values(
+                    state="pending",
+                    not_before=now + wait,
+                    claimed_until=None,
+                    attempts=Message.attempts - 1,
+                    last_error=f"waiting: {verdict.reason}",
+                )
+            )
+        return False
+
+    def _failed(
+        self, channel: str, outgoing: Outgoing, error: DeliveryError, now: datetime
+    ) -> None:
+        with self.sessions.begin() as session:
+            if error.too_long:
+                _split(session, outgoing.message_id, error, now)
+            elif error.retry_after is not None:
+                pause(session, f"channel:{channel}", error.retry_after, now)
+                _requeue(session, outgoing.message_id, error, now, error.retry_after)
+            elif error.permanent:
+                _dead(session, outgoing.message_id, channel, error, now)
+                disable(session, f"channel:{channel}", str(error), now)
+                self._alert(session, channel, str(error), now)
+            else:
+                _retry_later(session, outgoing.message_id, channel, error, now)
+
+    def _alert(self, session: Session, channel: str, reason: str, now: datetime) -> None:
+        """The office hears of a channel that stopped working (unless it is that channel)."""
+        if self.office_channel is None or self.office_channel == channel:
+            return
+        session.add(
+            Message(
+                recipient_kind="office",
+                recipient_id=None,
+                recipient_name="督查室",
+                channel=self.office_channel,
+                kind="alert",
+                state="pending",
+                not_before=now,
+                items=[],
+                mentions={},
+                text=render("alert", channel=channel, reason=reason),
+                attempts=0,
+                simulated=False,
+                part=1,
+                parts=1,
+                created_at=now,
+            )
         )
-        for m in rows
-    ]
+
+
+def _requeue(
+    session: Session, message_id: int, error: DeliveryError, now: datetime, seconds: float
+) -> None:
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            state="pending",
+            not_before=now + timedelta(seconds=seconds),
+            claimed_until=None,
+            last_error=str(error),
+        )
+    )
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.rate_limited",
+        "message",
+        message_id,
+        {"error": str(error), "wait": seconds},
+    )
+
+
+def _dead(
+    session: Session, message_id: int, channel: str, error: DeliveryError, now: datetime
+) -> None:
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(state="dead", claimed_until=None, last_error=str(error), response=error.answer)
+    )
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.dead",
+        "message",
+        message_id,
+        {"channel": channel, "error": str(error)},
+        channel=channel,
+    )
+
+
+def _retry_later(
+    session: Session, message_id: int, channel: str, error: DeliveryError, now: datetime
+) -> None:
+    message = session.get_one(Message, message_id)
+    dead = message.attempts >= MAX_ATTEMPTS
+    message.state = "dead" if dead else "failed"
+    message.last_error, message.claimed_until = str(error), None
+    message.response = error.answer or None
+    message.not_before = now + RETRY_AFTER * 2 ** min(message.attempts, 6)
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.dead" if dead else "message.failed",
+        "message",
+        message.id,
+        {"channel": channel, "error": str(error)},
+        channel=channel,
+    )
+
+
+def _split(session: Session, message_id: int, error: DeliveryError, now: datetime) -> None:
+    """The platform found it too long: resend it as parts half the size."""
+    message = session.get_one(Message, message_id)
+    parts = split_message(message.text, max(utf8_len(message.text) // 2, 256))
+    message.state, message.claimed_until, message.last_error = "split", None, str(error)
+    for number, text in enumerate(parts, start=1):
+        session.add(
+            Message(
+                recipient_kind=message.recipient_kind,
+                recipient_id=message.recipient_id,
+                recipient_name=message.recipient_name,
+                channel=message.channel,
+                kind=message.kind,
+                state="pending",
+                not_before=now,
+                items=[],
+                text=text,
+                mentions=message.mentions if number == 1 else {},
+                attempts=0,
+                simulated=message.simulated,
+                part=number,
+                parts=len(parts),
+                created_at=now,
+            )
+        )
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.split",
+        "message",
+        message.id,
+        {"parts": len(parts), "error": str(error)},
+    )
 
 
 def dispatch_once(
     sessions: sessionmaker[Session], channel_for: ChannelFor, now: datetime, limit: int = 20
 ) -> int:
-    """Sends one batch; returns how many were claimed (a full batch: more may be waiting)."""
-    with sessions.begin() as session:
-        batch = claim(session, now, limit)
-    for item in batch:
-        _deliver(sessions, channel_for(item.channel), item.outgoing, now)
-    return len(batch)
+    """One batch without per-webhook budgets (local channels, tests)."""
+    return Dispatcher(sessions, channel_for).dispatch_once(now, limit)
 
 
 def dispatch_all(
     sessions: sessionmaker[Session], channel_for: ChannelFor, now: datetime, limit: int = 20
 ) -> int:
-    sent = 0
-    while (count := dispatch_once(sessions, channel_for, now, limit)) > 0:
-        sent += count
-        if count < limit:
-            break
-    return sent
-
-
-def _deliver(
-    sessions: sessionmaker[Session], channel: Channel, outgoing: Outgoing, now: datetime
-) -> None:
-    try:
-        receipt = channel.send(outgoing)
-    except DeliveryError as exc:
-        _record_failure(sessions, outgoing.message_id, channel.name, exc, now)
-        return
-    except Exception as exc:  # a channel bug must not strand the rest of the batch
-        error = DeliveryError(f"{type(exc).__name__}: {exc}")
-        _record_failure(sessions, outgoing.message_id, channel.name, error, now)
-        return
-    with sessions.begin() as session:
-        session.execute(
-            update(Message)
-            .where(Message.id == outgoing.message_id)
-            .values(
-                state="sent",
-                sent_at=now,
-                claimed_until=None,
-                response=receipt.detail,
-                last_error=None,
-            )
-        )
-        record_many(
-            session,
-            now,
-            "dispatch",
-            "message.sent",
-            "message",
-            [(outgoing.message_id, {"channel": channel.name, "recipient": outgoing.recipient})],
-            channel=channel.name,
-        )
-
-
-def _record_failure(
-    sessions: sessionmaker[Session],
-    message_id: int,
-    channel: str,
-    error: DeliveryError,
-    now: datetime,
-) -> None:
-    with sessions.begin() as session:
-        message = session.get_one(Message, message_id)
-        dead = error.permanent or message.attempts >= MAX_ATTEMPTS
-        message.state = "dead" if dead else "failed"
-        message.last_error, message.claimed_until = str(error), None
-        message.not_before = now + RETRY_AFTER * 2 ** min(message.attempts, 6)
-        record(
-            session,
-            now,
-            "dispatch",
-            "message.dead" if dead else "message.failed",
-            "message",
-            message.id,
-            {"channel": channel, "error": str(error)},
-            channel=channel,
-        )
+    return Dispatcher(sessions, channel_for).dispatch_all(now, limit)

@@ -6,16 +6,23 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Literal
 from zoneinfo import ZoneInfo
 
+import httpx
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkCalendar, load_overrides
 from bot.channels import Channel, ConsoleChannel, JsonlChannel
+from bot.channels.dingtalk import DingtalkChannel
+from bot.channels.feishu import FeishuChannel
+from bot.channels.webhook import WebhookChannel
+from bot.channels.wecom import WecomChannel
 from bot.config import ChannelSettings, Settings
-from bot.outbox import dispatch_all
+from bot.formats import Formats, MessageFormat
+from bot.outbox import Dispatcher
 from bot.rules import Rules, load_rules
-from bot.sweep import SweepResult, sweep
+from bot.sweep import SweepOptions, SweepResult, sweep
 
 log = logging.getLogger("duban")
 
@@ -35,7 +42,9 @@ class Runtime:
     channels: dict[str, Channel]
     default_channel: str
     simulated: bool = False
-    _fallbacks: dict[str, str] = field(default_factory=dict)
+    formats: Formats | None = None
+    office_channel: str | None = None
+    platforms: dict[str, str] = field(default_factory=dict)
 
     def channel_for(self, name: str | None) -> Channel:
         """The named channel; an unknown or missing name falls back to the default."""
@@ -44,34 +53,70 @@ class Runtime:
         return self.channels[self.default_channel]
 
     def sweep(self, now: datetime) -> SweepResult:
+        formats = self.formats or Formats(
+            {name: MessageFormat(self.platforms.get(name, "console")) for name in self.channels},
+            self.default_channel,
+            self.office_channel or self.default_channel,
+        )
+        options = SweepOptions(formats=formats, simulated=self.simulated)
         with self.sessions.begin() as session:
-            return sweep(session, self.rules, self.calendar, now, simulated=self.simulated)
+            return sweep(session, self.rules, self.calendar, now, options=options)
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(
+            self.sessions,
+            self.channel_for,
+            self.platforms,
+            self.office_channel or self.default_channel,
+        )
 
     def dispatch(self, now: datetime) -> int:
         """Sends what is ready, but only inside the send window (quiet hours postpone)."""
         if not self.calendar.in_send_window(now, self.rules.window, self.tz):
             return 0
-        return dispatch_all(self.sessions, self.channel_for, now)
+        return self.dispatcher().dispatch_all(now)
 
     def cycle(self, now: datetime) -> CycleResult:
         return CycleResult(self.sweep(now), self.dispatch(now))
 
 
-def make_channel(name: str, settings: ChannelSettings) -> Channel:
+def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> Channel:
+    """The channel a `[channels.NAME]` section describes."""
+    webhook, secret = settings.webhook or "", settings.secret
+    markup: Literal["text", "markdown"] = "text" if settings.markup == "text" else "markdown"
+    if settings.platform == "wecom":
+        return WecomChannel(name, webhook, client, msgtype=markup)
+    if settings.platform == "dingtalk":
+        return DingtalkChannel(name, webhook, client, secret=secret, msgtype=markup)
+    if settings.platform == "feishu":
+        return FeishuChannel(name, webhook, client, secret=secret)
+    if settings.platform == "webhook":
+        return WebhookChannel(name, webhook, client, secret=secret or "")
     if settings.platform == "jsonl":
         assert settings.path is not None
         return JsonlChannel(settings.path, name=name)
     return ConsoleChannel(name=name)
 
 
-def build_runtime(settings: Settings, sessions: sessionmaker[Session]) -> Runtime:
+def build_runtime(
+    settings: Settings, sessions: sessionmaker[Session], client: httpx.Client | None = None
+) -> Runtime:
     """Loads the rule and calendar files named in the settings; bad files raise ConfigError."""
     calendar = WorkCalendar(load_overrides(settings.schedules.calendar), warn=log.warning)
+    http = client or httpx.Client(limits=httpx.Limits(max_connections=64))
+    formats = Formats(
+        {n: MessageFormat(c.platform, c.markup) for n, c in settings.channels.items()},
+        settings.delivery.default_channel,
+        settings.delivery.office_channel,
+    )
     return Runtime(
         sessions=sessions,
         rules=load_rules(settings.schedules.rules),
         calendar=calendar,
         tz=ZoneInfo(settings.plan.timezone),
-        channels={n: make_channel(n, c) for n, c in settings.channels.items()},
+        channels={n: make_channel(n, c, http) for n, c in settings.channels.items()},
         default_channel=settings.delivery.default_channel,
+        formats=formats,
+        office_channel=settings.delivery.office_channel,
+        platforms={n: c.platform for n, c in settings.channels.items()},
     )

@@ -22,11 +22,13 @@ from sqlalchemy.orm import Session, defer, selectinload
 from bot.audit import record_many
 from bot.calendar import WorkCalendar
 from bot.database import insert_ignoring_duplicates
+from bot.formats import MENTION_IDS, Formats
 from bot.ladder import Decision, DueSpec, PointState, Step, StepCache, decide
 from bot.models import Assignment, DuePoint, Message, Notification, Plan, Task, Unit
 from bot.render import render_reminder
 from bot.rules import Rules
 from bot.schedule import context_of, point_row, report_after, schedule_pending
+from bot.splitting import split_message
 
 OFFICE = "督查室"
 UNIT_RECIPIENTS = frozenset({"unit", "contacts", "head"})
@@ -49,8 +51,14 @@ class Reminder:
     point: DuePoint
     step: Step
     item: dict[str, Any]
-    mention: tuple[str, ...]
+    mention: tuple[Contact, ...]
     tz: ZoneInfo
+
+
+@dataclass(frozen=True)
+class SweepOptions:
+    formats: Formats = field(default_factory=Formats)
+    simulated: bool = False
 
 
 @dataclass(frozen=True)
@@ -61,6 +69,7 @@ class SweepResult:
 
 
 Claimed = tuple[DuePoint, Assignment, Task, Plan, Unit]
+Contact = tuple[tuple[str, str], ...]  # a contact's (field, value) pairs, hashable
 Events = dict[str, list[tuple[int | None, dict[str, Any]]]]
 
 
@@ -71,7 +80,7 @@ def sweep(
     now: datetime,
     *,
     batch: int = 1000,
-    simulated: bool = False,
+    options: SweepOptions | None = None,
 ) -> SweepResult:
     """One sweep at `now`: schedule new assignments, act on due points, fill the outbox."""
     schedule_pending(session, rules, cal, now)
@@ -92,7 +101,7 @@ def sweep(
             record_many(session, now, "sweep", action, "due_point", subjects, channel="scheduler")
         points += len(rows)
         session.flush()
-    notes, messages = _enqueue(session, reminders, rules, cal, now, simulated)
+    notes, messages = _enqueue(session, reminders, rules, cal, now, options or SweepOptions())
     return SweepResult(points, notes, messages)
 
 
@@ -239,12 +248,12 @@ def _reminders(
     return reminders
 
 
-def _recipients(step: Step, task: Task, unit: Unit) -> list[tuple[Recipient, tuple[str, ...]]]:
+def _recipients(step: Step, task: Task, unit: Unit) -> list[tuple[Recipient, tuple[Contact, ...]]]:
     to = set(step.level.to)
-    found: list[tuple[Recipient, tuple[str, ...]]] = []
+    found: list[tuple[Recipient, tuple[Contact, ...]]] = []
     if to & UNIT_RECIPIENTS:
         found.append(
-            (Recipient("unit", unit.id, unit.name, unit.channel), _mobiles(unit.contacts, to))
+            (Recipient("unit", unit.id, unit.name, unit.channel), _mentioned(unit.contacts, to))
         )
     supervisor = task.supervisor or unit.supervisor
     if "supervisor" in to and supervisor is not None:
@@ -256,15 +265,23 @@ def _recipients(step: Step, task: Task, unit: Unit) -> list[tuple[Recipient, tup
     return found
 
 
-def _mobiles(contacts: list[Any], to: set[str]) -> tuple[str, ...]:
-    """The mobiles to mention: every contact at "contacts" levels, the head at "head" ones."""
+def _mentioned(contacts: list[Any], to: set[str]) -> tuple[Contact, ...]:
+    """Who to mention: every contact at "contacts" levels, the head at "head" ones."""
     chosen = [
         c
         for c in contacts
         if ("contacts" in to and c.get("role") != "head")
         or ("head" in to and c.get("role") == "head")
     ]
-    return tuple(str(c["mobile"]) for c in chosen if c.get("mobile"))
+    return tuple(tuple(sorted((k, str(v)) for k, v in c.items() if v)) for c in chosen)
+
+
+def _mention_ids(bundle: list[Reminder]) -> dict[str, list[str]]:
+    """Mobiles and each platform's user ids of everyone the bundle mentions."""
+    contacts = [dict(c) for r in bundle for c in r.mention]
+    fields = {"mobiles": "mobile", **MENTION_IDS}
+    found = {name: sorted({c[key] for c in contacts if c.get(key)}) for name, key in fields.items()}
+    return {name: ids for name, ids in found.items() if ids}
 
 
 def _enqueue(
@@ -273,7 +290,7 @@ def _enqueue(
     rules: Rules,
     cal: WorkCalendar,
     now: datetime,
-    simulated: bool,
+    options: SweepOptions,
 ) -> tuple[int, int]:
     """Inserts the notifications; those actually new become one message per recipient."""
     if not reminders:
@@ -287,11 +304,12 @@ def _enqueue(
         if reminder.key not in known:
             bundles[reminder.recipient].append(reminder)
     ordered = sorted(bundles.items(), key=lambda kv: (kv[0].kind, kv[0].name))
-    messages = [
-        _message(recipient, bundle, rules, cal, now, simulated) for recipient, bundle in ordered
+    bundled = [
+        _messages(recipient, bundle, rules, cal, now, options) for recipient, bundle in ordered
     ]
-    session.add_all(messages)
+    session.add_all([part for parts in bundled for part in parts])
     session.flush()
+    messages = [parts[0] for parts in bundled]  # notifications point at the first part
     rows = [
         _notification_row(r, now, message.id)
         for (_, bundle), message in zip(ordered, messages, strict=True)
@@ -317,7 +335,7 @@ def _enqueue(
         ],
         channel="scheduler",
     )
-    return len(rows), len(messages)
+    return len(rows), sum(len(parts) for parts in bundled)
 
 
 def _audit_item(reminder: Reminder) -> dict[str, Any]:
@@ -346,40 +364,48 @@ def _notification_row(reminder: Reminder, now: datetime, message_id: int) -> dic
     }
 
 
-def _message(
+def _messages(
     recipient: Recipient,
     bundle: list[Reminder],
     rules: Rules,
     cal: WorkCalendar,
     now: datetime,
-    simulated: bool,
-) -> Message:
+    options: SweepOptions,
+) -> list[Message]:
+    """One bundle as message rows: one, or numbered parts when it exceeds the byte budget."""
     levels = [level.key for level in rules.ladder]
     top = max(bundle, key=lambda r: levels.index(r.step.level.key))
     items = sorted((r.item for r in bundle), key=_item_order)
-    mobiles = sorted({m for r in bundle for m in r.mention})
+    mentions = _mention_ids(bundle)
+    channel = options.formats.channel_name(
+        options.formats.office_channel if recipient.kind == "office" else recipient.channel
+    )
+    shape = options.formats.of(channel)
+    shown = " ".join(f"@{m}" for m in mentions.get("mobiles", [])) if shape.local else ""
     text = render_reminder(
-        top.step.level.key,
-        recipient.name,
-        recipient.kind,
-        items,
-        " ".join(f"@{m}" for m in mobiles),
+        top.step.level.key, recipient.name, recipient.kind, items, shown, shape.markup
     )
-    return Message(
-        recipient_kind=recipient.kind,
-        recipient_id=recipient.id,
-        recipient_name=recipient.name,
-        channel=recipient.channel,
-        kind=top.step.level.key,
-        state="pending",
-        not_before=cal.next_send_time(now, rules.window, top.tz),
-        items=items,
-        mentions={"mobiles": mobiles},
-        text=text,
-        attempts=0,
-        simulated=simulated,
-        created_at=now,
-    )
+    parts = split_message(text, shape.max_bytes)
+    return [
+        Message(
+            recipient_kind=recipient.kind,
+            recipient_id=recipient.id,
+            recipient_name=recipient.name,
+            channel=channel,
+            kind=top.step.level.key,
+            state="pending",
+            not_before=cal.next_send_time(now, rules.window, top.tz),
+            items=items if number == 1 else [],
+            mentions=mentions if number == 1 else {},
+            text=part,
+            attempts=0,
+            simulated=options.simulated,
+            part=number,
+            parts=len(parts),
+            created_at=now,
+        )
+        for number, part in enumerate(parts, start=1)
+    ]
 
 
 def _item_order(item: dict[str, Any]) -> tuple[int, str, str]:

@@ -48,6 +48,8 @@ def test_jsonl_appends_one_json_object_per_line_and_creates_the_folder(tmp_path:
             "kind": "remind",
             "text": "请于本周内报送“新增公共停车位”进展。",
             "mobiles": ["13800000001"],
+            "user_ids": [],
+            "title": "",
         },
         {
             "message_id": 8,
@@ -55,6 +57,8 @@ def test_jsonl_appends_one_json_object_per_line_and_creates_the_folder(tmp_path:
             "kind": "escalate",
             "text": "市住建局已逾期 3 个工作日。",
             "mobiles": [],
+            "user_ids": [],
+            "title": "",
         },
     ]
     assert "市住建局" in lines[0]  # Chinese is written as is, not as \u escapes

@@ -1,0 +1,125 @@
+"""Feishu / Lark (飞书) custom bot: one JSON POST per message; the answer's code decides.
+
+PROTOCOLS.md §5. With a secret, `timestamp` (seconds, a string) and `sign` go in the body.
+Custom bots mention by user id only (`<at user_id="ou_x">…</at>`), never by mobile. The
+body is limited to 20 KB, and Feishu has answered rate limits with HTTP 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.channels.base import DeliveryError, Outgoing, Receipt
+
+BODY_LIMIT = 20_000
+TEXT_BUDGET = 18_000  # leaves room for the JSON around the text and the mention tags
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+RATE_LIMIT_WAIT = 60.0
+BAD_REQUEST = 9499  # also "too many request": read the msg
+RATE_LIMITED = 11232
+REJECTED = {19021: "sign or timestamp rejected", 19022: "IP not allowed", 19024: "keyword missing"}
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+def sign_feishu(secret: str, seconds: int) -> str:
+    """base64(HMAC-SHA256(key=f"{seconds}\\n{secret}", msg=b"")): unlike DingTalk's."""
+    digest = hmac.new(f"{seconds}\n{secret}".encode(), b"", hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class FeishuChannel:
+    """Posts to one Feishu bot; `webhook` is the full `…/open-apis/bot/v2/hook/TOKEN` URL."""
+
+    def __init__(
+        self,
+        name: str,
+        webhook: str,
+        client: httpx.Client,
+        *,
+        secret: str | None = None,
+        now: Callable[[], float] = time.time,
+    ) -> None:
+        self.name = name
+        self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
+        token = urlsplit(webhook).path.rstrip("/").rpartition("/")[2]
+        self._secrets = [webhook, token, secret or ""]
+
+    @property
+    def max_bytes(self) -> int:
+        """A text budget in UTF-8 bytes that keeps the whole body under `BODY_LIMIT`."""
+        return TEXT_BUDGET
+
+    def send(self, message: Outgoing) -> Receipt:
+        body = json.dumps(self._body(message), ensure_ascii=False, separators=(",", ":")).encode()
+        if len(body) > BODY_LIMIT:
+            problem = f"feishu {self.name}: body is {len(body)} bytes, over {BODY_LIMIT}"
+            raise DeliveryError(problem, too_long=True)
+        return self._receipt(self._post(body))
+
+    def _body(self, message: Outgoing) -> dict[str, Any]:
+        tags = " ".join(_at_tag(user_id) for user_id in message.user_ids)
+        text = f"{message.text}\n{tags}" if tags else message.text
+        body: dict[str, Any] = {"msg_type": "text", "content": {"text": text}}
+        if self._secret is not None:
+            seconds = int(self._now())
+            body = {"timestamp": str(seconds), "sign": sign_feishu(self._secret, seconds), **body}
+        return body
+
+    def _post(self, body: bytes) -> httpx.Response:
+        try:
+            return self._client.post(
+                self._webhook, content=body, headers=JSON_HEADERS, timeout=TIMEOUT
+            )
+        except httpx.HTTPError as exc:
+            raise DeliveryError(
+                f"feishu {self.name}: {type(exc).__name__}: {self._scrub(exc)}"
+            ) from None
+
+    def _receipt(self, response: httpx.Response) -> Receipt:
+        answer = self._answer(response)
+        code = answer.get("code", answer.get("StatusCode"))  # StatusCode: the legacy answer
+        if code == 0:
+            return Receipt(answer)
+        msg = self._scrub(answer.get("msg", answer.get("StatusMessage", "")))
+        problem = f"feishu {self.name}: code {code}: {msg}"
+        if code == RATE_LIMITED or (code == BAD_REQUEST and "too many request" in msg.lower()):
+            raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
+        if code == BAD_REQUEST or code in REJECTED:
+            raise DeliveryError(problem, permanent=True, answer=answer)
+        # An HTTP 400 without a code we know is still a request Feishu will never accept.
+        raise DeliveryError(problem, permanent=response.status_code == 400, answer=answer)
+
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        status = response.status_code
+        if status == 429:
+            raise DeliveryError(f"feishu {self.name}: HTTP 429", retry_after=RATE_LIMIT_WAIT)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        # HTTP 400 carries Feishu's own code (rate limits among them): classify by that.
+        if status >= 400 and not (status == 400 and isinstance(answer, dict)):
+            raise DeliveryError(f"feishu {self.name}: HTTP {status}", permanent=status < 500)
+        if not isinstance(answer, dict):
+            raise DeliveryError(f"feishu {self.name}: HTTP {status}, the answer is not JSON")
+        return answer
+
+    def _scrub(self, text: object) -> str:
+        """`text` without the webhook URL, its token or the secret."""
+        scrubbed = str(text)
+        for secret in filter(None, self._secrets):
+            scrubbed = scrubbed.replace(secret, "***")
+        return scrubbed
+
+
+def _at_tag(user_id: str) -> str:
+    return f'<at user_id="{user_id}">{"所有人" if user_id == "all" else user_id}</at>'
