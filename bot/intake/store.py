@@ -90,7 +90,8 @@ def _upsert_plan(
     year_end = date(parsed.year, 12, 31) if parsed.year else None
     plan = Plan(
         key=key,
-        title=parsed.title,
+        # A sample plan says so wherever its title is shown.
+        title=f"【示例】{parsed.title or source.name}" if source.sample else parsed.title,
         year=parsed.year,
         timezone=source.timezone,
         source=source.name,
