@@ -26,6 +26,14 @@ class MessageFormat:
     def max_bytes(self) -> int:
         return TEXT_BUDGET.get((self.platform, self.markup), DEFAULT_BUDGET)
 
+    def mention_bytes(self, mentions: dict[str, list[str]]) -> int:
+        """Bytes the channel appends to the content to mention: WeCom markdown's line of
+        `<@id>` tags counts against its 4,096 bytes (the other budgets keep a margin)."""
+        ids = mentions.get("wecom", [])
+        if (self.platform, self.markup) != ("wecom", "markdown") or not ids:
+            return 0
+        return len(("\n" + " ".join(f"<@{i}>" for i in ids)).encode())
+
     @property
     def local(self) -> bool:
         """Console and files show mentions as text; robots mention through their API."""

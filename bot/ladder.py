@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar as months
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
+from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.calendar import WorkCalendar
@@ -96,8 +97,13 @@ def first_step_at(due: date, rules: Rules, calendar: WorkCalendar, tz: ZoneInfo)
     return local_at(calendar.add_working_days(anchor, first.offset), first.at, tz)
 
 
-def nominal_report_dates(cycle: ReportCycle, after: date, until: date) -> list[date]:
+@lru_cache(maxsize=4096)
+def nominal_report_dates(cycle: ReportCycle, after: date, until: date) -> tuple[date, ...]:
     """Report dates of a cycle in (after, until], before moving off non-working days."""
+    return tuple(_report_dates(cycle, after, until))
+
+
+def _report_dates(cycle: ReportCycle, after: date, until: date) -> list[date]:
     if cycle.kind == "dates":
         return sorted(d for d in cycle.dates if after < d <= until)
     if cycle.kind == "none":

@@ -31,6 +31,7 @@ LEASE = timedelta(minutes=5)
 RETRY_AFTER = timedelta(minutes=1)
 DISABLED_RECHECK = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
+LOCAL_PLATFORMS = frozenset({"console", "jsonl"})
 
 ChannelFor = Callable[[str | None], Channel]
 
@@ -178,6 +179,8 @@ class Dispatcher:
 
     def _budget(self, channel: str, message_id: int, now: datetime) -> bool:
         """Takes a send from the webhook's budget, or puts the message back to wait."""
+        if self.platforms.get(channel, "console") in LOCAL_PLATFORMS:
+            return True  # the console and files have no budget and are never disabled
         with self.sessions.begin() as session:
             verdict = acquire(session, f"channel:{channel}", self._limits(channel), now)
             if verdict.allowed:

@@ -84,14 +84,17 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
     """The channel a `[channels.NAME]` section describes."""
     webhook, secret = settings.webhook or "", settings.secret
     markup: Literal["text", "markdown"] = "text" if settings.markup == "text" else "markdown"
+    timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
     if settings.platform == "wecom":
-        return WecomChannel(name, webhook, client, msgtype=markup)
+        return WecomChannel(name, webhook, client, msgtype=markup, timeout=timeout)
     if settings.platform == "dingtalk":
-        return DingtalkChannel(name, webhook, client, secret=secret, msgtype=markup)
+        return DingtalkChannel(
+            name, webhook, client, secret=secret, msgtype=markup, timeout=timeout
+        )
     if settings.platform == "feishu":
-        return FeishuChannel(name, webhook, client, secret=secret)
+        return FeishuChannel(name, webhook, client, secret=secret, timeout=timeout)
     if settings.platform == "webhook":
-        return WebhookChannel(name, webhook, client, secret=secret or "")
+        return WebhookChannel(name, webhook, client, secret=secret or "", timeout=timeout)
     if settings.platform == "jsonl":
         assert settings.path is not None
         return JsonlChannel(settings.path, name=name)

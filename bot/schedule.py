@@ -13,7 +13,7 @@ from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, defer
 
 from bot.calendar import WorkCalendar
 from bot.database import insert_ignoring_duplicates
@@ -138,6 +138,9 @@ def _pending(session: Session, limit: int) -> Sequence[Row[Assignment, Task, Pla
         .order_by(Assignment.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Assignment)
+        .options(
+            defer(Task.responsibility), defer(Task.indicators), defer(Task.notes), defer(Task.text)
+        )
     ).all()
 
 
@@ -163,6 +166,7 @@ def schedule_pending(
             update(Assignment)
             .where(Assignment.id.in_([a.id for a, _, _ in rows]))
             .values(needs_schedule=False)
+            .execution_options(synchronize_session=False)
         )
         done += len(rows)
     return done

@@ -31,6 +31,7 @@ from bot.schedule import context_of, point_row, report_after, schedule_pending
 from bot.splitting import split_message
 
 OFFICE = "督查室"
+KEY_CHUNK = 500
 UNIT_RECIPIENTS = frozenset({"unit", "contacts", "head"})
 
 
@@ -48,11 +49,20 @@ class Reminder:
 
     key: str
     recipient: Recipient
-    point: DuePoint
+    point: PointRef
     step: Step
     item: dict[str, Any]
     mention: tuple[Contact, ...]
     tz: ZoneInfo
+
+
+@dataclass(frozen=True)
+class PointRef:
+    """The due point a reminder is for — plain values, so no ORM object outlives its batch."""
+
+    id: int
+    assignment_id: int
+    key: str
 
 
 @dataclass(frozen=True)
@@ -101,6 +111,8 @@ def sweep(
             record_many(session, now, "sweep", action, "due_point", subjects, channel="scheduler")
         points += len(rows)
         session.flush()
+        # Everything is flushed; forget the batch's objects so a big sweep stays small.
+        session.expunge_all()
     notes, messages = _enqueue(session, reminders, rules, cal, now, options or SweepOptions())
     return SweepResult(points, notes, messages)
 
@@ -244,7 +256,8 @@ def _reminders(
             f"remind:{assignment.id}:{point.id}:{step.level.key}:{step.repeat}"
             f":{recipient.kind}:{recipient.id or 0}"
         )
-        reminders.append(Reminder(key, recipient, point, step, item, mention, tz))
+        ref = PointRef(point.id, point.assignment_id, point.key)
+        reminders.append(Reminder(key, recipient, ref, step, item, mention, tz))
     return reminders
 
 
@@ -276,10 +289,12 @@ def _mentioned(contacts: list[Any], to: set[str]) -> tuple[Contact, ...]:
     return tuple(tuple(sorted((k, str(v)) for k, v in c.items() if v)) for c in chosen)
 
 
-def _mention_ids(bundle: list[Reminder]) -> dict[str, list[str]]:
-    """Mobiles and each platform's user ids of everyone the bundle mentions."""
+def _mention_ids(bundle: list[Reminder], platform: str) -> dict[str, list[str]]:
+    """Mobiles and user ids of everyone the bundle mentions; a chat platform gets only its
+    own ids (user ids are per platform: another platform's id may name someone else)."""
     contacts = [dict(c) for r in bundle for c in r.mention]
-    fields = {"mobiles": "mobile", **MENTION_IDS}
+    ids = {k: v for k, v in MENTION_IDS.items() if platform not in MENTION_IDS or k == platform}
+    fields = {"mobiles": "mobile", **ids}
     found = {name: sorted({c[key] for c in contacts if c.get(key)}) for name, key in fields.items()}
     return {name: ids for name, ids in found.items() if ids}
 
@@ -298,7 +313,10 @@ def _enqueue(
     # The due points are claimed (SKIP LOCKED / SQLite's write lock), so no other process
     # writes these keys now; the unique index stays the last guard against duplicates.
     keys = [r.key for r in reminders]
-    known = set(session.scalars(select(Notification.key).where(Notification.key.in_(keys))))
+    known: set[str] = set()
+    for start in range(0, len(keys), KEY_CHUNK):  # databases cap the parameters of a query
+        chunk = keys[start : start + KEY_CHUNK]
+        known.update(session.scalars(select(Notification.key).where(Notification.key.in_(chunk))))
     bundles: dict[Recipient, list[Reminder]] = defaultdict(list)
     for reminder in reminders:
         if reminder.key not in known:
@@ -376,16 +394,16 @@ def _messages(
     levels = [level.key for level in rules.ladder]
     top = max(bundle, key=lambda r: levels.index(r.step.level.key))
     items = sorted((r.item for r in bundle), key=_item_order)
-    mentions = _mention_ids(bundle)
     channel = options.formats.channel_name(
         options.formats.office_channel if recipient.kind == "office" else recipient.channel
     )
     shape = options.formats.of(channel)
+    mentions = _mention_ids(bundle, shape.platform)
     shown = " ".join(f"@{m}" for m in mentions.get("mobiles", [])) if shape.local else ""
     text = render_reminder(
         top.step.level.key, recipient.name, recipient.kind, items, shown, shape.markup
     )
-    parts = split_message(text, shape.max_bytes)
+    parts = split_message(text, shape.max_bytes - shape.mention_bytes(mentions))
     return [
         Message(
             recipient_kind=recipient.kind,

@@ -234,7 +234,7 @@ def test_a_due_date_in_the_break_moves_past_the_whole_break(calendar: WorkCalend
 def test_nominal_report_dates_fall_after_the_start_up_to_the_end(
     cycle: ReportCycle, after: date, until: date, expected: list[str]
 ) -> None:
-    found = nominal_report_dates(cycle, after, until)
+    found = list(nominal_report_dates(cycle, after, until))
     assert found == [date.fromisoformat(day) for day in expected]
 
 

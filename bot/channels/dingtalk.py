@@ -53,10 +53,12 @@ class DingtalkChannel:
         secret: str | None = None,
         msgtype: str = "markdown",
         now: Callable[[], float] = time.time,
+        timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
         if msgtype not in ("text", "markdown"):
             raise ValueError(f"dingtalk msgtype must be 'text' or 'markdown', not {msgtype!r}")
         self.name, self.msgtype = name, msgtype
+        self._timeout = timeout  # per request; `[channels.NAME] timeout`
         self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
         tokens = [value for _, value in parse_qsl(urlsplit(webhook).query)]
         self._secrets = [webhook, *tokens, secret or ""]
@@ -88,7 +90,9 @@ class DingtalkChannel:
         at = {**mentions, "isAtAll": False}
         if self.msgtype == "text":
             return {"msgtype": "text", "text": {"content": text}, "at": at}
-        title = message.title or message.text.partition("\n")[0].lstrip("#> ").strip()
+        first = message.text.partition("\n")[0]
+        # Plain text in the notification: no heading or bold markers (the templates use `**`).
+        title = message.title or first.lstrip("#> ").replace("**", "").strip()
         # The title only shows in the notification: keep a long first line out of the budget.
         markdown = {"title": title[:TITLE_CHARS] or message.kind, "text": text}
         return {"msgtype": "markdown", "markdown": markdown, "at": at}
@@ -96,7 +100,7 @@ class DingtalkChannel:
     def _post(self, body: bytes) -> httpx.Response:
         try:
             return self._client.post(
-                self._url(), content=body, headers=JSON_HEADERS, timeout=TIMEOUT
+                self._url(), content=body, headers=JSON_HEADERS, timeout=self._timeout
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(

@@ -47,8 +47,10 @@ class FeishuChannel:
         *,
         secret: str | None = None,
         now: Callable[[], float] = time.time,
+        timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
         self.name = name
+        self._timeout = timeout  # per request; `[channels.NAME] timeout`
         self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
         token = urlsplit(webhook).path.rstrip("/").rpartition("/")[2]
         self._secrets = [webhook, token, secret or ""]
@@ -77,7 +79,7 @@ class FeishuChannel:
     def _post(self, body: bytes) -> httpx.Response:
         try:
             return self._client.post(
-                self._webhook, content=body, headers=JSON_HEADERS, timeout=TIMEOUT
+                self._webhook, content=body, headers=JSON_HEADERS, timeout=self._timeout
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(

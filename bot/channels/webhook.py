@@ -71,8 +71,10 @@ class WebhookChannel:
         *,
         secret: str,
         now: Callable[[], float] = time.time,
+        timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
         self.name = name
+        self._timeout = timeout  # per request; `[channels.NAME] timeout`
         self._url, self._client, self._secret, self._now = url, client, secret, now
         self._secrets = [url, *(value for _, value in parse_qsl(urlsplit(url).query)), secret]
 
@@ -89,7 +91,9 @@ class WebhookChannel:
             SIGNATURE_HEADER: sign_webhook(self._secret, timestamp, body),
         }
         try:
-            response = self._client.post(self._url, content=body, headers=headers, timeout=TIMEOUT)
+            response = self._client.post(
+                self._url, content=body, headers=headers, timeout=self._timeout
+            )
         except httpx.HTTPError as exc:
             raise DeliveryError(
                 f"webhook {self.name}: {type(exc).__name__}: {self._scrub(exc)}"

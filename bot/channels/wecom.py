@@ -38,10 +38,12 @@ class WecomChannel:
         *,
         msgtype: str = "markdown",
         now: Callable[[], float] = time.time,
+        timeout: httpx.Timeout = TIMEOUT,
     ) -> None:
         if msgtype not in ("text", "markdown"):
             raise ValueError(f"wecom msgtype must be 'text' or 'markdown', not {msgtype!r}")
         self.name, self.msgtype = name, msgtype
+        self._timeout = timeout  # per request; `[channels.NAME] timeout`
         self._webhook, self._client = webhook, client
         self._now = now  # unused: WeCom does not sign; taken so all robots are built alike
         self._secrets = [webhook, *(value for _, value in parse_qsl(urlsplit(webhook).query))]
@@ -76,7 +78,7 @@ class WecomChannel:
         payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
         try:
             return self._client.post(
-                self._webhook, content=payload, headers=JSON_HEADERS, timeout=TIMEOUT
+                self._webhook, content=payload, headers=JSON_HEADERS, timeout=self._timeout
             )
         except httpx.HTTPError as exc:
             raise DeliveryError(
