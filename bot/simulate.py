@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Engine, insert, select
+from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import database
@@ -79,6 +79,8 @@ def scratch_copy(source: Engine) -> Iterator[sessionmaker[Session]]:
     """A temporary migrated SQLite database holding a copy of every row of `source`."""
     with tempfile.TemporaryDirectory(prefix="duban-sim-") as folder:
         engine = database.make_engine(f"sqlite:///{Path(folder) / 'sim.db'}")
+        # A scratch copy thrown away afterwards need not survive a power cut.
+        event.listen(engine, "connect", _no_sync)
         database.upgrade(engine)
         with source.connect() as reader, engine.begin() as writer:
             for table in Base.metadata.sorted_tables:
@@ -89,6 +91,10 @@ def scratch_copy(source: Engine) -> Iterator[sessionmaker[Session]]:
             yield database.session_factory(database.writer(engine))
         finally:
             engine.dispose()
+
+
+def _no_sync(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=OFF")
 
 
 def refuse_real_history(sessions: sessionmaker[Session]) -> None:
