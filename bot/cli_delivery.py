@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Annotated
 
+import httpx
 import typer
 from rich.table import Table
 from sqlalchemy import select
@@ -52,14 +53,15 @@ def send_test_command(
     settings = settings_of(ctx)
     if channel not in settings.channels:
         raise DubanError(f"没有名为「{channel}」的渠道，已配置：{'、'.join(settings.channels)}")
-    runtime = build_runtime(settings, sessions_of(ctx))
     markup = settings.channels[channel].markup
     text = render("test", markup, channel=channel)
-    try:
-        receipt = runtime.channels[channel].send(Outgoing(0, channel, "test", text))
-    except DeliveryError as exc:
-        what = "永久错误，请检查配置" if exc.permanent else "暂时错误，可稍后重试"
-        raise DubanError(f"发送失败（{what}）：{exc}") from None
+    with httpx.Client() as http:  # closed when done: no connection left open behind
+        runtime = build_runtime(settings, sessions_of(ctx), http)
+        try:
+            receipt = runtime.channels[channel].send(Outgoing(0, channel, "test", text))
+        except DeliveryError as exc:
+            what = "永久错误，请检查配置" if exc.permanent else "暂时错误，可稍后重试"
+            raise DubanError(f"发送失败（{what}）：{exc}") from None
     out.print(f"发送成功。平台应答：{receipt.detail}", markup=False)
 
 
