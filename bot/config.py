@@ -110,8 +110,9 @@ class DeliverySettings(_Section):
     default_channel: str = "console"
     office_channel: str = "console"
     dispatch_seconds: int = 10
+    workers: int = 32
 
-    @field_validator("dispatch_seconds")
+    @field_validator("dispatch_seconds", "workers")
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:

@@ -45,6 +45,7 @@ class Runtime:
     formats: Formats | None = None
     office_channel: str | None = None
     platforms: dict[str, str] = field(default_factory=dict)
+    workers: int = 32
 
     def channel_for(self, name: str | None) -> Channel:
         """The named channel; an unknown or missing name falls back to the default."""
@@ -68,6 +69,7 @@ class Runtime:
             self.channel_for,
             self.platforms,
             self.office_channel or self.default_channel,
+            workers=self.workers,
         )
 
     def dispatch(self, now: datetime) -> int:
@@ -122,4 +124,5 @@ def build_runtime(
         formats=formats,
         office_channel=settings.delivery.office_channel,
         platforms={n: c.platform for n, c in settings.channels.items()},
+        workers=settings.delivery.workers,
     )
