@@ -193,6 +193,9 @@ class Rules:
                 return _cycle(plan.reports)
         return self.reports
 
+    def has_task_override(self, plan_keys: tuple[str, ...], task: str) -> bool:
+        return bool(self._task_overrides(plan_keys, task))
+
     def milestones_for(self, plan_keys: tuple[str, ...], task: str) -> tuple[Milestone, ...]:
         for override in self._task_overrides(plan_keys, task):
             if override.milestones:

@@ -8,12 +8,12 @@ and a sweep reads only the due points whose next action has come.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from bot.calendar import WorkCalendar
 from bot.database import insert_ignoring_duplicates
@@ -50,25 +50,17 @@ def plan_start(plan: Plan) -> date:
 
 
 def deadline_of(assignment: Assignment, task: Task, plan: Plan) -> date:
-    if assignment.deadline is not None:
-        return assignment.deadline
-    if task.deadline is not None:
-        return task.deadline
-    if plan.default_deadline is not None:
-        return plan.default_deadline
-    return date(plan_start(plan).year, 12, 31)
+    return _deadline(assignment.deadline, task.deadline, plan)
+
+
+def _deadline(extended: date | None, task_deadline: date | None, plan: Plan) -> date:
+    """An approved extension, else the task's deadline, else the plan's, else its year end."""
+    found = extended or task_deadline or plan.default_deadline
+    return found or date(plan_start(plan).year, 12, 31)
 
 
 def context_of(assignment: Assignment, task: Task, plan: Plan) -> Context:
-    keys = tuple(k for k in (str(plan.id), plan.title, plan.key) if k)
-    return Context(
-        assignment.id,
-        keys,
-        task.number,
-        plan_start(plan),
-        deadline_of(assignment, task, plan),
-        ZoneInfo(plan.timezone),
-    )
+    return _context((assignment.id, assignment.deadline, task.number, task.deadline), plan)
 
 
 def report_after(ctx: Context, after: date, rules: Rules, cal: WorkCalendar) -> DueSpec | None:
@@ -129,19 +121,51 @@ def point_row(
     }
 
 
-def _pending(session: Session, limit: int) -> Sequence[Row[Assignment, Task, Plan]]:
+PendingRow = Row[int, date | None, str, date | None, int]
+
+
+def _pending(session: Session, limit: int) -> Sequence[PendingRow]:
+    """The next assignments to schedule, as plain columns (locked against other daemons)."""
     return session.execute(
-        select(Assignment, Task, Plan)
+        select(Assignment.id, Assignment.deadline, Task.number, Task.deadline, Task.plan_id)
         .join(Task, Assignment.task_id == Task.id)
-        .join(Plan, Task.plan_id == Plan.id)
         .where(Assignment.needs_schedule.is_(True))
         .order_by(Assignment.id)
         .limit(limit)
         .with_for_update(skip_locked=True, of=Assignment)
-        .options(
-            defer(Task.responsibility), defer(Task.indicators), defer(Task.notes), defer(Task.text)
-        )
     ).all()
+
+
+def _context(row: tuple[int, date | None, str, date | None], plan: Plan) -> Context:
+    assignment_id, extended, number, task_deadline = row
+    keys = tuple(k for k in (str(plan.id), plan.title, plan.key) if k)
+    return Context(
+        assignment_id,
+        keys,
+        number,
+        plan_start(plan),
+        _deadline(extended, task_deadline, plan),
+        ZoneInfo(plan.timezone),
+    )
+
+
+@dataclass
+class _Templates:
+    """Most assignments of a plan share their due points but for the assignment id: compute
+    them once per (plan, deadline, task override) rather than once per assignment."""
+
+    rules: Rules
+    cal: WorkCalendar
+    now: datetime
+    rows: dict[tuple[object, ...], list[dict[str, object]]] = field(default_factory=dict)
+
+    def fresh(self, ctx: Context) -> list[dict[str, object]]:
+        own = self.rules.has_task_override(ctx.plan_keys, ctx.task_number)
+        key = (ctx.plan_keys, ctx.task_number if own else "", ctx.start, ctx.deadline, ctx.tz)
+        if key not in self.rows:
+            specs = initial_specs(ctx, self.rules, self.cal)
+            self.rows[key] = [point_row(ctx, s, self.rules, self.cal, self.now) for s in specs]
+        return [{**row, "assignment_id": ctx.assignment_id} for row in self.rows[key]]
 
 
 def schedule_pending(
@@ -149,27 +173,47 @@ def schedule_pending(
 ) -> int:
     """Creates the due points of every assignment marked for scheduling; returns how many."""
     done = 0
+    templates = _Templates(rules, cal, now)
+    plans: dict[int, Plan] = {}
     while rows := _pending(session, batch):
-        existing = _existing_keys(session, [a.id for a, _, _ in rows])
+        ids = [row[0] for row in rows]
+        existing = _existing_keys(session, ids)
+        for plan_id in {row[4] for row in rows} - plans.keys():
+            plans[plan_id] = session.get_one(Plan, plan_id)
         new_rows: list[dict[str, object]] = []
-        for assignment, task, plan in rows:
-            ctx = context_of(assignment, task, plan)
-            have = existing.get(assignment.id, {})
-            specs = initial_specs(ctx, rules, cal)
-            if any(k.startswith("report:") for k in have):
-                specs = [s for s in specs if s.kind != "report"]
-                _refresh_last_report(session, ctx, have, rules, cal, now)
-            new_rows += [point_row(ctx, s, rules, cal, now) for s in specs if s.key not in have]
-            _retire_old_deadlines(session, assignment.id, have, ctx, now)
+        for row in rows:
+            ctx = _context((row[0], row[1], row[2], row[3]), plans[row[4]])
+            have = existing.get(ctx.assignment_id, {})
+            if not have:
+                new_rows += templates.fresh(ctx)
+                continue
+            new_rows += _reschedule(session, ctx, have, rules, cal, now)
         insert_ignoring_duplicates(session, DuePoint, new_rows)
         session.execute(
             update(Assignment)
-            .where(Assignment.id.in_([a.id for a, _, _ in rows]))
+            .where(Assignment.id.in_(ids))
             .values(needs_schedule=False)
             .execution_options(synchronize_session=False)
         )
         done += len(rows)
     return done
+
+
+def _reschedule(
+    session: Session,
+    ctx: Context,
+    have: dict[str, str],
+    rules: Rules,
+    cal: WorkCalendar,
+    now: datetime,
+) -> list[dict[str, object]]:
+    """An assignment scheduled before (its deadline moved): add what is new, retire the old."""
+    specs = initial_specs(ctx, rules, cal)
+    if any(k.startswith("report:") for k in have):
+        specs = [s for s in specs if s.kind != "report"]
+        _refresh_last_report(session, ctx, have, rules, cal, now)
+    _retire_old_deadlines(session, ctx.assignment_id, have, ctx, now)
+    return [point_row(ctx, s, rules, cal, now) for s in specs if s.key not in have]
 
 
 def _existing_keys(session: Session, ids: list[int]) -> dict[int, dict[str, str]]:
