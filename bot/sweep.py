@@ -16,7 +16,7 @@ from datetime import date, datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, defer, selectinload
 
 from bot.audit import record_many
@@ -102,10 +102,14 @@ def sweep(
         rows = [lookup.row(point, assignment) for point, assignment in claimed]
         events: Events = defaultdict(list)
         rolled: list[dict[str, Any]] = []
+        updates: list[dict[str, Any]] = []
         for row in rows:
             tz = row[3].timezone
             steps = caches.setdefault(tz, StepCache(rules, cal, ZoneInfo(tz)))
-            reminders += _handle(session, row, steps, now, events, rolled)
+            reminders += _handle(row, steps, now, events, rolled, updates)
+        # The points' new states go out as one bulk UPDATE by primary key, new cycles as one
+        # INSERT: the ORM's per-object bookkeeping costs more than the sweep's own work.
+        session.execute(update(DuePoint), updates)
         insert_ignoring_duplicates(session, DuePoint, rolled)
         for action, subjects in events.items():
             record_many(session, now, "sweep", action, "due_point", subjects, channel="scheduler")
@@ -166,21 +170,24 @@ class _Lookup:
 
 
 def _handle(
-    session: Session,
     row: Claimed,
     steps: StepCache,
     now: datetime,
     events: Events,
     rolled: list[dict[str, Any]],
+    updates: list[dict[str, Any]],
 ) -> list[Reminder]:
     point, assignment, task, plan, unit = row
     rules, cal, tz = steps.rules, steps.calendar, steps.tz
     decision = decide(_state(point, assignment), rules, cal, tz, now, steps)
     _record_change(point, decision, events)
-    point.step, point.next_action_at, point.state = (
-        decision.step,
-        decision.next_action_at,
-        decision.state,
+    updates.append(
+        {
+            "id": point.id,
+            "step": decision.step,
+            "state": decision.state,
+            "next_action_at": decision.next_action_at,
+        }
     )
     if decision.roll_over and point.kind == "report":
         rolled += _next_cycle(point, assignment, task, plan, rules, cal, now)
