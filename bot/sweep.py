@@ -25,7 +25,7 @@ from bot.database import insert_ignoring_duplicates
 from bot.formats import MENTION_IDS, Formats
 from bot.ladder import Decision, DueSpec, PointState, Step, StepCache, decide
 from bot.models import Assignment, DuePoint, Message, Notification, Plan, Task, Unit
-from bot.render import render_reminder
+from bot.render import render_reminder, shorten
 from bot.rules import Rules
 from bot.schedule import context_of, point_row, report_after, schedule_pending
 from bot.splitting import split_message
@@ -245,7 +245,7 @@ def _reminders(
     today = now.astimezone(tz).date()
     item = {
         "task": task.number,
-        "text": task.text,
+        "text": shorten(task.text, 40),  # templates show 30; a sweep may hold 100k items
         "unit": unit.name,
         "role": assignment.role,
         "kind": point.kind,
