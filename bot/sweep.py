@@ -10,7 +10,7 @@ gets in one sweep into one message. On PostgreSQL the due points are claimed wit
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
@@ -32,6 +32,7 @@ from bot.splitting import split_message
 
 OFFICE = "督查室"
 KEY_CHUNK = 500
+ENQUEUE_GROUP = 5000
 UNIT_RECIPIENTS = frozenset({"unit", "contacts", "head"})
 
 
@@ -329,17 +330,47 @@ def _enqueue(
         if reminder.key not in known:
             bundles[reminder.recipient].append(reminder)
     ordered = sorted(bundles.items(), key=lambda kv: (kv[0].kind, kv[0].name))
+    notes = parts = 0
+    # Bundles are written in groups of a few thousand reminders, so that a day on which
+    # everything falls due never holds every row of the sweep in memory at once.
+    for group in _groups(ordered, ENQUEUE_GROUP):
+        written = _write_bundles(session, group, rules, cal, now, options)
+        notes, parts = notes + written[0], parts + written[1]
+    return notes, parts
+
+
+Bundle = tuple[Recipient, list[Reminder]]
+
+
+def _groups(ordered: list[Bundle], size: int) -> Iterator[list[Bundle]]:
+    group: list[Bundle] = []
+    count = 0
+    for bundle in ordered:
+        group.append(bundle)
+        count += len(bundle[1])
+        if count >= size:
+            yield group
+            group, count = [], 0
+    if group:
+        yield group
+
+
+def _write_bundles(
+    session: Session,
+    group: list[Bundle],
+    rules: Rules,
+    cal: WorkCalendar,
+    now: datetime,
+    options: SweepOptions,
+) -> tuple[int, int]:
     bundled = [
-        _messages(recipient, bundle, rules, cal, now, options) for recipient, bundle in ordered
+        _messages(recipient, bundle, rules, cal, now, options) for recipient, bundle in group
     ]
     session.add_all([part for parts in bundled for part in parts])
     session.flush()
-    messages = [parts[0] for parts in bundled]  # notifications point at the first part
-    rows = [
-        _notification_row(r, now, message.id)
-        for (_, bundle), message in zip(ordered, messages, strict=True)
-        for r in bundle
-    ]
+    firsts = [parts[0] for parts in bundled]  # notifications point at the first part
+    pairs = list(zip(group, firsts, strict=True))
+    rows = [_notification_row(r, now, m.id) for (_, bundle), m in pairs for r in bundle]
     insert_ignoring_duplicates(session, Notification, rows)
     record_many(
         session,
@@ -349,17 +380,18 @@ def _enqueue(
         "message",
         [
             (
-                message.id,
+                m.id,
                 {
-                    "recipient": message.recipient_name,
-                    "kind": message.kind,
+                    "recipient": m.recipient_name,
+                    "kind": m.kind,
                     "items": [_audit_item(r) for r in bundle],
                 },
             )
-            for (_, bundle), message in zip(ordered, messages, strict=True)
+            for (_, bundle), m in pairs
         ],
         channel="scheduler",
     )
+    session.expunge_all()
     return len(rows), sum(len(parts) for parts in bundled)
 
 
