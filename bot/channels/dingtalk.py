@@ -15,11 +15,12 @@ import re
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, quote, urlsplit
+from urllib.parse import quote
 
 import httpx
 
 from bot.channels.base import DeliveryError, Outgoing, Receipt
+from bot.channels.http import Scrubber, post_json
 
 BODY_LIMIT = 20_000
 TEXT_BUDGET = 19_000  # leaves room for the JSON around the text, the title and the mentions
@@ -31,7 +32,6 @@ SEND_TOO_FAST = 130101
 CHECK_FAILED = 310000
 NO_TOKEN = 300001
 TOO_LONG = 460101
-JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 ABOUT_TIME = re.compile(r"\btime(?:stamp)?\b|时间", re.IGNORECASE)
 
 
@@ -60,8 +60,7 @@ class DingtalkChannel:
         self.name, self.msgtype = name, msgtype
         self._timeout = timeout  # per request; `[channels.NAME] timeout`
         self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
-        tokens = [value for _, value in parse_qsl(urlsplit(webhook).query)]
-        self._secrets = [webhook, *tokens, secret or ""]
+        self._scrub = Scrubber(webhook, secret)
 
     @property
     def max_bytes(self) -> int:
@@ -73,7 +72,15 @@ class DingtalkChannel:
         if len(body) > BODY_LIMIT:
             problem = f"dingtalk {self.name}: body is {len(body)} bytes, over {BODY_LIMIT}"
             raise DeliveryError(problem, too_long=True)
-        return self._receipt(self._post(body))
+        response = post_json(
+            self._client,
+            self._url(),
+            body,
+            timeout=self._timeout,
+            label=f"dingtalk {self.name}",
+            scrub=self._scrub,
+        )
+        return self._receipt(response)
 
     def _url(self) -> str:
         if self._secret is None:
@@ -96,16 +103,6 @@ class DingtalkChannel:
         # The title only shows in the notification: keep a long first line out of the budget.
         markdown = {"title": title[:TITLE_CHARS] or message.kind, "text": text}
         return {"msgtype": "markdown", "markdown": markdown, "at": at}
-
-    def _post(self, body: bytes) -> httpx.Response:
-        try:
-            return self._client.post(
-                self._url(), content=body, headers=JSON_HEADERS, timeout=self._timeout
-            )
-        except httpx.HTTPError as exc:
-            raise DeliveryError(
-                f"dingtalk {self.name}: {type(exc).__name__}: {self._scrub(exc)}"
-            ) from None
 
     def _receipt(self, response: httpx.Response) -> Receipt:
         answer = self._answer(response)
@@ -136,13 +133,6 @@ class DingtalkChannel:
         if not isinstance(answer, dict):
             raise DeliveryError(f"dingtalk {self.name}: HTTP {status}, the answer is not JSON")
         return answer
-
-    def _scrub(self, text: object) -> str:
-        """`text` without the webhook URL, its token or the secret."""
-        scrubbed = str(text)
-        for secret in filter(None, self._secrets):
-            scrubbed = scrubbed.replace(secret, "***")
-        return scrubbed
 
 
 def _with_mentions(message: Outgoing) -> str:

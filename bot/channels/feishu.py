@@ -19,6 +19,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.channels.base import DeliveryError, Outgoing, Receipt
+from bot.channels.http import Scrubber, post_json
 
 BODY_LIMIT = 20_000
 TEXT_BUDGET = 18_000  # leaves room for the JSON around the text and the mention tags
@@ -27,7 +28,6 @@ RATE_LIMIT_WAIT = 60.0
 BAD_REQUEST = 9499  # also "too many request": read the msg
 RATE_LIMITED = 11232
 REJECTED = {19021: "sign or timestamp rejected", 19022: "IP not allowed", 19024: "keyword missing"}
-JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 def sign_feishu(secret: str, seconds: int) -> str:
@@ -53,7 +53,7 @@ class FeishuChannel:
         self._timeout = timeout  # per request; `[channels.NAME] timeout`
         self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
         token = urlsplit(webhook).path.rstrip("/").rpartition("/")[2]
-        self._secrets = [webhook, token, secret or ""]
+        self._scrub = Scrubber(webhook, token, secret)
 
     @property
     def max_bytes(self) -> int:
@@ -65,7 +65,15 @@ class FeishuChannel:
         if len(body) > BODY_LIMIT:
             problem = f"feishu {self.name}: body is {len(body)} bytes, over {BODY_LIMIT}"
             raise DeliveryError(problem, too_long=True)
-        return self._receipt(self._post(body))
+        response = post_json(
+            self._client,
+            self._webhook,
+            body,
+            timeout=self._timeout,
+            label=f"feishu {self.name}",
+            scrub=self._scrub,
+        )
+        return self._receipt(response)
 
     def _body(self, message: Outgoing) -> dict[str, Any]:
         tags = " ".join(_at_tag(user_id) for user_id in message.user_ids)
@@ -75,16 +83,6 @@ class FeishuChannel:
             seconds = int(self._now())
             body = {"timestamp": str(seconds), "sign": sign_feishu(self._secret, seconds), **body}
         return body
-
-    def _post(self, body: bytes) -> httpx.Response:
-        try:
-            return self._client.post(
-                self._webhook, content=body, headers=JSON_HEADERS, timeout=self._timeout
-            )
-        except httpx.HTTPError as exc:
-            raise DeliveryError(
-                f"feishu {self.name}: {type(exc).__name__}: {self._scrub(exc)}"
-            ) from None
 
     def _receipt(self, response: httpx.Response) -> Receipt:
         answer = self._answer(response)
@@ -114,13 +112,6 @@ class FeishuChannel:
         if not isinstance(answer, dict):
             raise DeliveryError(f"feishu {self.name}: HTTP {status}, the answer is not JSON")
         return answer
-
-    def _scrub(self, text: object) -> str:
-        """`text` without the webhook URL, its token or the secret."""
-        scrubbed = str(text)
-        for secret in filter(None, self._secrets):
-            scrubbed = scrubbed.replace(secret, "***")
-        return scrubbed
 
 
 def _at_tag(user_id: str) -> str:

@@ -18,11 +18,11 @@ import hmac
 import json
 import time
 from collections.abc import Callable
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from bot.channels.base import DeliveryError, Outgoing, Receipt
+from bot.channels.http import Scrubber, post_json
 
 MAX_BYTES = 64_000
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
@@ -76,7 +76,7 @@ class WebhookChannel:
         self.name = name
         self._timeout = timeout  # per request; `[channels.NAME] timeout`
         self._url, self._client, self._secret, self._now = url, client, secret, now
-        self._secrets = [url, *(value for _, value in parse_qsl(urlsplit(url).query)), secret]
+        self._scrub = Scrubber(url, secret)
 
     @property
     def max_bytes(self) -> int:
@@ -86,18 +86,18 @@ class WebhookChannel:
         body = _encode(message)
         timestamp = int(self._now())
         headers = {
-            "Content-Type": "application/json; charset=utf-8",
             TIMESTAMP_HEADER: str(timestamp),
             SIGNATURE_HEADER: sign_webhook(self._secret, timestamp, body),
         }
-        try:
-            response = self._client.post(
-                self._url, content=body, headers=headers, timeout=self._timeout
-            )
-        except httpx.HTTPError as exc:
-            raise DeliveryError(
-                f"webhook {self.name}: {type(exc).__name__}: {self._scrub(exc)}"
-            ) from None
+        response = post_json(
+            self._client,
+            self._url,
+            body,
+            timeout=self._timeout,
+            label=f"webhook {self.name}",
+            scrub=self._scrub,
+            headers=headers.items(),
+        )
         return self._receipt(response)
 
     def _receipt(self, response: httpx.Response) -> Receipt:
@@ -108,13 +108,6 @@ class WebhookChannel:
         if status == 429:
             raise DeliveryError(problem, retry_after=_retry_after(response))
         raise DeliveryError(problem, permanent=400 <= status < 500)
-
-    def _scrub(self, text: object) -> str:
-        """`text` without the URL, its query values or the secret."""
-        scrubbed = str(text)
-        for secret in filter(None, self._secrets):
-            scrubbed = scrubbed.replace(secret, "***")
-        return scrubbed
 
 
 def _encode(message: Outgoing) -> bytes:

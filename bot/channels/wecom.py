@@ -11,11 +11,11 @@ import json
 import time
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
 from bot.channels.base import DeliveryError, Outgoing, Receipt
+from bot.channels.http import Scrubber, post_json
 
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
@@ -24,7 +24,6 @@ RATE_LIMIT_WAIT = 60.0
 INVALID_KEY = 93000
 TOO_LONG = 40058
 RATE_LIMITED = {45009: "frequency limit", 45033: "concurrency limit"}
-JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 
 
 class WecomChannel:
@@ -46,7 +45,7 @@ class WecomChannel:
         self._timeout = timeout  # per request; `[channels.NAME] timeout`
         self._webhook, self._client = webhook, client
         self._now = now  # unused: WeCom does not sign; taken so all robots are built alike
-        self._secrets = [webhook, *(value for _, value in parse_qsl(urlsplit(webhook).query))]
+        self._scrub = Scrubber(webhook)
 
     @property
     def max_bytes(self) -> int:
@@ -60,7 +59,16 @@ class WecomChannel:
             raise DeliveryError(
                 f"wecom {self.name}: content is {size} bytes, over {self.max_bytes}", too_long=True
             )
-        return self._receipt(self._post(body))
+        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        response = post_json(
+            self._client,
+            self._webhook,
+            payload,
+            timeout=self._timeout,
+            label=f"wecom {self.name}",
+            scrub=self._scrub,
+        )
+        return self._receipt(response)
 
     def _body(self, message: Outgoing) -> dict[str, Any]:
         if self.msgtype == "text":
@@ -73,17 +81,6 @@ class WecomChannel:
         tags = " ".join(f"<@{user_id}>" for user_id in message.user_ids)
         content = f"{message.text}\n{tags}" if tags else message.text
         return {"msgtype": "markdown", "markdown": {"content": content}}
-
-    def _post(self, body: dict[str, Any]) -> httpx.Response:
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
-        try:
-            return self._client.post(
-                self._webhook, content=payload, headers=JSON_HEADERS, timeout=self._timeout
-            )
-        except httpx.HTTPError as exc:
-            raise DeliveryError(
-                f"wecom {self.name}: {type(exc).__name__}: {self._scrub(exc)}"
-            ) from None
 
     def _receipt(self, response: httpx.Response) -> Receipt:
         answer = self._answer(response)
@@ -112,10 +109,3 @@ class WecomChannel:
         if not isinstance(answer, dict):
             raise DeliveryError(f"wecom {self.name}: HTTP {status}, the answer is not JSON")
         return answer
-
-    def _scrub(self, text: object) -> str:
-        """`text` without the webhook URL or its key, for messages that end up in the outbox."""
-        scrubbed = str(text)
-        for secret in filter(None, self._secrets):
-            scrubbed = scrubbed.replace(secret, "***")
-        return scrubbed
