@@ -43,6 +43,8 @@ def _setup_logging() -> None:
     logging.basicConfig(
         level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
     )
+    # APScheduler logs every job run at INFO; the daemon's own lines say what matters.
+    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def import_sample_if_empty(
