@@ -14,12 +14,13 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import Any
 
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.audit import record, record_many
-from bot.channels import Channel, DeliveryError, Outgoing
+from bot.channels import Channel, DeliveryError, Outgoing, Receipt
 from bot.database import session_factory, writer
 from bot.formats import MENTION_IDS
 from bot.models import Message
@@ -123,8 +124,18 @@ class Dispatcher:
         return len(batch)
 
     def _deliver_lane(self, lane: list[Claimed], now: datetime) -> None:
+        sent: list[tuple[Claimed, Receipt]] = []
         for item in lane:
-            self.deliver(item, now)
+            receipt = self.deliver(item, now, record=not self._local(item.channel))
+            if receipt is not None:
+                sent.append((item, receipt))
+        if sent:  # the console and files: one transaction for the lane, not one per message
+            with self.sessions.begin() as session:
+                self._record_sent(session, sent, now)
+
+    def _local(self, channel: str | None) -> bool:
+        name = self.channel_for(channel).name
+        return self.platforms.get(name, "console") in LOCAL_PLATFORMS
 
     def dispatch_all(self, now: datetime, limit: int = 50) -> int:
         sent = 0
@@ -134,45 +145,49 @@ class Dispatcher:
                 break
         return sent
 
-    def deliver(self, item: Claimed, now: datetime) -> None:
+    def deliver(self, item: Claimed, now: datetime, *, record: bool = True) -> Receipt | None:
+        """Sends one message; records the success now, or returns it for the caller to."""
         channel = self.channel_for(item.channel)
         if not self._budget(channel.name, item.outgoing.message_id, now):
-            return
+            return None
         try:
             receipt = channel.send(item.outgoing)
         except DeliveryError as exc:
             self._failed(channel.name, item.outgoing, exc, now)
-            return
+            return None
         except Exception as exc:  # a channel bug must not strand the rest of the batch
             error = DeliveryError(f"{type(exc).__name__}: {exc}")
             self._failed(channel.name, item.outgoing, error, now)
-            return
+            return None
+        if not record:
+            return receipt
         with self.sessions.begin() as session:
-            session.execute(
-                update(Message)
-                .where(Message.id == item.outgoing.message_id)
-                .values(
-                    state="sent",
-                    sent_at=now,
-                    claimed_until=None,
-                    response=receipt.detail,
-                    last_error=None,
-                )
-            )
-            record_many(
-                session,
-                now,
-                "dispatch",
-                "message.sent",
-                "message",
-                [
-                    (
-                        item.outgoing.message_id,
-                        {"channel": channel.name, "recipient": item.outgoing.recipient},
-                    )
-                ],
-                channel=channel.name,
-            )
+            self._record_sent(session, [(item, receipt)], now)
+        return None
+
+    def _record_sent(
+        self, session: Session, sent: list[tuple[Claimed, Receipt]], now: datetime
+    ) -> None:
+        session.execute(
+            update(Message),
+            [
+                {
+                    "id": item.outgoing.message_id,
+                    "state": "sent",
+                    "sent_at": now,
+                    "claimed_until": None,
+                    "response": receipt.detail,
+                    "last_error": None,
+                }
+                for item, receipt in sent
+            ],
+        )
+        channel = self.channel_for(sent[0][0].channel).name  # one lane: one channel
+        events: list[tuple[int | None, dict[str, Any]]] = [
+            (item.outgoing.message_id, {"channel": channel, "recipient": item.outgoing.recipient})
+            for item, _ in sent
+        ]
+        record_many(session, now, "dispatch", "message.sent", "message", events, channel=channel)
 
     def _limits(self, channel: str) -> tuple[Limit, ...]:
         return PLATFORM_LIMITS.get(self.platforms.get(channel, ""), ())
