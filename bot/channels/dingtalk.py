@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import re
 import time
 from collections.abc import Callable
@@ -20,7 +19,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.channels.base import DeliveryError, Outgoing, Receipt
-from bot.channels.http import Scrubber, post_json
+from bot.channels.http import Scrubber, compact_json, post_json
 
 BODY_LIMIT = 20_000
 TEXT_BUDGET = 19_000  # leaves room for the JSON around the text, the title and the mentions
@@ -68,10 +67,7 @@ class DingtalkChannel:
         return TEXT_BUDGET
 
     def send(self, message: Outgoing) -> Receipt:
-        body = json.dumps(self._body(message), ensure_ascii=False, separators=(",", ":")).encode()
-        if len(body) > BODY_LIMIT:
-            problem = f"dingtalk {self.name}: body is {len(body)} bytes, over {BODY_LIMIT}"
-            raise DeliveryError(problem, too_long=True)
+        body = compact_json(self._body(message), limit=BODY_LIMIT, label=f"dingtalk {self.name}")
         response = post_json(
             self._client,
             self._url(),

@@ -10,7 +10,6 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -19,7 +18,7 @@ from urllib.parse import urlsplit
 import httpx
 
 from bot.channels.base import DeliveryError, Outgoing, Receipt
-from bot.channels.http import Scrubber, post_json
+from bot.channels.http import Scrubber, compact_json, post_json
 
 BODY_LIMIT = 20_000
 TEXT_BUDGET = 18_000  # leaves room for the JSON around the text and the mention tags
@@ -61,10 +60,7 @@ class FeishuChannel:
         return TEXT_BUDGET
 
     def send(self, message: Outgoing) -> Receipt:
-        body = json.dumps(self._body(message), ensure_ascii=False, separators=(",", ":")).encode()
-        if len(body) > BODY_LIMIT:
-            problem = f"feishu {self.name}: body is {len(body)} bytes, over {BODY_LIMIT}"
-            raise DeliveryError(problem, too_long=True)
+        body = compact_json(self._body(message), limit=BODY_LIMIT, label=f"feishu {self.name}")
         response = post_json(
             self._client,
             self._webhook,

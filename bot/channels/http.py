@@ -6,6 +6,7 @@ key, an access token or a signing secret: `Scrubber` replaces every one it was g
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable
 from urllib.parse import parse_qsl, urlsplit
 
@@ -28,6 +29,14 @@ class Scrubber:
         for secret in self._secrets:
             scrubbed = scrubbed.replace(secret, "***")
         return scrubbed
+
+
+def compact_json(body: dict[str, object], *, limit: int | None = None, label: str = "") -> bytes:
+    """The body as compact UTF-8 JSON; over `limit` bytes it is too long to send as one."""
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    if limit is not None and len(payload) > limit:
+        raise DeliveryError(f"{label}: body is {len(payload)} bytes, over {limit}", too_long=True)
+    return payload
 
 
 def post_json(

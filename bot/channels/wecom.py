@@ -7,7 +7,6 @@ Text mentions go in `mentioned_list` / `mentioned_mobile_list`; markdown mention
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -15,7 +14,7 @@ from typing import Any
 import httpx
 
 from bot.channels.base import DeliveryError, Outgoing, Receipt
-from bot.channels.http import Scrubber, post_json
+from bot.channels.http import Scrubber, compact_json, post_json
 
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
@@ -59,7 +58,7 @@ class WecomChannel:
             raise DeliveryError(
                 f"wecom {self.name}: content is {size} bytes, over {self.max_bytes}", too_long=True
             )
-        payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+        payload = compact_json(body)
         response = post_json(
             self._client,
             self._webhook,
