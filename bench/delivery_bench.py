@@ -50,7 +50,7 @@ from bot.config import ChannelSettings
 from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
 from bot.models import AuditEvent, Base, Message, RateBucket
-from bot.outbox import Dispatcher
+from bot.outbox import BATCH, Dispatcher
 from bot.rules import default_rules
 from bot.runtime import Runtime, make_channel
 from bot.simulate import simulate
@@ -69,9 +69,6 @@ POSTGRES_URL = os.environ.get(
 )
 LATENCY = 0.05  # a platform's round trip
 FIRST_WORKERS, MAX_WORKERS = 32, 256
-BATCH = 1_000  # dispatch_all's claim size here: one message per robot per batch
-DAEMON_BATCH = 50  # dispatch_all's default, which Runtime.dispatch (the daemon) uses
-DAEMON_SAMPLE = 1_000
 SEQUENTIAL_SAMPLE = 100
 BURST_WEBHOOKS, BURST_PER_WEBHOOK = 20, 100
 WECOM_PER_MINUTE = 20
@@ -358,7 +355,8 @@ def bench_throughput(args: argparse.Namespace, platforms: Platforms) -> None:
     where = "in this process" if args.emulator_in_process else "in a child process"
     print(
         f"1. {messages:,} messages to {webhooks:,} WeCom robots, limits off, emulator "
-        f"{where} answering after {LATENCY * 1e3:.0f} ms; dispatch_all(limit={BATCH:,}), "
+        f"{where} answering after {LATENCY * 1e3:.0f} ms; dispatch_all() (batches of "
+        f"{BATCH:,}, as the daemon's), "
         f"httpx.Client(max_connections=64) as build_runtime makes it"
     )
     sequential = sequential_rate(platforms, webhooks, SEQUENTIAL_SAMPLE)
@@ -374,17 +372,6 @@ def bench_throughput(args: argparse.Namespace, platforms: Platforms) -> None:
         best = sweep_workers(bench, engine, "SQLite", messages)
         report(best, sequential, messages)
         bench.run(engine, "SQLite, no budget", messages, best.workers, budget=False)
-        daemon = bench.run(
-            engine,
-            f"SQLite, budget on, dispatch_all's default limit={DAEMON_BATCH}",
-            min(DAEMON_SAMPLE, messages),
-            best.workers,
-            limit=DAEMON_BATCH,
-        )
-        print(
-            f"      (the daemon's batch: {daemon.rate / best.rate:.2f}× the rate with "
-            f"limit={BATCH:,})"
-        )
     if args.skip_postgres:
         return
     with postgres_engine() as pg:

@@ -1,17 +1,20 @@
 """Dispatch: claims pending messages atomically, sends them, records the answer.
 
-A claim is a short transaction that moves rows to `sending` with a lease; the send happens
-outside it; a second transaction records the outcome. A process killed between the two
-leaves the row `sending` until the lease expires, and then it is claimed again: delivery is
-at-least-once, with the duplicate window one in-flight request. Each webhook's send budget
-(bot/ratelimit.py) is checked before its send; sends of a batch run in parallel, so a slow
-or failing webhook does not hold up the others.
+A claim is a short transaction that moves a batch of rows to `sending` with a lease and
+takes each webhook's send budget (bot/ratelimit.py) for its share; what the budget refuses
+goes back to wait. The sends happen outside it, webhooks in parallel and each webhook's
+messages in order, so a slow or failing webhook does not hold up the others. Successes are
+recorded together every FLUSH seconds (group commit); failures at once. A process killed
+before its record leaves the rows `sending` until the lease expires, and then they are
+claimed again: delivery is at-least-once, and the duplicate window is the requests in
+flight plus the last FLUSH seconds' confirmations.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
@@ -24,11 +27,14 @@ from bot.channels import Channel, DeliveryError, Outgoing, Receipt
 from bot.database import session_factory, writer
 from bot.formats import MENTION_IDS
 from bot.models import Message
-from bot.ratelimit import PLATFORM_LIMITS, Limit, acquire, disable, pause
+from bot.ratelimit import PLATFORM_LIMITS, Limit, Verdict, disable, grant_many, pause
 from bot.render import render
 from bot.splitting import split_message, utf8_len
 
 LEASE = timedelta(minutes=5)
+BATCH = 500  # messages a claim takes
+LANE_CAP = 20  # a remote webhook's messages in one batch: 20 × a 10 s timeout < LEASE
+FLUSH = 0.05  # seconds between the transactions that record successful sends
 RETRY_AFTER = timedelta(minutes=1)
 DISABLED_RECHECK = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
@@ -45,37 +51,57 @@ class Claimed:
 
 def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
     """Moves up to `limit` sendable rows to `sending` and returns what to send."""
-    ready = or_(
-        and_(Message.state.in_(("pending", "failed")), Message.not_before <= now),
-        and_(Message.state == "sending", Message.claimed_until < now),
-    )
-    rows = session.scalars(
-        select(Message)
-        .where(ready)
-        .order_by(Message.not_before, Message.id)
-        .limit(limit)
-        .with_for_update(skip_locked=True)
-    ).all()
     sendable = []
-    for message in rows:
+    for message in _claimable(session, now, limit):
         if message.state == "sending" and message.attempts >= MAX_ATTEMPTS:
-            # Claimed again and again and never confirmed: sending it kills its sender.
-            message.state, message.claimed_until = "dead", None
-            message.last_error = "lease expired after the last attempt"
-            record(
-                session,
-                now,
-                "dispatch",
-                "message.dead",
-                "message",
-                message.id,
-                {"error": message.last_error},
-            )
+            _expired(session, message, now)
             continue
         message.state, message.claimed_until = "sending", now + LEASE
         message.attempts += 1
         sendable.append(message)
     return [Claimed(_outgoing(m), m.channel) for m in sendable]
+
+
+def _claimable(session: Session, now: datetime, limit: int) -> list[Message]:
+    """Ready rows, locked; rows another dispatcher holds are skipped, not waited for."""
+    ready = or_(
+        and_(Message.state.in_(("pending", "failed")), Message.not_before <= now),
+        and_(Message.state == "sending", Message.claimed_until < now),
+    )
+    return list(
+        session.scalars(
+            select(Message)
+            .where(ready)
+            .order_by(Message.not_before, Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def _expired(session: Session, message: Message, now: datetime) -> None:
+    """Claimed again and again and never confirmed: sending it kills its sender."""
+    message.state, message.claimed_until = "dead", None
+    message.last_error = "lease expired after the last attempt"
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.dead",
+        "message",
+        message.id,
+        {"error": message.last_error},
+    )
+
+
+def _wait_for_budget(
+    session: Session, messages: list[Message], verdict: Verdict, now: datetime
+) -> None:
+    """Back to pending until the webhook's budget has room (or, disabled, for a while)."""
+    wait = DISABLED_RECHECK if verdict.wait is None else timedelta(seconds=verdict.wait)
+    for message in messages:
+        message.state, message.not_before = "pending", now + wait
+        message.claimed_until, message.last_error = None, f"waiting: {verdict.reason}"
 
 
 def _outgoing(message: Message) -> Outgoing:
@@ -89,6 +115,39 @@ def _outgoing(message: Message) -> Outgoing:
         tuple(mentions.get("mobiles", [])),
         tuple(ids),
     )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One claim: what was looked at (a full batch: more may wait) and what will be sent."""
+
+    examined: int
+    lanes: dict[str, list[Claimed]]
+    deferred: int = 0  # ready, but past a webhook's LANE_CAP: the next batch takes them
+
+    @property
+    def claimed(self) -> int:
+        return sum(len(lane) for lane in self.lanes.values())
+
+
+class _Confirmations:
+    """Successful sends waiting to be recorded: the dispatcher writes them in one transaction
+    every FLUSH seconds instead of one per message (group commit). A process killed before
+    a flush resends those few when their lease expires: the duplicate window is the requests
+    in flight plus the last FLUSH seconds' confirmations."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._sent: list[tuple[Claimed, str, Receipt]] = []
+
+    def add(self, item: Claimed, channel: str, receipt: Receipt) -> None:
+        with self._lock:
+            self._sent.append((item, channel, receipt))
+
+    def take(self) -> list[tuple[Claimed, str, Receipt]]:
+        with self._lock:
+            sent, self._sent = self._sent, []
+        return sent
 
 
 @dataclass
@@ -108,111 +167,152 @@ class Dispatcher:
         if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
             self.sessions = session_factory(writer(bind))
 
-    def dispatch_once(self, now: datetime, limit: int = 50) -> int:
-        """Sends one batch; returns how many were claimed (a full batch: more may wait)."""
+    def dispatch_once(self, now: datetime, limit: int = BATCH) -> int:
+        """Sends one batch; returns how many messages it claimed."""
+        return self._dispatch(now, limit).claimed
+
+    def dispatch_all(self, now: datetime, limit: int = BATCH) -> int:
+        sent = 0
+        while True:
+            batch = self._dispatch(now, limit)
+            sent += batch.claimed
+            more = batch.examined == limit or batch.deferred > 0
+            if not more or batch.claimed == 0:
+                return sent
+
+    def _dispatch(self, now: datetime, limit: int) -> Batch:
         with self.sessions.begin() as session:
-            batch = claim(session, now, limit)
+            batch = self._claim(session, now, limit)
+        if not batch.lanes:
+            return batch
         # Webhooks in parallel; one webhook's messages in order (numbered parts stay in order).
-        lanes: dict[str, list[Claimed]] = {}
-        for item in batch:
-            lanes.setdefault(self.channel_for(item.channel).name, []).append(item)
-        if len(lanes) <= 1:
-            self._deliver_lane(batch, now)
-        else:
-            with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
-                list(pool.map(lambda lane: self._deliver_lane(lane, now), lanes.values()))
-        return len(batch)
+        confirmations = _Confirmations()
+        lanes = list(batch.lanes.items())
+        with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
+            running = {
+                pool.submit(self._deliver_lane, name, lane, now, confirmations)
+                for name, lane in lanes
+            }
+            while running:
+                _, running = wait(running, timeout=FLUSH)
+                self._confirm(confirmations.take(), now)
+        return batch
 
-    def _deliver_lane(self, lane: list[Claimed], now: datetime) -> None:
-        sent: list[tuple[Claimed, Receipt]] = []
-        for item in lane:
-            receipt = self.deliver(item, now, record=not self._local(item.channel))
-            if receipt is not None:
-                sent.append((item, receipt))
-        if sent:  # the console and files: one transaction for the lane, not one per message
-            with self.sessions.begin() as session:
-                self._record_sent(session, sent, now)
+    def _claim(self, session: Session, now: datetime, limit: int) -> Batch:
+        """Claims a batch, at most LANE_CAP messages a webhook, and takes each webhook's
+        budget for its share in the same transaction; what the budget refuses waits."""
+        rows = _claimable(session, now, limit)
+        lanes: dict[str, list[Message]] = {}
+        deferred = 0
+        for message in rows:
+            if message.state == "sending" and message.attempts >= MAX_ATTEMPTS:
+                _expired(session, message, now)
+                continue
+            name = self.channel_for(message.channel).name
+            lane = lanes.setdefault(name, [])
+            if self._local(name) or len(lane) < LANE_CAP:
+                lane.append(message)
+            else:
+                deferred += 1  # stays pending, unclaimed, for the next batch
+        remote = {name: lane for name, lane in lanes.items() if not self._local(name)}
+        grants = grant_many(
+            session,
+            {f"channel:{name}": (self._limits(name), len(lane)) for name, lane in remote.items()},
+            now,
+        )
+        claimed: dict[str, list[Claimed]] = {}
+        for name, lane in lanes.items():
+            grant = grants.get(f"channel:{name}")
+            granted = len(lane) if grant is None else grant.granted
+            for message in lane[:granted]:
+                message.state, message.claimed_until = "sending", now + LEASE
+                message.attempts += 1
+            if grant is not None and granted < len(lane):
+                _wait_for_budget(session, lane[granted:], grant.verdict, now)
+            if granted:
+                claimed[name] = [Claimed(_outgoing(m), m.channel) for m in lane[:granted]]
+        return Batch(len(rows), claimed, deferred)
 
-    def _local(self, channel: str | None) -> bool:
-        name = self.channel_for(channel).name
+    def _local(self, name: str) -> bool:
+        """The console and files: no budget, never disabled, no lane cap."""
         return self.platforms.get(name, "console") in LOCAL_PLATFORMS
 
-    def dispatch_all(self, now: datetime, limit: int = 50) -> int:
-        sent = 0
-        while (count := self.dispatch_once(now, limit)) > 0:
-            sent += count
-            if count < limit:
-                break
-        return sent
-
-    def deliver(self, item: Claimed, now: datetime, *, record: bool = True) -> Receipt | None:
-        """Sends one message; records the success now, or returns it for the caller to."""
-        channel = self.channel_for(item.channel)
-        if not self._budget(channel.name, item.outgoing.message_id, now):
-            return None
-        try:
-            receipt = channel.send(item.outgoing)
-        except DeliveryError as exc:
-            self._failed(channel.name, item.outgoing, exc, now)
-            return None
-        except Exception as exc:  # a channel bug must not strand the rest of the batch
-            error = DeliveryError(f"{type(exc).__name__}: {exc}")
-            self._failed(channel.name, item.outgoing, error, now)
-            return None
-        if not record:
-            return receipt
-        with self.sessions.begin() as session:
-            self._record_sent(session, [(item, receipt)], now)
-        return None
-
-    def _record_sent(
-        self, session: Session, sent: list[tuple[Claimed, Receipt]], now: datetime
+    def _deliver_lane(
+        self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
     ) -> None:
-        session.execute(
-            update(Message),
-            [
-                {
-                    "id": item.outgoing.message_id,
-                    "state": "sent",
-                    "sent_at": now,
-                    "claimed_until": None,
-                    "response": receipt.detail,
-                    "last_error": None,
-                }
-                for item, receipt in sent
-            ],
-        )
-        channel = self.channel_for(sent[0][0].channel).name  # one lane: one channel
-        events: list[tuple[int | None, dict[str, Any]]] = [
-            (item.outgoing.message_id, {"channel": channel, "recipient": item.outgoing.recipient})
-            for item, _ in sent
-        ]
-        record_many(session, now, "dispatch", "message.sent", "message", events, channel=channel)
+        channel = self.channel_for(lane[0].channel)
+        for index, item in enumerate(lane):
+            try:
+                receipt = channel.send(item.outgoing)
+            except DeliveryError as exc:
+                self._failed(name, item.outgoing, exc, now)
+                if exc.retry_after is not None or exc.permanent:
+                    # Paused or disabled: the rest of the lane waits for the webhook's budget.
+                    wait = (
+                        DISABLED_RECHECK
+                        if exc.retry_after is None
+                        else timedelta(seconds=exc.retry_after)
+                    )
+                    self._release(lane[index + 1 :], now + wait, f"waiting: {exc}")
+                    return
+                continue
+            except Exception as exc:  # a channel bug must not strand the rest of the batch
+                error = DeliveryError(f"{type(exc).__name__}: {exc}")
+                self._failed(name, item.outgoing, error, now)
+                continue
+            confirmations.add(item, name, receipt)
+
+    def _release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
+        """Claimed, not attempted: back to pending until the webhook may be tried again."""
+        if not rest:
+            return
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_([item.outgoing.message_id for item in rest]))
+                .where(Message.state == "sending")
+                .values(
+                    state="pending",
+                    not_before=until,
+                    claimed_until=None,
+                    attempts=Message.attempts - 1,
+                    last_error=reason,
+                )
+            )
+
+    def _confirm(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
+        if not sent:
+            return
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Message),
+                [
+                    {
+                        "id": item.outgoing.message_id,
+                        "state": "sent",
+                        "sent_at": now,
+                        "claimed_until": None,
+                        "response": receipt.detail,
+                        "last_error": None,
+                    }
+                    for item, _, receipt in sent
+                ],
+            )
+            by_channel: dict[str, list[tuple[int | None, dict[str, Any]]]] = {}
+            for item, channel, _ in sent:
+                by_channel.setdefault(channel, []).append(
+                    (
+                        item.outgoing.message_id,
+                        {"channel": channel, "recipient": item.outgoing.recipient},
+                    )
+                )
+            for channel, events in by_channel.items():
+                record_many(
+                    session, now, "dispatch", "message.sent", "message", events, channel=channel
+                )
 
     def _limits(self, channel: str) -> tuple[Limit, ...]:
         return PLATFORM_LIMITS.get(self.platforms.get(channel, ""), ())
-
-    def _budget(self, channel: str, message_id: int, now: datetime) -> bool:
-        """Takes a send from the webhook's budget, or puts the message back to wait."""
-        if self.platforms.get(channel, "console") in LOCAL_PLATFORMS:
-            return True  # the console and files have no budget and are never disabled
-        with self.sessions.begin() as session:
-            verdict = acquire(session, f"channel:{channel}", self._limits(channel), now)
-            if verdict.allowed:
-                return True
-            wait = DISABLED_RECHECK if verdict.wait is None else timedelta(seconds=verdict.wait)
-            session.execute(
-                update(Message)
-                .where(Message.id == message_id)
-                .values(
-                    state="pending",
-                    not_before=now + wait,
-                    claimed_until=None,
-                    attempts=Message.attempts - 1,
-                    last_error=f"waiting: {verdict.reason}",
-                )
-            )
-        return False
 
     def _failed(
         self, channel: str, outgoing: Outgoing, error: DeliveryError, now: datetime

@@ -11,6 +11,7 @@ the last slot. A rate-limit answer pauses the webhook; a permanent error disable
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -43,45 +44,78 @@ class Verdict:
     reason: str = ""
 
 
-def _bucket(session: Session, key: str, now: datetime) -> RateBucket:
-    # Two daemons may meet a new webhook at once: create its row without conflict, then lock.
-    query = select(RateBucket).where(RateBucket.key == key).with_for_update()
-    bucket = session.scalar(query)
-    if bucket is None:
-        insert_ignoring_duplicates(
-            session,
-            RateBucket,
-            [
-                {
-                    "key": key,
-                    "sent": [],
-                    "updated_at": now,
-                    "paused_until": None,
-                    "disabled_reason": None,
-                }
-            ],
+def _buckets(session: Session, keys: list[str], now: datetime) -> dict[str, RateBucket]:
+    """The webhooks' rows, locked in key order (two daemons never wait on each other in a
+    cycle); rows two daemons meet at once are created without conflict, then locked."""
+    ordered = sorted(set(keys))
+
+    def locked() -> dict[str, RateBucket]:
+        query = (
+            select(RateBucket)
+            .where(RateBucket.key.in_(ordered))
+            .order_by(RateBucket.key)
+            .with_for_update()
         )
-        bucket = session.scalars(query).one()
-    return bucket
+        return {bucket.key: bucket for bucket in session.scalars(query)}
+
+    buckets = locked()
+    missing = [key for key in ordered if key not in buckets]
+    if missing:
+        blank = {"sent": [], "updated_at": now, "paused_until": None, "disabled_reason": None}
+        insert_ignoring_duplicates(session, RateBucket, [{"key": key, **blank} for key in missing])
+        buckets = locked()
+    return buckets
+
+
+def _bucket(session: Session, key: str, now: datetime) -> RateBucket:
+    return _buckets(session, [key], now)[key]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """How many of the sends asked for may go now; the verdict for the rest."""
+
+    granted: int
+    verdict: Verdict
 
 
 def acquire(session: Session, key: str, limits: tuple[Limit, ...], now: datetime) -> Verdict:
     """Takes one send from the webhook's budget, or says how long to wait for one."""
-    bucket = _bucket(session, key, now)
+    grant = grant_many(session, {key: (limits, 1)}, now)[key]
+    return grant.verdict if grant.granted == 0 else Verdict(True)
+
+
+def grant_many(
+    session: Session, wanted: Mapping[str, tuple[tuple[Limit, ...], int]], now: datetime
+) -> dict[str, Grant]:
+    """Takes up to `count` sends from each webhook's budget, all in one transaction: the
+    dispatcher asks once per batch rather than once per message."""
+    buckets = _buckets(session, list(wanted), now)
+    return {key: _take(buckets[key], limits, count, now) for key, (limits, count) in wanted.items()}
+
+
+def _take(bucket: RateBucket, limits: tuple[Limit, ...], count: int, now: datetime) -> Grant:
     if bucket.disabled_reason:
-        return Verdict(False, None, bucket.disabled_reason)
+        return Grant(0, Verdict(False, None, bucket.disabled_reason))
     if bucket.paused_until is not None and bucket.paused_until > now:
-        return Verdict(False, (bucket.paused_until - now).total_seconds(), "paused")
+        return Grant(0, Verdict(False, (bucket.paused_until - now).total_seconds(), "paused"))
+    if not limits:
+        return Grant(count, Verdict(True))
     stamp = now.timestamp()
-    longest = max((limit.seconds for limit in limits), default=0.0)
+    longest = max(limit.seconds for limit in limits)
     recent = [t for t in bucket.sent if t > stamp - longest]
-    wait = max((_wait(recent, limit, stamp) for limit in limits), default=0.0)
-    if wait > 0:
-        return Verdict(False, wait, "rate limit")
-    keep = max((limit.count for limit in limits), default=0)
-    bucket.sent = [*recent, stamp][-keep:] if keep else []
-    bucket.updated_at = now
-    return Verdict(True)
+    granted, verdict = 0, Verdict(True)
+    while granted < count:
+        wait = max(_wait(recent, limit, stamp) for limit in limits)
+        if wait > 0:
+            verdict = Verdict(False, wait, "rate limit")
+            break
+        recent.append(stamp)
+        granted += 1
+    if granted:
+        keep = max(limit.count for limit in limits)
+        bucket.sent, bucket.updated_at = recent[-keep:], now
+    return Grant(granted, verdict)
 
 
 def _wait(recent: list[float], limit: Limit, stamp: float) -> float:

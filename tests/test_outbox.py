@@ -16,7 +16,16 @@ from bot import database
 from bot.calendar import WorkCalendar
 from bot.channels import CaptureChannel, Channel, DeliveryError, Outgoing, Receipt
 from bot.models import AuditEvent, Message
-from bot.outbox import LEASE, MAX_ATTEMPTS, RETRY_AFTER, claim, dispatch_all, dispatch_once
+from bot.outbox import (
+    LANE_CAP,
+    LEASE,
+    MAX_ATTEMPTS,
+    RETRY_AFTER,
+    Dispatcher,
+    claim,
+    dispatch_all,
+    dispatch_once,
+)
 from bot.rules import default_rules
 from bot.runtime import Runtime
 from tests.engine_factories import TZ, local, writer_sessions
@@ -190,6 +199,32 @@ def test_dispatch_all_drains_every_batch(sessions: sessionmaker[Session]) -> Non
     assert ids(capture.sent) == ready
     assert dispatch_all(sessions, only(capture), NOW, limit=20) == 0
     assert len(capture.sent) == 45
+
+
+def test_a_remote_webhook_takes_at_most_its_lane_cap_a_batch_and_drain_sends_the_rest_in_order(
+    sessions: sessionmaker[Session],
+) -> None:
+    ready = add_messages(sessions, LANE_CAP * 2 + 5, channel="hook")
+    capture = CaptureChannel(name="hook")
+    remote = Dispatcher(sessions, only(capture), {"hook": "webhook"})
+    assert remote.dispatch_once(NOW) == LANE_CAP
+    assert remote.dispatch_all(NOW) == LANE_CAP + 5
+    assert ids(capture.sent) == ready
+    assert {load(sessions, i).state for i in ready} == {"sent"}
+
+
+def test_a_batch_takes_the_budget_for_every_webhook_in_one_go_and_the_rest_waits_its_turn(
+    sessions: sessionmaker[Session],
+) -> None:
+    wecom = add_messages(sessions, 25, channel="wecom")
+    capture = CaptureChannel(name="wecom")
+    assert Dispatcher(sessions, only(capture), {"wecom": "wecom"}).dispatch_all(NOW) == 20
+    assert ids(capture.sent) == wecom[:20]
+    waiting = [load(sessions, i) for i in wecom[20:]]
+    assert {(m.state, m.attempts, m.last_error) for m in waiting} == {
+        ("pending", 0, "waiting: rate limit")
+    }
+    assert {m.not_before for m in waiting} == {NOW + timedelta(minutes=1)}
 
 
 # --- failures -----------------------------------------------------------------------------
