@@ -1,0 +1,124 @@
+"""What every platform's callback parser returns or raises, and the checks they share.
+
+The parsers are pure: they read no clock (the caller passes `now`), touch no database and
+send nothing. A request they refuse raises `Rejected` with the HTTP status to answer.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+MILLISECOND = timedelta(milliseconds=1)
+
+
+class Rejected(Exception):  # noqa: N818 -- a verdict: the name says what happened
+    """A refused callback: `status` to answer (400, 401 or 403) and a `reason` safe to log."""
+
+    def __init__(self, status: int, reason: str) -> None:
+        super().__init__(f"{status}: {reason}")
+        self.status = status
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class InboundMessage:
+    """One message a user sent the bot, as every platform's parser returns it."""
+
+    platform: str
+    event_id: str  # the platform's message or event id: dedupe on it
+    sender: str  # the platform's user id
+    text: str  # "" for messages that are not text: the caller answers with help
+    sent_at: datetime | None
+    conversation: str | None  # the chat id
+    reply_to: str | None  # DingTalk sessionWebhook URL, Feishu message_id, WeCom None
+    reply_expires: datetime | None
+    raw: dict[str, object] = field(repr=False, compare=False)  # the decoded event, JSON-able
+
+
+def header(headers: Mapping[str, str], name: str) -> str | None:
+    """The header `name`, looked up without regard to case (a plain dict works too)."""
+    value = headers.get(name)
+    if value is not None:
+        return value
+    wanted = name.lower()
+    return next((v for k, v in headers.items() if k.lower() == wanted), None)
+
+
+def same(expected: str, given: str) -> bool:
+    """Whether two secrets or signatures are equal, in constant time."""
+    return hmac.compare_digest(expected.encode(), given.encode())
+
+
+def json_object(data: bytes | str) -> dict[str, object]:
+    """`data` decoded as a JSON object; anything else is `Rejected(400)`."""
+    try:
+        value = json.loads(data, parse_constant=_no_constant)
+    except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
+        raise Rejected(400, "body is not JSON") from None
+    if not isinstance(value, dict):
+        raise Rejected(400, "body is not a JSON object")
+    return value
+
+
+def epoch_number(value: object, what: str) -> int | None:
+    """An epoch count sent as a number or a string of digits; None when absent."""
+    if value is None or value == "":
+        return None
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return int(value)
+    raise Rejected(400, f"{what} is not an epoch number")
+
+
+def from_epoch(value: object, what: str, *, unit: timedelta = MILLISECOND) -> datetime | None:
+    """An aware UTC datetime from an epoch count in `unit`s (milliseconds by default)."""
+    number = epoch_number(value, what)
+    if number is None:
+        return None
+    try:
+        return EPOCH + number * unit
+    except OverflowError:
+        raise Rejected(400, f"{what} is out of range") from None
+
+
+def check_fresh(count: int, unit: timedelta, now: datetime, window: timedelta) -> None:
+    """`Rejected(403)` unless `count` `unit`s after the epoch is within `window` of `now`."""
+    now_count = (now - EPOCH) // unit
+    if abs(count - now_count) > window // unit:
+        raise Rejected(403, "timestamp outside the allowed window")
+
+
+def text_field(event: Mapping[str, object], key: str) -> str | None:
+    """`event[key]` when it is a non-empty string, None when absent; else `Rejected(400)`."""
+    value = event.get(key)
+    if value is None or value == "":
+        return None
+    if not isinstance(value, str):
+        raise Rejected(400, f"{key} is not a string")
+    return value
+
+
+def required_text(event: Mapping[str, object], key: str) -> str:
+    """`event[key]`, which must be a non-empty string; else `Rejected(400)`."""
+    value = text_field(event, key)
+    if value is None:
+        raise Rejected(400, f"{key} is missing")
+    return value
+
+
+def object_field(event: Mapping[str, object], key: str) -> dict[str, object]:
+    """`event[key]` when it is a JSON object ({} when absent); else `Rejected(400)`."""
+    value = event.get(key, {})
+    if not isinstance(value, dict):
+        raise Rejected(400, f"{key} is not an object")
+    return value
+
+
+def _no_constant(name: str) -> object:
+    raise ValueError(f"{name} is not JSON")
