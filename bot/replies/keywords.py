@@ -55,7 +55,7 @@ _UNIT_COMMANDS: Final = (
     (_K.PROGRESS, "进展 #12 60% 已完成项目立项", "报送工作进展，进度百分比可省略"),
     (_K.COMPLETE, "完成 #12 说明", "报告任务已完成，申请办结"),
     (_K.EXTEND, "延期 #12 2020-12-31 原因", "申请延期，注明新的完成日期和原因"),
-    (_K.BLOCKER, "困难 #12 描述", "反映工作中遇到的困难，将即时上报"),
+    (_K.BLOCKER, "困难 #12 描述", "反映工作中遇到的困难，报分管领导协调"),
     (_K.ACK, "收到 #12", "确认已收到任务"),
     (_K.TODO, "待办", "查看本单位未办结事项"),
     (_K.HELP, "帮助", "查看本指令说明"),
@@ -95,27 +95,42 @@ _ALIASES.update({"已完成": _K.COMPLETE, "进度": _K.PROGRESS})
 
 _FOLD: Final = str.maketrans(
     {chr(0xFF10 + digit): str(digit) for digit in range(10)}
-    | dict(zip("＃％：＠／．\u3000－—–", "#%:@/. ---", strict=True))
+    | dict(zip("＃﹟％﹪：＠／．\u3000－—–", "##%%:@/. ---", strict=True))
 )
-# 「@_user_1」 (Feishu) may touch the keyword; 「@督办助手 」 ends at the first space.
-_MENTIONS: Final = re.compile(r"\s*(?:(?:@_user_\d+|@\S*\s)\s*)*")
+_SEP: Final = r"\s:,，、;；。!！"  # what may stand between the parts of a command
+# Group messages open with @mentions of the bot: 「@_user_1」 (Feishu) may touch the keyword;
+# 「@督办助手」 ends at the first space or punctuation mark (「@督办助手，进展 …」).
+_MENTIONS: Final = re.compile(rf"\s*(?:(?:@_user_\d+|@[^{_SEP}]*(?=[{_SEP}]))[{_SEP}]*)*")
 _KEYWORD: Final = re.compile(
     "|".join(re.escape(word) for word in sorted(_ALIASES, key=len, reverse=True))
 )
-_SEPARATORS: Final = re.compile(r"[\s:,，、;；。!！]*")
+_SEPARATORS: Final = re.compile(rf"[{_SEP}]*")
+# What precedes stands alone: the message ends or a separator follows.
+_APART: Final = rf"(?=$|[{_SEP}])"
+
+
+def _suffix(chars: str) -> str:
+    """A suffix such as 号 or 日, touching what it ends or standing alone after spaces, so
+    that 「#12 号召…」 and 「2020-12-31 日程…」 keep their free text whole."""
+    return rf"(?:{chars}|\s+{chars}{_APART})"
+
+
 _NUMBER: Final = r"\d+(?:-\d+)*"
+# 「第12项」「第12条」「第12号」 and 「12号」 take their suffix; 「#12」 and 「任务12」 only 号,
+# so that 「完成 #12 项目已验收」 keeps 「项目已验收」 whole.
 _TASK: Final = re.compile(
-    rf"(?:#\s*|任务\s*#?\s*|第\s*)(?P<marked>{_NUMBER})(?:\s*[号项条])?"
-    rf"|(?P<suffixed>{_NUMBER})\s*[号项]"
+    rf"第\s*(?P<ordinal>{_NUMBER}){_suffix('[号项条]')}?"
+    rf"|(?:#\s*|任务\s*#?\s*)(?P<marked>{_NUMBER}){_suffix('号')}?"
+    rf"|(?P<suffixed>{_NUMBER}){_suffix('号')}"
 )
 # A bare number counts only right after the keyword and only when it stands alone.
-_BARE_TASK: Final = re.compile(rf"{_NUMBER}(?=$|[\s:,，、;；。!！])")
+_BARE_TASK: Final = re.compile(rf"{_NUMBER}{_APART}")
 _PERCENT: Final = re.compile(
     r"(?P<digits>-?\d+(?:\.\d+)?)\s*%|百分之(?P<words>[零〇一二两三四五六七八九十百]+)"
 )
 _DATE: Final = re.compile(
     r"(?:延期)?(?:至|到)?\s*(?:(?P<year>\d{4})\s*[-/.年]\s*)?"
-    r"(?P<month>\d{1,2})\s*[-/.月]\s*(?P<day>\d{1,2})(?!\d)(?:\s*[日号])?"
+    rf"(?P<month>\d{{1,2}})\s*[-/.月]\s*(?P<day>\d{{1,2}})(?!\d){_suffix('[日号]')}?"
 )
 _CN_DIGITS: Final = {digit: value for value, digit in enumerate("零一二三四五六七八九")}
 _CN_DIGITS.update({"〇": 0, "两": 2})
@@ -184,7 +199,7 @@ class _Scan:
     def read_task(self) -> bool:
         found = None if self.task is not None else self.match(_TASK)
         if found is not None:
-            self.task = _task_number(found["marked"] or found["suffixed"])
+            self.task = _task_number(found["ordinal"] or found["marked"] or found["suffixed"])
         return found is not None
 
     def read_percent(self) -> bool:

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
 import datetime
+import re
+from dataclasses import dataclass
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.replies.keywords import (
     MAX_LENGTH,
@@ -269,3 +273,257 @@ def test_the_help_text_has_one_line_with_an_example_for_every_command() -> None:
     lines = help_text().splitlines()
     for kind in CommandKind:
         assert sum(line.startswith(kind.value + " ") for line in lines) == 1, kind
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "@督办助手，收到 #5",
+        "@督办助手：收到 #5",
+        "@督办助手\n收到 #5",
+        "\n @督办助手  收到 #5 \n",
+        "@督办助手 @张三 收到 #5",
+    ],
+)
+def test_a_mention_may_end_with_a_punctuation_mark_or_a_new_line(text: str) -> None:
+    assert parse_command(text) == Command(K.ACK, "5")
+
+
+@pytest.mark.parametrize(
+    ("text", "task", "free"),
+    [
+        ("完成 #12 项目已竣工验收", "12", "项目已竣工验收"),
+        ("完成 #12项目已竣工验收", "12", "项目已竣工验收"),
+        ("完成 #12 条件已具备", "12", "条件已具备"),
+        ("完成 #12 号召各乡镇参与", "12", "号召各乡镇参与"),
+        ("完成 12 号召各乡镇参与", "12", "号召各乡镇参与"),
+        ("完成 #12号 已验收", "12", "已验收"),
+        ("完成 #12 号 已验收", "12", "已验收"),
+        ("完成 12 号 已验收", "12", "已验收"),
+        ("完成 第12 项目已验收", "12", "项目已验收"),
+        ("完成 第 12 项 已验收", "12", "已验收"),
+    ],
+)
+def test_a_suffix_after_the_task_number_is_taken_only_when_it_is_one(
+    text: str, task: str, free: str
+) -> None:
+    command = parse_command(text)
+    assert (command.task, command.text) == (task, free)
+
+
+def test_a_count_of_items_is_not_a_task_number() -> None:
+    assert "任务编号" in error_for("完成 12项工作全部完成")
+
+
+def test_a_day_suffix_is_taken_only_when_it_is_one() -> None:
+    command = parse_command("延期 #12 2020-12-31 日程冲突")
+    assert (command.date, command.text) == (datetime.date(2020, 12, 31), "日程冲突")
+    command = parse_command("延期 #12 12月31 日 工期紧张", year=2020)
+    assert (command.date, command.text) == (datetime.date(2020, 12, 31), "工期紧张")
+
+
+def test_a_multi_line_reply_keeps_its_lines() -> None:
+    command = parse_command("@督办助手\n进展\n#12\n60%\n一、已完成立项\n二、已开工\n")
+    assert command == Command(K.PROGRESS, "12", 60, None, "一、已完成立项\n二、已开工")
+
+
+# Property tests: the grammar against generated replies.
+
+PROPERTY = settings(max_examples=300, deadline=None, database=None)
+CJK = re.compile(r"[\u4e00-\u9fff]")
+KEYWORDS = (*(kind.value for kind in CommandKind), "已完成", "进度")
+ALIASES = {K.PROGRESS: ("进展", "进度"), K.COMPLETE: ("完成", "已完成")}
+NEEDS_TEXT = {K.BLOCKER, K.RETURN, K.REJECT_EXTENSION}
+# Characters the grammar reads (digits, marks, numerals, date and task words), to steer the
+# fuzzing towards the branches of the parser.
+GRAMMAR_CHARS = (
+    "0123456789０１２#＃%％:：@＠/.．-－— \u3000\n，、。第任务号项条百分之零一二十年月日至到前"
+)
+MENTIONS = (
+    "",
+    " ",
+    "\u3000",
+    "\n",
+    "@督办助手 ",
+    "@督办助手，",
+    "＠督办助手\u2005",
+    "@_user_1",
+    "@_user_1 @_user_2 ",
+)
+SEPARATORS = (" ", "  ", "\u3000", "\n", "\t", "，", "：", "、", ", ", " ：")
+WIDE = {
+    **{str(digit): chr(0xFF10 + digit) for digit in range(10)},
+    "#": "＃",
+    "%": "％",
+    ":": "：",
+    "@": "＠",
+    "/": "／",
+    ".": "．",
+    " ": "\u3000",
+    "-": "－",
+}
+
+
+def chinese_number(value: int) -> str:
+    """0..100 in Chinese numerals, as 「百分之……」 is written: 六十, 十五, 一百."""
+    digits = "零一二三四五六七八九"
+    if value == 100:
+        return "一百"
+    tens, ones = divmod(value, 10)
+    if tens == 0:
+        return digits[ones]
+    return ("" if tens == 1 else digits[tens]) + "十" + (digits[ones] if ones else "")
+
+
+def task_forms(number: int) -> st.SearchStrategy[str]:
+    """Every accepted way to write task `number`, except the bare number (see `replies`)."""
+    n = str(number)
+    return st.sampled_from(
+        [
+            f"#{n}",
+            f"# {n}",
+            f"#0{n}",
+            f"＃{n}",
+            f"#{n}号",
+            f"{n}号",
+            f"{n} 号",
+            f"第{n}项",
+            f"第{n}条",
+            f"第{n}号",
+            f"第 {n} 项",
+            f"任务{n}",
+            f"任务#{n}",
+        ]
+    )
+
+
+def percent_forms(value: int) -> st.SearchStrategy[str]:
+    words = ["百分之" + chinese_number(value)] + (["百分之百"] if value == 100 else [])
+    return st.sampled_from([f"{value}%", f"{value} %", f"{value}％", *words])
+
+
+def date_forms(day: datetime.date) -> st.SearchStrategy[str]:
+    y, m, d = day.year, day.month, day.day
+    return st.sampled_from(
+        [
+            f"{y}-{m:02}-{d:02}",
+            f"{y}-{m}-{d}",
+            f"{y}/{m}/{d}",
+            f"{y}.{m:02}.{d:02}",
+            f"{y}年{m}月{d}日",
+            f"{y} 年 {m} 月 {d} 日",
+            f"至{y}-{m}-{d}",
+            f"到{y}年{m}月{d}日",
+            f"{m}月{d}日",
+            f"{m}月{d}号",
+            f"{m}-{d}",
+            f"{m}/{d}",
+        ]
+    )
+
+
+# Free text: it opens with a letter, then anything at all, numbers, marks, keywords and
+# full-width forms included (they come back unfolded). Its first letter is not 号 or 日
+# (「12 号」「31 日」 standing alone end a task number or a date) nor 百 (「百分之六十」).
+FIRST = st.sampled_from("项条第任务至到延期年月已") | st.characters(
+    categories=["L"], exclude_characters="百号日"
+)
+REST = st.text(max_size=40) | st.text(
+    alphabet=GRAMMAR_CHARS + "".join(WIDE.values()) + "".join(KEYWORDS), max_size=40
+)
+FREE_TEXT = st.builds(lambda first, rest: (first + rest).rstrip(), FIRST, REST)
+
+
+@dataclass(frozen=True)
+class Reply:
+    head: str  # mention, keyword and arguments, with the separator before the text
+    text: str  # free text, exactly as written
+    tail: str  # trailing whitespace
+    expected: Command
+    year: int
+
+    @property
+    def message(self) -> str:
+        return self.head + self.text + self.tail
+
+
+@st.composite
+def replies(draw: st.DrawFn) -> Reply:
+    """A well-formed command, its arguments in any accepted form and order."""
+    kind = draw(st.sampled_from(list(CommandKind)))
+    keyword = draw(st.sampled_from(ALIASES.get(kind, (kind.value,))))
+    number = draw(st.integers(1, 999))
+    percent = draw(st.none() | st.integers(0, 100)) if kind is K.PROGRESS else None
+    day = draw(st.dates(datetime.date(2000, 1, 1), datetime.date(2099, 12, 31)))
+    date = day if kind is K.EXTEND else None
+    has_task = kind not in (K.TODO, K.HELP)
+    arguments = []
+    if percent is not None:
+        arguments.append(draw(percent_forms(percent)))
+    if date is not None:
+        arguments.append(draw(date_forms(date)))
+    if has_task:
+        if draw(st.booleans()):  # a bare number counts only right after the keyword
+            arguments.insert(0, str(number))
+        else:
+            arguments.insert(draw(st.integers(0, len(arguments))), draw(task_forms(number)))
+    text = draw(FREE_TEXT if kind in NEEDS_TEXT else st.just("") | FREE_TEXT)
+    head = draw(st.sampled_from(MENTIONS)) + keyword
+    for index, argument in enumerate(arguments):
+        between = draw(st.sampled_from(SEPARATORS))
+        head += (draw(st.sampled_from(("", *SEPARATORS))) if index == 0 else between) + argument
+    if text:
+        head += draw(st.sampled_from(SEPARATORS))
+    tail = draw(st.sampled_from(("", " ", "\n", "\u3000", " \n ")))
+    expected = Command(kind, str(number) if has_task else None, percent, date, text)
+    return Reply(head, text, tail, expected, day.year)
+
+
+@PROPERTY
+@given(
+    st.one_of(
+        st.text(),
+        st.text(alphabet=GRAMMAR_CHARS),
+        st.builds(
+            lambda mention, keyword, rest: mention + keyword + rest,
+            st.sampled_from(MENTIONS),
+            st.sampled_from(KEYWORDS),
+            st.text(alphabet=GRAMMAR_CHARS) | st.text(),
+        ),
+    ),
+    st.none() | st.integers(-10, 10_010),
+)
+def test_any_text_gives_a_command_or_a_parse_error_in_chinese(text: str, year: int | None) -> None:
+    try:
+        parse_command(text, year=year)
+    except ParseError as error:  # anything else escapes and fails the test
+        message = error.message
+    else:
+        return
+    assert message.strip(), "an empty answer"
+    assert CJK.search(message), message
+
+
+@PROPERTY
+@given(replies())
+def test_a_well_formed_command_reads_back_as_written(reply: Reply) -> None:
+    assert parse_command(reply.message, year=reply.year) == reply.expected
+
+
+@PROPERTY
+@given(replies(), st.data())
+def test_full_width_forms_read_as_their_ascii_originals(reply: Reply, data: st.DataObject) -> None:
+    wide = [data.draw(st.booleans()) and char in WIDE for char in reply.head]
+    head = "".join(
+        WIDE[char] if widen else char for char, widen in zip(reply.head, wide, strict=True)
+    )
+    message = head + reply.text + reply.tail
+    assert parse_command(message, year=reply.year) == parse_command(reply.message, year=reply.year)
+
+
+@PROPERTY
+@given(replies())
+def test_the_free_text_comes_back_exactly_as_written(reply: Reply) -> None:
+    command = parse_command(reply.message, year=reply.year)
+    assert command.text == reply.text
+    assert reply.message.endswith(command.text + reply.tail)
