@@ -1,0 +1,195 @@
+"""The supervision commands — `rank` and `rank publish` — driven in-process on both backends.
+
+bot/cli.py registers them on the real `duban` app; here they are registered on an app of
+their own with the same settings callback, so these tests do not depend on that wiring.
+"""
+
+from __future__ import annotations
+
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+import typer
+from sqlalchemy import select
+from typer.testing import CliRunner, Result
+
+from bot import cli_supervision, database
+from bot.calendar import WorkCalendar
+from bot.cli import configure
+from bot.models import Message
+from bot.supervise.ranking import RankingConfig, parse_period
+from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
+from tests.conftest import ROOT
+from tests.engine_factories import TZ, writer_sessions
+from tests.supervise.test_ranking_flow import Story
+from tests.test_cli import Duban, environment, fails_with_one_line, json_of, succeeds
+
+JSON_KEYS = {"unit", "score", "rank", "light", "trend", "metrics"}
+METRIC_KEYS = {
+    "reports_due",
+    "reports_on_time",
+    "on_time_rate",
+    "lead_tasks",
+    "on_track",
+    "on_track_rate",
+    "assignments",
+    "overdue",
+    "no_overdue_rate",
+}
+
+
+def supervision_app() -> typer.Typer:
+    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
+    app.callback()(configure)
+    cli_supervision.register(app)
+    return app
+
+
+def make_duban(db_url: str, **overrides: str) -> Duban:
+    runner, env, app = CliRunner(), environment(db_url, **overrides), supervision_app()
+
+    def duban(*args: str | Path) -> Result:
+        return runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
+
+    return duban
+
+
+@pytest.fixture
+def story(db_url: str, tmp_path: Path) -> Iterator[Story]:
+    """The flow tests' plan through October, in the database the CLI uses."""
+    engine = database.make_engine(db_url)
+    story = Story(writer_sessions(engine), tmp_path)
+    story.october()
+    yield story
+    engine.dispose()
+
+
+@pytest.fixture
+def duban(db_url: str, story: Story) -> Duban:
+    return make_duban(db_url)
+
+
+def ranking_messages(db_url: str) -> list[Message]:
+    engine = database.make_engine(db_url)
+    try:
+        with database.session_factory(engine)() as session:
+            query = select(Message).where(Message.kind == "ranking").order_by(Message.id)
+            return list(session.scalars(query))
+    finally:
+        engine.dispose()
+
+
+def schedules_with(folder: Path, ranking: str) -> dict[str, str]:
+    """Settings overrides pointing at a copy of schedules/ with this ranking.toml."""
+    folder.mkdir()
+    shutil.copyfile(ROOT / "schedules" / "default.toml", folder / "default.toml")
+    (folder / "ranking.toml").write_text(ranking, encoding="utf-8")
+    return {
+        "DUBAN_SCHEDULES__RULES": str(folder / "default.toml"),
+        "DUBAN_SCHEDULES__RANKING": str(folder / "ranking.toml"),
+    }
+
+
+# --- rank ---------------------------------------------------------------------------------
+
+
+def test_rank_json_is_the_documented_list_best_first(duban: Duban, story: Story) -> None:
+    rows = json_of(duban("rank", "--period", "2020-10", "--json"))
+    assert [(r["unit"], r["score"], r["rank"], r["light"], r["trend"]) for r in rows] == [
+        ("市财政局", 100.0, 1, "green", "up"),
+        ("市住建局", 70.0, 2, "yellow", "down"),
+        ("市发改委", 20.0, 3, "red", "same"),
+    ]
+    for row in rows:
+        assert set(row) == JSON_KEYS
+        assert set(row["metrics"]) == METRIC_KEYS
+    setup = RankingSetup(config=RankingConfig(), tz=TZ, calendar=WorkCalendar())
+    with story.sessions() as session:
+        assert rows == as_json(compute_ranking(session, parse_period("2020-10"), setup))
+
+
+def test_rank_gives_the_same_answer_whenever_it_is_asked(duban: Duban, story: Story) -> None:
+    before = duban("rank", "--period", "2020-W39", "--json")
+    story.november()
+    after = duban("rank", "--period", "2020-W39", "--json")
+    assert succeeds(before).stdout == succeeds(after).stdout
+    assert [r["unit"] for r in json_of(before)] == ["市住建局", "市财政局", "市发改委"]
+
+
+def test_rank_shows_a_table(duban: Duban) -> None:
+    output = succeeds(duban("rank", "--period", "2020-09")).stdout
+    assert "2020年9月 工作晾晒（2020-09）：按时报送 50、进度达标 30、无逾期 20" in output
+    for shown in ("市住建局", "100", "🟢 绿", "28.6", "🔴 红", "新上榜", "1/1", "0/1"):
+        assert shown in output
+
+
+def test_rank_without_a_period_ranks_the_last_month(duban: Duban) -> None:
+    assert isinstance(json_of(duban("rank", "--json")), list)
+
+
+@pytest.mark.parametrize(
+    ("period", "problem"),
+    [("2020-13", "不存在"), ("2020/10", "格式不对"), ("2999-01", "尚未结束")],
+)
+def test_a_bad_or_unfinished_period_is_one_clear_line(
+    duban: Duban, period: str, problem: str
+) -> None:
+    assert problem in fails_with_one_line(duban("rank", "--period", period, "--json"))
+
+
+def test_a_bad_ranking_file_names_the_key(db_url: str, story: Story, tmp_path: Path) -> None:
+    overrides = schedules_with(tmp_path / "schedules", "[lights]\ngreen = 50\nyellow = 70\n")
+    duban = make_duban(db_url, **overrides)
+    line = fails_with_one_line(duban("rank", "--period", "2020-10"), code=2)
+    assert "ranking.toml: lights" in line
+    assert "yellow must not be above green" in line
+
+
+def test_a_ranking_channel_that_is_not_configured_is_refused(
+    db_url: str, story: Story, tmp_path: Path
+) -> None:
+    duban = make_duban(db_url, **schedules_with(tmp_path / "schedules", 'channel = "public"\n'))
+    line = fails_with_one_line(duban("rank", "publish", "2020-10"), code=2)
+    assert "ranking.toml: channel" in line
+    assert "[channels.public]" in line
+
+
+# --- rank publish -------------------------------------------------------------------------
+
+
+def test_publish_queues_the_ranking_once(duban: Duban, db_url: str) -> None:
+    first = succeeds(duban("rank", "publish", "2020-10")).stdout
+    assert "2020年10月的排名（3 个单位）已加入发件箱" in first
+    assert "渠道「console」" in first
+    (message,) = ranking_messages(db_url)
+    assert message.state == "pending"
+    assert message.text.splitlines()[:2] == ["【工作晾晒】2020年10月", "1. 市财政局 100 分 🟢 ↑"]
+    again = succeeds(duban("rank", "publish", "2020-10")).stdout
+    assert "2020-10 的排名已于" in again
+    assert f"（消息 {message.id}），未重复发布" in again
+    assert len(ranking_messages(db_url)) == 1
+
+
+def test_publish_refuses_a_period_without_units_or_not_over(duban: Duban, db_url: str) -> None:
+    assert "没有可排名的单位" in fails_with_one_line(duban("rank", "publish", "2020-08"))
+    assert "尚未结束" in fails_with_one_line(duban("rank", "publish", "2999-W01"))
+    assert ranking_messages(db_url) == []
+
+
+def test_publish_posts_to_the_configured_channel_in_its_markup(
+    db_url: str, story: Story, tmp_path: Path
+) -> None:
+    overrides = schedules_with(tmp_path / "schedules", 'channel = "public"\n')
+    overrides |= {
+        "DUBAN_CHANNELS": (
+            '{"console": {"platform": "console"}, "public": {"platform": "dingtalk",'
+            ' "webhook": "https://oapi.dingtalk.com/robot/send?access_token=x"}}'
+        )
+    }
+    duban = make_duban(db_url, **overrides)
+    succeeds(duban("rank", "publish", "2020-10"))
+    (message,) = ranking_messages(db_url)
+    assert message.channel == "public"
+    assert message.text.startswith("**【工作晾晒】2020年10月**\n第1名　市财政局　**100** 分")
