@@ -209,10 +209,12 @@ def db_upgrade_command(ctx: typer.Context) -> None:
     out.print(f"数据库已是最新版本 {database.head_revision()}。")
 
 
-from bot import cli_delivery, cli_engine  # noqa: E402  (they register commands on `app`)
+from bot import cli_delivery, cli_engine, cli_replies, cli_supervision  # noqa: E402
 
 cli_engine.register(app)
 cli_delivery.register(app)
+cli_replies.register(app)
+cli_supervision.register(app)
 
 
 def main() -> None:

@@ -27,8 +27,12 @@ from bot.config import Settings
 from bot.daemon import run_daemon
 from bot.errors import DubanError
 from bot.intake.importing import import_file
+from bot.logs import setup_logging
 from bot.runtime import build_runtime
 from bot.simulate import parse_moment, read_replies, refuse_real_history, scratch_copy, simulate
+from bot.web.serve import make_server, web_context
+
+log = logging.getLogger("duban")
 
 calendar_app = typer.Typer(help="工作日历。", no_args_is_help=True)
 
@@ -37,14 +41,6 @@ def register(app: typer.Typer) -> None:
     app.command("run")(run_command)
     app.command("simulate")(simulate_command)
     app.add_typer(calendar_app, name="calendar")
-
-
-def _setup_logging() -> None:
-    logging.basicConfig(
-        level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s"
-    )
-    # APScheduler logs every job run at INFO; the daemon's own lines say what matters.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
 
 
 def import_sample_if_empty(
@@ -94,8 +90,14 @@ def run_command(
             f"消息 {result.sweep.messages} 条，发送 {result.sent} 条。"
         )
         return
-    _setup_logging()
-    run_daemon(runtime, settings.delivery.dispatch_seconds)
+    setup_logging(settings)
+    if not settings.web.enabled:
+        run_daemon(runtime, settings.delivery.dispatch_seconds)
+        return
+    web = web_context(settings, sessions)
+    server = make_server(web, settings.web.host, settings.web.port)
+    log.info("serving the web app on http://%s:%s", settings.web.host, settings.web.port)
+    run_daemon(runtime, settings.delivery.dispatch_seconds, server=server, web=web)
 
 
 @calendar_app.command("check")

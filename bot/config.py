@@ -8,6 +8,7 @@ loaded once by the CLI and passed down; nothing reads them at import time.
 from __future__ import annotations
 
 import os
+import re
 import tomllib
 from pathlib import Path
 from typing import Any, Literal
@@ -32,6 +33,9 @@ from pydantic_settings import (
 from bot.errors import ConfigError
 
 DEFAULT_FILES = (Path("config.toml"), Path("config.example.toml"))
+
+
+NAME = re.compile(r"[A-Za-z0-9_-]{1,30}")
 
 
 class _Section(BaseModel):
@@ -71,6 +75,7 @@ class PlanSettings(_Section):
 class SchedulesSettings(_Section):
     rules: Path = Path("schedules/default.toml")
     calendar: Path = Path("schedules/calendar.toml")
+    ranking: Path = Path("schedules/ranking.toml")
 
 
 class ChannelSettings(_Section):
@@ -120,6 +125,90 @@ class DeliverySettings(_Section):
         return value
 
 
+class InboundSettings(_Section):
+    """One chat platform's callback, served at /hooks/PLATFORM/NAME. Secrets can come from
+    the environment, for example DUBAN_INBOUND__WECOM__ENCODING_AES_KEY."""
+
+    platform: Literal["wecom", "dingtalk", "feishu", "generic"]
+    # WeCom self-built app: the callback's Token and EncodingAESKey, and the corp id.
+    token: str | None = Field(default=None, repr=False)
+    encoding_aes_key: str | None = Field(default=None, repr=False)
+    corp_id: str | None = None
+    # DingTalk app robot: the app's AppSecret (it signs callbacks). Feishu: with app_id,
+    # the credentials that send replies through the Feishu API.
+    app_id: str | None = None
+    app_secret: str | None = Field(default=None, repr=False)
+    # Feishu event subscription: Encrypt Key (optional) and Verification Token.
+    encrypt_key: str | None = Field(default=None, repr=False)
+    verification_token: str | None = Field(default=None, repr=False)
+    api_base: str = "https://open.feishu.cn"
+    # Generic JSON hook: the HMAC-SHA256 key of X-Duban-Signature.
+    secret: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _complete(self) -> InboundSettings:
+        needs = {
+            "wecom": ("token", "encoding_aes_key", "corp_id"),
+            "dingtalk": ("app_secret",),
+            "feishu": ("verification_token",),
+            "generic": ("secret",),
+        }[self.platform]
+        missing = [key for key in needs if not getattr(self, key)]
+        if missing:
+            raise ValueError(f"a {self.platform} inbound hook needs {', '.join(missing)}")
+        if self.platform == "wecom" and len(self.encoding_aes_key or "") != 43:
+            raise ValueError("encoding_aes_key must be the 43 characters WeCom shows")
+        if not self.api_base.startswith(("https://", "http://")):
+            raise ValueError("api_base must be an http(s) URL")
+        return self
+
+
+class WebSettings(_Section):
+    """The web app (inbound hooks, health) that `duban run` and `duban serve` serve."""
+
+    enabled: bool = True  # `duban run` serves it beside the scheduler
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body: int = 65536  # bytes; a larger request gets 413
+    # When set, the dashboard asks for it (?token=… once, then a cookie, or a Bearer
+    # header); the hooks keep their platforms' own checks and /healthz stays open.
+    token: str = Field(default="", repr=False)
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError("must be a TCP port (0–65535)")
+        return value
+
+
+class LogSettings(_Section):
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class DigestSettings(_Section):
+    """The supervisors' and the office's digest of escalated items and open blockers."""
+
+    enabled: bool = True
+    time: str = "08:30"  # local time on working days
+
+    @field_validator("time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+            raise ValueError("must be a time of day such as 08:30")
+        if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+            raise ValueError("must be a time of day such as 08:30")
+        return value
+
+
+class RepliesSettings(_Section):
+    ack_followup_days: int = 3
+    """Working days after 「收到」 without progress before the unit is asked again."""
+
+
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(
         env_prefix="DUBAN_", env_nested_delimiter="__", extra="forbid", frozen=True
@@ -131,6 +220,22 @@ class Settings(BaseSettings):
     schedules: SchedulesSettings = SchedulesSettings()
     delivery: DeliverySettings = DeliverySettings()
     channels: dict[str, ChannelSettings] = {"console": ChannelSettings(platform="console")}
+    inbound: dict[str, InboundSettings] = {}
+    web: WebSettings = WebSettings()
+    replies: RepliesSettings = RepliesSettings()
+    digest: DigestSettings = DigestSettings()
+    log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _names(self) -> Settings:
+        # Names appear in URLs (/hooks/PLATFORM/NAME) and in the audit trail (30 characters).
+        for section, names in (("channels", self.channels), ("inbound", self.inbound)):
+            for name in names:
+                if not NAME.fullmatch(name):
+                    raise ValueError(
+                        f"{section}.{name}: a name is 1–30 letters, digits, '-' or '_'"
+                    )
+        return self
 
     @model_validator(mode="after")
     def _channels_exist(self) -> Settings:

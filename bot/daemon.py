@@ -15,10 +15,13 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from types import FrameType
 
+import uvicorn
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.runtime import Runtime
+from bot.web.context import WebContext
+from bot.web.serve import start_server, stop_server
 
 log = logging.getLogger("duban.daemon")
 Clock = Callable[[], datetime]
@@ -49,6 +52,14 @@ def build_scheduler(
         name="dispatch",
         next_run_time=clock(),
     )
+    if runtime.ranking is not None:
+        scheduler.add_job(
+            _guarded("ranking", lambda: runtime.publish_rankings(clock())),
+            IntervalTrigger(minutes=5),
+            id="ranking",
+            name="ranking",
+            next_run_time=clock(),
+        )
     return scheduler
 
 
@@ -66,9 +77,18 @@ def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
 
 
 def run_daemon(
-    runtime: Runtime, dispatch_seconds: int, stop: threading.Event | None = None
+    runtime: Runtime,
+    dispatch_seconds: int,
+    stop: threading.Event | None = None,
+    *,
+    server: uvicorn.Server | None = None,
+    web: WebContext | None = None,
 ) -> None:
-    """Runs until SIGINT/SIGTERM (or `stop` is set), then lets running jobs finish."""
+    """Runs until SIGINT/SIGTERM (or `stop` is set), then lets running jobs finish. With a
+    `server`, the web app is served beside the scheduler."""
+    scheduler = build_scheduler(runtime, dispatch_seconds)
+    if web is not None:
+        web.scheduler = scheduler  # /readyz reports it
     stop = stop or threading.Event()
 
     def request_stop(signum: int, _frame: FrameType | None) -> None:
@@ -78,12 +98,16 @@ def run_daemon(
     if threading.current_thread() is threading.main_thread():
         signal.signal(signal.SIGINT, request_stop)
         signal.signal(signal.SIGTERM, request_stop)
-    scheduler = build_scheduler(runtime, dispatch_seconds)
     scheduler.start()
+    serving = start_server(server) if server is not None else None
     log.info("duban is running (sweep every minute, dispatch every %ss)", dispatch_seconds)
     try:
         while not stop.wait(1.0):
-            pass
+            if serving is not None and not serving.is_alive():
+                log.error("the web server stopped; stopping")
+                break
     finally:
+        if server is not None and serving is not None:
+            stop_server(server, serving)
         scheduler.shutdown(wait=True)
         log.info("duban stopped")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -38,12 +39,46 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed, connect_args={"timeout": 30})
     event.listen(engine, "connect", _sqlite_pragmas)
     event.listen(engine, "begin", _begin)
+    event.listen(engine, "commit", _release)
+    event.listen(engine, "rollback", _release)
+    event.listen(engine, "checkin", _released_at_checkin)  # a safety net: never leak it
     return engine
+
+
+_WRITE_LOCKS: dict[int, threading.Lock] = {}
+_LOCKS_LOCK = threading.Lock()
 
 
 def _begin(connection: Connection) -> None:
     mode = connection.get_execution_options().get("sqlite_begin", "DEFERRED")
-    connection.exec_driver_sql(f"BEGIN {mode}")
+    if mode != "IMMEDIATE":
+        connection.exec_driver_sql(f"BEGIN {mode}")
+        return
+    # Writers of one process queue on a lock of their own: a thread waiting for SQLite's
+    # lock sleeps in the busy handler's growing steps (up to 100 ms) and wakes late; one
+    # waiting here wakes as soon as the writer before it commits. Other processes still
+    # meet the busy timeout.
+    with _LOCKS_LOCK:
+        lock = _WRITE_LOCKS.setdefault(id(connection.engine.pool), threading.Lock())
+    lock.acquire()
+    try:
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
+    except BaseException:
+        lock.release()
+        raise
+    connection.info["duban_write_lock"] = lock
+
+
+def _release(connection: Connection) -> None:
+    lock = connection.info.pop("duban_write_lock", None)
+    if lock is not None:
+        lock.release()
+
+
+def _released_at_checkin(_dbapi_connection: Any, record: Any) -> None:
+    lock = record.info.pop("duban_write_lock", None)
+    if lock is not None:
+        lock.release()
 
 
 def writer(engine: Engine) -> Engine:

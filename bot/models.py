@@ -307,3 +307,69 @@ class RateBucket(Base):
     updated_at: Mapped[datetime]
     paused_until: Mapped[datetime | None]
     disabled_reason: Mapped[str | None] = mapped_column(Text)
+
+
+class InboundEvent(Base):
+    """A reply received from a chat platform, kept before it is acted on.
+
+    The unique (source, event_id) — the platform's message or event id — makes a platform's
+    retry a no-op. `state`: received (acknowledged, not yet acted on), processed, or
+    ignored (nothing to act on, e.g. a non-text event). `reply` is the answer sent back.
+    """
+
+    __tablename__ = "inbound_events"
+    __table_args__ = (
+        UniqueConstraint("source", "event_id"),
+        Index("ix_inbound_events_state_received_at", "state", "received_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(100))  # the [inbound.NAME], or "cli"
+    platform: Mapped[str] = mapped_column(String(20))
+    event_id: Mapped[str] = mapped_column(String(200))
+    sender: Mapped[str] = mapped_column(String(200))
+    text: Mapped[str] = mapped_column(Text)
+    payload: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    reply_to: Mapped[str | None] = mapped_column(Text)
+    reply_expires: Mapped[datetime | None]
+    state: Mapped[str] = mapped_column(String(20), default="received")
+    actor: Mapped[str | None] = mapped_column(String(200))
+    reply: Mapped[str | None] = mapped_column(Text)
+    received_at: Mapped[datetime]
+    processed_at: Mapped[datetime | None]
+
+
+class OnceKey(Base):
+    """A job's unique key (e.g. "digest:2020-10-28:supervisor:3"): whoever inserts it first
+    produces the thing; every other daemon finds it taken and does nothing."""
+
+    __tablename__ = "once_keys"
+
+    key: Mapped[str] = mapped_column(String(200), primary_key=True)
+    created_at: Mapped[datetime]
+
+
+class AccountabilityEntry(Base):
+    """A case for accountability (问责) that a rule raised, with the evidence behind it; the
+    office confirms or dismisses it. `key` makes a rule raise each case once."""
+
+    __tablename__ = "accountability_entries"
+    __table_args__ = (UniqueConstraint("key"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    key: Mapped[str] = mapped_column(String(200))
+    unit_id: Mapped[int] = mapped_column(ForeignKey("units.id"), index=True)
+    rule: Mapped[str] = mapped_column(String(50))  # red_periods | overdue
+    period: Mapped[str | None] = mapped_column(String(20))
+    assignment_id: Mapped[int | None] = mapped_column(
+        ForeignKey("assignments.id", ondelete="SET NULL")
+    )
+    summary: Mapped[str] = mapped_column(Text)
+    evidence: Mapped[list[Any]] = mapped_column(default=list)  # audit events, periods …
+    state: Mapped[str] = mapped_column(String(20), default="open")  # open|confirmed|dismissed
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+    decided_by: Mapped[str | None] = mapped_column(String(100))
+
+    unit: Mapped[Unit] = relationship()

@@ -13,6 +13,7 @@ flight plus the last FLUSH seconds' confirmations.
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
@@ -26,6 +27,7 @@ from bot.audit import record, record_many
 from bot.channels import Channel, DeliveryError, Outgoing, Receipt
 from bot.database import session_factory, writer
 from bot.formats import MENTION_IDS
+from bot.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
 from bot.models import Message
 from bot.ratelimit import PLATFORM_LIMITS, Limit, Verdict, disable, grant_many, pause
 from bot.render import render
@@ -241,10 +243,13 @@ class Dispatcher:
         self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
     ) -> None:
         channel = self.channel_for(lane[0].channel)
+        platform = self.platforms.get(name, "console")
         for index, item in enumerate(lane):
+            started = time.perf_counter()
             try:
                 receipt = channel.send(item.outgoing)
             except DeliveryError as exc:
+                SEND_SECONDS.labels(platform, "failed").observe(time.perf_counter() - started)
                 self._failed(name, item.outgoing, exc, now)
                 if exc.retry_after is not None or exc.permanent:
                     # Paused or disabled: the rest of the lane waits for the webhook's budget.
@@ -260,6 +265,7 @@ class Dispatcher:
                 error = DeliveryError(f"{type(exc).__name__}: {exc}")
                 self._failed(name, item.outgoing, error, now)
                 continue
+            SEND_SECONDS.labels(platform, "sent").observe(time.perf_counter() - started)
             confirmations.add(item, name, receipt)
 
     def _release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
@@ -321,14 +327,16 @@ class Dispatcher:
             if error.too_long:
                 _split(session, outgoing.message_id, error, now)
             elif error.retry_after is not None:
+                RATE_LIMIT_PAUSES.labels(self.platforms.get(channel, "console")).inc()
                 pause(session, f"channel:{channel}", error.retry_after, now)
                 _requeue(session, outgoing.message_id, error, now, error.retry_after)
             elif error.permanent:
+                DEAD_LETTERS.labels(self.platforms.get(channel, "console")).inc()
                 _dead(session, outgoing.message_id, channel, error, now)
                 disable(session, f"channel:{channel}", str(error), now)
                 self._alert(session, channel, str(error), now)
-            else:
-                _retry_later(session, outgoing.message_id, channel, error, now)
+            elif _retry_later(session, outgoing.message_id, channel, error, now):
+                DEAD_LETTERS.labels(self.platforms.get(channel, "console")).inc()
 
     def _alert(self, session: Session, channel: str, reason: str, now: datetime) -> None:
         """The office hears of a channel that stopped working (unless it is that channel)."""
@@ -401,7 +409,8 @@ def _dead(
 
 def _retry_later(
     session: Session, message_id: int, channel: str, error: DeliveryError, now: datetime
-) -> None:
+) -> bool:
+    """Backs the message off, or gives up on it after MAX_ATTEMPTS (returns True then)."""
     message = session.get_one(Message, message_id)
     dead = message.attempts >= MAX_ATTEMPTS
     message.state = "dead" if dead else "failed"
@@ -418,6 +427,7 @@ def _retry_later(
         {"channel": channel, "error": str(error)},
         channel=channel,
     )
+    return dead
 
 
 def _split(session: Session, message_id: int, error: DeliveryError, now: datetime) -> None:

@@ -91,4 +91,18 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "help": {"commands": help_text().splitlines()},
     "alert": {"channel": "jxj-wecom", "reason": "invalid webhook key (93000)"},
     "test": {"channel": "jxj-wecom"},
+    "blocker": {
+        "recipient": "李明",
+        "unit": "市水利局",
+        "task": "58",
+        "summary": "推进海塘安澜工程建设",
+        "description": "海塘加固工程用地审批尚未完成，需协调。@all",
+    },
+    "followup": {
+        "recipient": "市经信局",
+        "task": "12",
+        "summary": ITEMS[0]["text"],
+        "acknowledged": "10月12日",
+        "days": 3,
+    },
 }

@@ -31,6 +31,8 @@ KINDS = (
     "help",
     "alert",
     "test",
+    "blocker",
+    "followup",
 )
 REMINDER_KINDS = ("notice", "urge", "supervise", "escalate")
 WHAT = {"report": "报送进展", "deadline": "办结", "milestone": "节点"}

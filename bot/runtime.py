@@ -4,6 +4,7 @@ sweep-then-dispatch cycle."""
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Literal
@@ -20,8 +21,11 @@ from bot.channels.webhook import WebhookChannel
 from bot.channels.wecom import WecomChannel
 from bot.config import ChannelSettings, Settings
 from bot.formats import Formats, MessageFormat
+from bot.metrics import SWEEP_DUE, SWEEP_NOTIFICATIONS, SWEEP_SECONDS
 from bot.outbox import Dispatcher
+from bot.replies.followup import ack_followups
 from bot.rules import Rules, load_rules
+from bot.supervise.ranking_flow import RankingSetup, publish_due_rankings, ranking_setup
 from bot.sweep import SweepOptions, SweepResult, sweep
 
 log = logging.getLogger("duban")
@@ -46,6 +50,8 @@ class Runtime:
     office_channel: str | None = None
     platforms: dict[str, str] = field(default_factory=dict)
     workers: int = 32
+    ack_followup_days: int = 3
+    ranking: RankingSetup | None = None
 
     def channel_for(self, name: str | None) -> Channel:
         """The named channel; an unknown or missing name falls back to the default."""
@@ -60,8 +66,21 @@ class Runtime:
             self.office_channel or self.default_channel,
         )
         options = SweepOptions(formats=formats, simulated=self.simulated)
+        started = time.perf_counter()
         with self.sessions.begin() as session:
-            return sweep(session, self.rules, self.calendar, now, options=options)
+            result = sweep(session, self.rules, self.calendar, now, options=options)
+            ack_followups(
+                session,
+                self.calendar,
+                self.tz,
+                self.ack_followup_days,
+                now,
+                simulated=self.simulated,
+            )
+        SWEEP_SECONDS.observe(time.perf_counter() - started)
+        SWEEP_DUE.inc(result.points)
+        SWEEP_NOTIFICATIONS.inc(result.notifications)
+        return result
 
     def dispatcher(self) -> Dispatcher:
         return Dispatcher(
@@ -77,6 +96,13 @@ class Runtime:
         if not self.calendar.in_send_window(now, self.rules.window, self.tz):
             return 0
         return self.dispatcher().dispatch_all(now)
+
+    def publish_rankings(self, now: datetime) -> int:
+        """Posts (or previews) the ranking of every period that has just ended, once."""
+        if self.ranking is None:
+            return 0
+        with self.sessions.begin() as session:
+            return len(publish_due_rankings(session, self.ranking, now))
 
     def cycle(self, now: datetime) -> CycleResult:
         return CycleResult(self.sweep(now), self.dispatch(now))
@@ -125,4 +151,6 @@ def build_runtime(
         office_channel=settings.delivery.office_channel,
         platforms={n: c.platform for n, c in settings.channels.items()},
         workers=settings.delivery.workers,
+        ack_followup_days=settings.replies.ack_followup_days,
+        ranking=ranking_setup(settings),
     )

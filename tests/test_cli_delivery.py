@@ -28,6 +28,8 @@ TITLES = {
     "help": "【督办助手】可用指令",
     "alert": "【系统告警】渠道「jxj-wecom」",
     "test": "【督办助手】渠道「jxj-wecom」连通测试",
+    "blocker": "【困难上报】李明",
+    "followup": "【督办提醒】市经信局",
 }
 ECHOING_TASK_TEXT = ("notice", "urge", "supervise", "escalate")
 WECOM_KEY = "jjw-key-4d2c"

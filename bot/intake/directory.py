@@ -13,6 +13,9 @@ members = ["定海区政府", "普陀区政府"]
 [supervisors."李明"]
 title = "副市长"
 channel = "leader-li"
+
+[office]                             # the supervision office: approves from chat
+contacts = [{ name = "王五", wecom_userid = "wangwu" }]
 ```
 """
 
@@ -60,10 +63,18 @@ class SupervisorEntry(_Strict):
     contacts: list[Contact] = []
 
 
+class OfficeEntry(_Strict):
+    """The supervision office: its contacts may approve (确认办结, 同意延期 …) from chat."""
+
+    name: str = "督查室"
+    contacts: list[Contact] = []
+
+
 class DirectoryFile(_Strict):
     units: dict[str, UnitEntry] = {}
     collectives: dict[str, CollectiveEntry] = {}
     supervisors: dict[str, SupervisorEntry] = {}
+    office: OfficeEntry = OfficeEntry()
 
 
 @dataclass(frozen=True)
@@ -74,6 +85,7 @@ class Directory:
     collectives: dict[str, CollectiveEntry] = field(default_factory=dict)
     supervisors: dict[str, SupervisorEntry] = field(default_factory=dict)
     _keys: dict[str, str] = field(default_factory=dict)
+    office: OfficeEntry = field(default_factory=OfficeEntry)
 
     @classmethod
     def build(cls, data: DirectoryFile) -> Directory:
@@ -87,7 +99,7 @@ class Directory:
         for name, aliases in entries:
             for written in (name, *aliases):
                 keys.setdefault(match_key(written), name)
-        return cls(units, collectives, dict(data.supervisors), keys)
+        return cls(units, collectives, dict(data.supervisors), keys, data.office)
 
     def canonical(self, name: str) -> str | None:
         """The directory's name for a unit written as `name` (or an alias), if it knows it."""

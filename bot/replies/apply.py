@@ -16,7 +16,16 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.audit import record
-from bot.models import ASSIGNMENT_STATUSES, Assignment, AuditEvent, DuePoint, Plan, Task
+from bot.models import (
+    ASSIGNMENT_STATUSES,
+    Assignment,
+    AuditEvent,
+    DuePoint,
+    Message,
+    Plan,
+    Task,
+)
+from bot.render import render
 from bot.replies.keywords import Command, CommandKind, help_text
 
 APPROVALS = frozenset(
@@ -36,6 +45,7 @@ class Actor:
     kind: str  # unit | supervisor | office
     name: str
     unit_ids: tuple[int, ...] = ()
+    supervisor_ids: tuple[int, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +62,8 @@ class Request:
     plan: Plan
     now: datetime
     channel: str
+    inbound: str | None = None
+    office_channel: str | None = None
 
     @property
     def today(self) -> date:
@@ -67,6 +79,7 @@ class Request:
             subject_id,
             {"task": self.command.task, "text": self.command.text, **detail},
             channel=self.channel,
+            inbound_message_id=self.inbound,
         )
 
 
@@ -78,9 +91,13 @@ def apply_command(
     now: datetime,
     *,
     channel: str = "cli",
+    inbound: str | None = None,
+    office_channel: str | None = None,
 ) -> Outcome:
-    """Carries out one command for `actor`; returns the answer to send back."""
-    request = Request(session, actor, command, plan, now, channel)
+    """Carries out one command for `actor`; returns the answer to send back. `inbound` is
+    the platform's message id (kept on the audit events); a blocker is escalated to the
+    task's supervisor, else to the office on `office_channel`."""
+    request = Request(session, actor, command, plan, now, channel, inbound, office_channel)
     if command.kind is CommandKind.HELP:
         return Outcome(help_text(), False)
     if command.kind is CommandKind.TODO:
@@ -186,7 +203,42 @@ def _extend(request: Request, assignment: Assignment) -> Outcome:
 
 def _blocker(request: Request, assignment: Assignment) -> Outcome:
     request.audit("reply.blocker", assignment.id)
+    _escalate_blocker(request, assignment)
     return Outcome(f"第{request.command.task}项困难已记录，将报分管领导协调。", True)
+
+
+def _escalate_blocker(request: Request, assignment: Assignment) -> None:
+    """The task's supervisor (else the lead unit's, else the office) hears of it at once."""
+    task = assignment.task
+    lead = next((a.unit for a in task.assignments if a.role == "lead"), assignment.unit)
+    supervisor = task.supervisor or lead.supervisor or assignment.unit.supervisor
+    text = render(
+        "blocker",
+        recipient=supervisor.name if supervisor else "督查室",
+        unit=assignment.unit.name,
+        task=task.number,
+        summary=task.text[:60],
+        description=request.command.text,
+    )
+    request.session.add(
+        Message(
+            recipient_kind="supervisor" if supervisor else "office",
+            recipient_id=supervisor.id if supervisor else None,
+            recipient_name=supervisor.name if supervisor else "督查室",
+            channel=supervisor.channel if supervisor else request.office_channel,
+            kind="blocker",
+            state="pending",
+            not_before=request.now,
+            items=[{"assignment": assignment.id, "task": task.number}],
+            mentions={},
+            text=text,
+            attempts=0,
+            simulated=False,
+            part=1,
+            parts=1,
+            created_at=request.now,
+        )
+    )
 
 
 def _ack(request: Request, assignment: Assignment) -> Outcome:
@@ -231,12 +283,26 @@ def _approve(request: Request) -> Outcome:
         CommandKind.APPROVE_EXTENSION: "extension_requested",
         CommandKind.REJECT_EXTENSION: "extension_requested",
     }[request.command.kind]
+    if request.actor.kind == "supervisor" and not _oversees(request.actor, task):
+        return Outcome(
+            f"第{request.command.task}项不在您分管的范围内，未作处理。如需审批，请联系督查室。",
+            False,
+        )
     pending = [a for a in task.assignments if a.status == wanted]
     if not pending:
         return Outcome(f"第{request.command.task}项没有待审批的申请。", False)
     for assignment in pending:
         APPROVAL_HANDLERS[request.command.kind](request, task, assignment)
     return Outcome(f"第{request.command.task}项已{request.command.kind.value}。", True)
+
+
+def _oversees(actor: Actor, task: Task) -> bool:
+    """A supervisor approves the tasks they lead and those of the units they oversee."""
+    if task.supervisor_id in actor.supervisor_ids:
+        return True
+    return any(
+        a.role == "lead" and a.unit.supervisor_id in actor.supervisor_ids for a in task.assignments
+    )
 
 
 def _confirm_close(request: Request, task: Task, assignment: Assignment) -> None:

@@ -1,0 +1,116 @@
+"""「收到」 is not progress: a unit that acknowledged and then reported nothing for
+`[replies] ack_followup_days` working days is asked again, once per acknowledgement.
+
+Runs with every sweep. Read from the audit trail: the `reply.ack` events of the last weeks,
+the assignment's last report, and the `followup.ack` events already written (each names the
+acknowledgement it followed up, so a second sweep does not ask twice).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.audit import record
+from bot.calendar import WorkCalendar
+from bot.models import Assignment, AuditEvent, Message
+from bot.render import render
+
+SETTLED = frozenset({"closure_requested", "closed", "withdrawn"})
+
+
+def ack_followups(
+    session: Session,
+    calendar: WorkCalendar,
+    tz: ZoneInfo,
+    days: int,
+    now: datetime,
+    *,
+    simulated: bool = False,
+) -> int:
+    """Queues the follow-ups that are due; returns how many."""
+    since = now - timedelta(days=days * 2 + 30)  # far enough back for holidays
+    acks = session.scalars(
+        select(AuditEvent)
+        .where(
+            AuditEvent.action == "reply.ack",
+            AuditEvent.subject_type == "assignment",
+            AuditEvent.at >= since,
+        )
+        .order_by(AuditEvent.id)
+    ).all()
+    if not acks:
+        return 0
+    asked = {
+        event.detail.get("ack")
+        for event in session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "followup.ack", AuditEvent.at >= since)
+        )
+    }
+    latest = {ack.subject_id: ack for ack in acks}  # the newest acknowledgement counts
+    today = now.astimezone(tz).date()
+    queued = 0
+    for assignment_id, ack in latest.items():
+        if ack.id in asked or assignment_id is None:
+            continue
+        acknowledged = ack.at.astimezone(tz).date()
+        if today < calendar.add_working_days(acknowledged, days):
+            continue
+        assignment = session.get(Assignment, assignment_id)
+        if assignment is None or assignment.status in SETTLED:
+            continue
+        if assignment.last_report_at is not None and assignment.last_report_at >= ack.at:
+            continue
+        _queue(session, assignment, acknowledged.month, acknowledged.day, days, now, simulated)
+        record(
+            session,
+            now,
+            "sweep",
+            "followup.ack",
+            "assignment",
+            assignment.id,
+            {"ack": ack.id, "task": assignment.task.number},
+        )
+        queued += 1
+    return queued
+
+
+def _queue(
+    session: Session,
+    assignment: Assignment,
+    month: int,
+    day: int,
+    days: int,
+    now: datetime,
+    simulated: bool,
+) -> None:
+    unit, task = assignment.unit, assignment.task
+    session.add(
+        Message(
+            recipient_kind="unit",
+            recipient_id=unit.id,
+            recipient_name=unit.name,
+            channel=unit.channel,
+            kind="followup",
+            state="pending",
+            not_before=now,
+            items=[{"assignment": assignment.id, "task": task.number}],
+            mentions={},
+            text=render(
+                "followup",
+                recipient=unit.name,
+                task=task.number,
+                summary=task.text,
+                acknowledged=f"{month}月{day}日",
+                days=days,
+            ),
+            attempts=0,
+            simulated=simulated,
+            part=1,
+            parts=1,
+            created_at=now,
+        )
+    )

@@ -1,0 +1,202 @@
+"""Replies received from chat: kept, then acted on, exactly once.
+
+`receive` persists a verified callback under the platform's message id (a retry of the
+same message inserts nothing); `handle` claims a received event, works out who sent it and
+what it asks, applies it (bot/replies/apply.py) and stores the answer — all in one
+transaction, so an event is either acted on and answered or still waiting. `pending`
+lists events a crash left unanswered, for the daemon to finish.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, cast
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Table, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session
+
+from bot.audit import record
+from bot.channels.mentions import neutralize_mentions
+from bot.errors import NotFoundError
+from bot.models import InboundEvent
+from bot.queries import current_plan
+from bot.replies.apply import apply_command
+from bot.replies.identity import People
+from bot.replies.inbound import InboundMessage
+from bot.replies.keywords import CommandKind, ParseError, help_text, parse_command
+
+UNKNOWN_SENDER = (
+    "您的账号尚未登记为责任单位、分管领导或督查室的联络人，本条回复未作处理。"
+    "请联系督查室在单位名录中登记后再回复。"
+)
+NO_PLAN = "系统中尚无督办计划，本条回复未作处理。请联系督查室。"
+NOT_TEXT = "暂只能处理文字指令。发送「帮助」查看指令说明。"
+INFORMATIONAL = frozenset({CommandKind.HELP, CommandKind.TODO})
+# What a JSON string may hold but a database column cannot: NUL (PostgreSQL refuses it in
+# text) and lone surrogates (not encodable as UTF-8, on either backend).
+UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
+
+
+@dataclass(frozen=True)
+class Handled:
+    """The answer to one event, and where to send it."""
+
+    event: int
+    platform: str
+    source: str
+    reply: str
+    reply_to: str | None
+    reply_expires: datetime | None
+    changed: bool
+
+
+def stored_event_id(event_id: str) -> str:
+    """The platform's id as the table keeps it (at most 200 characters)."""
+    return _storable(event_id)[:200]
+
+
+def _storable(text: str) -> str:
+    """`text` as both databases can keep it: NUL and lone surrogates become U+FFFD."""
+    return UNSTORABLE.sub("\ufffd", text)
+
+
+def receive(session: Session, source: str, message: InboundMessage, now: datetime) -> int | None:
+    """Keeps the event; returns its row id, or None when this message was received before."""
+    return receive_many(session, [(source, message, now)])[0]
+
+
+def receive_many(
+    session: Session, events: list[tuple[str, InboundMessage, datetime]]
+) -> list[int | None]:
+    """Keeps several events in one statement; for each, its new row id or None when it was
+    received before (also earlier in the same list)."""
+    rows: list[dict[str, Any]] = [
+        {
+            "source": source,
+            "platform": message.platform,
+            "event_id": stored_event_id(message.event_id),
+            "sender": _storable(message.sender)[:200],
+            "text": _storable(message.text),
+            "payload": message.raw,  # JSON, serialized with escapes: anything goes
+            "reply_to": None if message.reply_to is None else _storable(message.reply_to),
+            "reply_expires": message.reply_expires,
+            "state": "received",
+            "actor": None,
+            "reply": None,
+            "received_at": now,
+            "processed_at": None,
+        }
+        for source, message, now in events
+    ]
+    table = cast(Table, InboundEvent.__table__)
+    dialect = session.get_bind().dialect.name
+    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
+    statement = insert.on_conflict_do_nothing().returning(
+        table.c.id, table.c.source, table.c.event_id
+    )
+    inserted = {(s, e): i for i, s, e in session.execute(statement, rows)}
+    results: list[int | None] = []
+    for row in rows:
+        results.append(inserted.pop((row["source"], row["event_id"]), None))
+    return results
+
+
+def handle(
+    session: Session,
+    people: People,
+    event_id: int,
+    now: datetime,
+    *,
+    office_channel: str | None = None,
+) -> Handled | None:
+    """Acts on a received event; None when another process already has (or is)."""
+    claimed = session.execute(
+        update(InboundEvent)
+        .where(InboundEvent.id == event_id, InboundEvent.state == "received")
+        .values(state="processing")
+    )
+    if getattr(claimed, "rowcount", 0) != 1:
+        return None
+    event = session.get_one(InboundEvent, event_id)
+    reply, changed, actor = _act(session, people, event, now, office_channel)
+    event.state, event.reply, event.actor, event.processed_at = "processed", reply, actor, now
+    return Handled(
+        event.id,
+        event.platform,
+        event.source,
+        reply,
+        event.reply_to,
+        event.reply_expires,
+        changed,
+    )
+
+
+def pending(session: Session, now: datetime, older_than: timedelta) -> list[int]:
+    """Events received but never acted on (the process stopped before it could)."""
+    return list(
+        session.scalars(
+            select(InboundEvent.id)
+            .where(InboundEvent.state == "received", InboundEvent.received_at < now - older_than)
+            .order_by(InboundEvent.id)
+            .limit(500)
+        )
+    )
+
+
+def _act(
+    session: Session,
+    people: People,
+    event: InboundEvent,
+    now: datetime,
+    office_channel: str | None,
+) -> tuple[str, bool, str | None]:
+    identity = people.find(event.platform, event.sender)
+    if identity is None:
+        _refused(session, event, now, "unknown sender", UNKNOWN_SENDER)
+        return UNKNOWN_SENDER, False, None
+    if not event.text.strip():
+        return NOT_TEXT, False, identity.name
+    try:
+        plan = current_plan(session)
+    except NotFoundError:
+        return NO_PLAN, False, identity.name
+    year = now.astimezone(ZoneInfo(plan.timezone)).year
+    try:
+        command = parse_command(event.text, year=year)
+    except ParseError as exc:
+        unknown = "未能识别" in exc.message
+        return (f"{exc.message}\n\n{help_text()}" if unknown else exc.message), False, None
+    actor = identity.actor(command.kind)
+    outcome = apply_command(
+        session,
+        actor,
+        command,
+        plan,
+        now,
+        channel=event.source,
+        inbound=event.event_id,
+        office_channel=office_channel,
+    )
+    if not outcome.changed and command.kind not in INFORMATIONAL:
+        _refused(session, event, now, actor.name, outcome.reply)
+    return neutralize_mentions(outcome.reply), outcome.changed, actor.name
+
+
+def _refused(session: Session, event: InboundEvent, now: datetime, who: str, reply: str) -> None:
+    """Nothing changed: the refusal is on record, with what was asked and by whom."""
+    record(
+        session,
+        now,
+        who,
+        "reply.refused",
+        "inbound",
+        event.id,
+        {"sender": event.sender, "text": event.text[:500], "reply": reply},
+        channel=event.source,
+        inbound_message_id=event.event_id,
+    )

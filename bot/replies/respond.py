@@ -1,0 +1,155 @@
+"""Answers in the conversation a reply came from, after the callback was acknowledged.
+
+WeCom answers inside the callback's response (a passive encrypted reply) and the generic
+hook in its JSON response, so only DingTalk and Feishu need a second request: DingTalk to
+the message's `sessionWebhook` (unsigned, valid until `sessionWebhookExpiredTime`), Feishu
+through its open API (`im/v1/messages/{message_id}/reply` with a tenant access token).
+Failures are logged without URLs or tokens and never raised: the reply was applied; only
+its answer is lost, and the unit can send 「待办」 to see where things stand.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable, Mapping
+from datetime import datetime
+from typing import Protocol
+
+import httpx
+
+from bot.channels.http import JSON_HEADERS
+from bot.replies.inbox import Handled
+
+log = logging.getLogger("duban.replies")
+TIMEOUT = httpx.Timeout(5.0, connect=3.0)
+
+
+class Responder(Protocol):
+    def respond(self, handled: Handled, now: datetime) -> bool:
+        """Sends the answer; True when the platform accepted it."""
+        ...
+
+
+class FeishuApi(Protocol):
+    """The one Feishu open-API call duban makes (a test double stands in for it)."""
+
+    def reply(self, message_id: str, text: str) -> bool: ...
+
+
+class DingtalkResponder:
+    def __init__(self, client: httpx.Client) -> None:
+        self.client = client
+
+    def respond(self, handled: Handled, now: datetime) -> bool:
+        url = handled.reply_to
+        if not url or (handled.reply_expires is not None and handled.reply_expires <= now):
+            log.warning(
+                "dingtalk reply to event %s not sent: session webhook expired", handled.event
+            )
+            return False
+        body = {"msgtype": "text", "text": {"content": handled.reply}}
+        return _post(self.client, url, body, "dingtalk", handled.event, _errcode_ok)
+
+
+class FeishuResponder:
+    def __init__(self, api: FeishuApi) -> None:
+        self.api = api
+
+    def respond(self, handled: Handled, now: datetime) -> bool:
+        if not handled.reply_to:
+            return False
+        return self.api.reply(handled.reply_to, handled.reply)
+
+
+class HttpFeishuApi:
+    """Feishu's open API: a tenant access token (cached until shortly before it expires),
+    then a reply to the message."""
+
+    def __init__(
+        self,
+        client: httpx.Client,
+        app_id: str,
+        app_secret: str,
+        base: str = "https://open.feishu.cn",
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.client, self.app_id, self.app_secret = client, app_id, app_secret
+        self.base, self.clock = base.rstrip("/"), clock
+        self._token: tuple[str, float] | None = None
+        self._lock = threading.Lock()
+
+    def reply(self, message_id: str, text: str) -> bool:
+        token = self._tenant_token()
+        if token is None:
+            return False
+        url = f"{self.base}/open-apis/im/v1/messages/{message_id}/reply"
+        body = {"msg_type": "text", "content": json.dumps({"text": text}, ensure_ascii=False)}
+        headers = {"Authorization": f"Bearer {token}"}
+        return _post(self.client, url, body, "feishu", message_id, _code_ok, headers)
+
+    def _tenant_token(self) -> str | None:
+        with self._lock:
+            if self._token is not None and self._token[1] > self.clock():
+                return self._token[0]
+            url = f"{self.base}/open-apis/auth/v3/tenant_access_token/internal"
+            body = {"app_id": self.app_id, "app_secret": self.app_secret}
+            try:
+                answer = self.client.post(url, json=body, timeout=TIMEOUT).json()
+            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+                log.warning("feishu token request failed: %s", type(exc).__name__)
+                return None
+            token = answer.get("tenant_access_token") if isinstance(answer, dict) else None
+            if not isinstance(token, str) or answer.get("code") != 0:
+                log.warning("feishu token refused: code %s", _field(answer, "code"))
+                return None
+            expire = answer.get("expire")
+            seconds = expire if isinstance(expire, int) else 7200
+            self._token = (token, self.clock() + max(seconds - 300, 60))
+            return token
+
+
+def _post(
+    client: httpx.Client,
+    url: str,
+    body: Mapping[str, object],
+    platform: str,
+    event: object,
+    ok: Callable[[object], bool],
+    headers: dict[str, str] | None = None,
+) -> bool:
+    try:
+        response = client.post(
+            url,
+            content=json.dumps(body, ensure_ascii=False).encode(),
+            headers={**JSON_HEADERS, **(headers or {})},
+            timeout=TIMEOUT,
+        )
+        answer: object = response.json()
+    except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+        log.warning("%s reply to %s failed: %s", platform, event, type(exc).__name__)
+        return False
+    if response.is_success and ok(answer):
+        return True
+    log.warning(
+        "%s reply to %s refused: HTTP %s, %s",
+        platform,
+        event,
+        response.status_code,
+        _field(answer, "errcode") or _field(answer, "code"),
+    )
+    return False
+
+
+def _field(answer: object, key: str) -> object:
+    return answer.get(key) if isinstance(answer, dict) else None
+
+
+def _errcode_ok(answer: object) -> bool:
+    return _field(answer, "errcode") in (0, None) and isinstance(answer, dict)
+
+
+def _code_ok(answer: object) -> bool:
+    return _field(answer, "code") == 0

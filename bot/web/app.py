@@ -1,0 +1,236 @@
+"""The web app: the chat platforms' reply callbacks and the health check.
+
+Every callback goes: verify (signature, freshness, receiver) → dedupe on the platform's
+message id and persist the raw event → acknowledge within the platform's deadline → act on
+it → answer in the conversation. WeCom and the generic hook answer inside the response (the
+work is a few milliseconds; WeCom allows 5 s), DingTalk and Feishu after it, from a
+background thread (bot/web/workers.py). A refused request changes nothing but a counter;
+no input gives a 500.
+"""
+
+from __future__ import annotations
+
+import gc
+import logging
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from datetime import datetime
+
+from fastapi import FastAPI, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, PlainTextResponse
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from bot.config import InboundSettings
+from bot.replies import dingtalk, feishu, generic
+from bot.replies.inbound import InboundMessage, Rejected
+from bot.replies.wecom import WecomCrypto
+from bot.web.context import WebContext
+from bot.web.observability import add_observability
+
+log = logging.getLogger("duban.web")
+EMPTY_JSON = Response(b"{}", media_type="application/json")
+
+
+class TooLarge(Exception):  # noqa: N818 -- a verdict, like Rejected
+    pass
+
+
+class NoSuchHook(Exception):  # noqa: N818
+    pass
+
+
+def create_app(ctx: WebContext) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        ctx.start()
+        # What is loaded by now (code, settings, the ORM's mappers) lives as long as the
+        # process: out of the collector's sight, its full collections stay short.
+        gc.freeze()
+        try:
+            yield
+        finally:
+            await run_in_threadpool(ctx.stop)
+
+    app = FastAPI(title="duban", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
+    app.state.ctx = ctx
+    _errors(app, ctx)
+
+    _hooks(app, ctx)
+    add_observability(app, ctx)
+    return app
+
+
+def _hooks(app: FastAPI, ctx: WebContext) -> None:
+    """The hooks are plain Starlette routes answering bytes: FastAPI's parameter and response
+    machinery cost as much again as the work itself on the acknowledgement path."""
+
+    async def wecom_verify(request: Request) -> Response:
+        config = _hook(ctx, request.path_params["name"], "wecom")
+        query = request.query_params
+        signature, timestamp, nonce, echostr = (
+            _param(query.get(key), key)
+            for key in ("msg_signature", "timestamp", "nonce", "echostr")
+        )
+        plain = _crypto(config).verify_url(signature, timestamp, nonce, echostr)
+        ctx.count("wecom", "verified")
+        return PlainTextResponse(plain)
+
+    async def wecom_message(request: Request) -> Response:
+        name = request.path_params["name"]
+        config = _hook(ctx, name, "wecom")
+        body = await _body(request, ctx.settings.web.max_body)
+        query = request.query_params
+        signature, timestamp, nonce = (
+            _param(query.get(key), key) for key in ("msg_signature", "timestamp", "nonce")
+        )
+        if not (nonce.isascii() and nonce.isprintable()):  # the passive reply echoes it
+            raise Rejected(400, "nonce is not printable ASCII")
+        now = ctx.clock()
+        crypto = _crypto(config)
+        message = crypto.parse_callback(signature, timestamp, nonce, body, now=now)
+        reply, _ = await _answer_now(ctx, name, message, now)
+        if reply is None:
+            return Response(status_code=200)  # an empty answer: nothing more to say
+        own = str(message.raw.get("ToUserName") or config.corp_id or "")
+        xml = crypto.passive_reply(message.sender, own, reply, timestamp, nonce)
+        return Response(xml, media_type="application/xml")
+
+    async def dingtalk_message(request: Request) -> Response:
+        name = request.path_params["name"]
+        config = _hook(ctx, name, "dingtalk")
+        body = await _body(request, ctx.settings.web.max_body)
+        now = ctx.clock()
+        headers = request.headers
+        dingtalk.verify(config.app_secret or "", headers.get("timestamp"), headers.get("sign"), now)
+        message = dingtalk.parse_callback(body)
+        await _accept_later(ctx, name, message, now)
+        return EMPTY_JSON
+
+    async def feishu_event(request: Request) -> Response:
+        name = request.path_params["name"]
+        config = _hook(ctx, name, "feishu")
+        body = await _body(request, ctx.settings.web.max_body)
+        now = ctx.clock()
+        result = feishu.parse_callback(
+            body,
+            encrypt_key=config.encrypt_key,
+            verification_token=config.verification_token,
+            headers=request.headers,
+            now=now,
+        )
+        if isinstance(result, feishu.Challenge):
+            ctx.count("feishu", "verified")
+            return JSONResponse({"challenge": result.challenge})
+        if isinstance(result, feishu.Ignored):
+            ctx.count("feishu", "ignored")
+            return EMPTY_JSON
+        await _accept_later(ctx, name, result, now)
+        return EMPTY_JSON
+
+    async def generic_message(request: Request) -> Response:
+        name = request.path_params["name"]
+        config = _hook(ctx, name, "generic")
+        body = await _body(request, ctx.settings.web.max_body)
+        now = ctx.clock()
+        message = generic.parse_callback(body, request.headers, config.secret or "", now)
+        reply, duplicate = await _answer_now(ctx, name, message, now)
+        return JSONResponse({"ok": True, "duplicate": duplicate, "reply": reply})
+
+    app.add_route("/hooks/wecom/{name}", wecom_verify, methods=["GET"])
+    app.add_route("/hooks/wecom/{name}", wecom_message, methods=["POST"])
+    app.add_route("/hooks/dingtalk/{name}", dingtalk_message, methods=["POST"])
+    app.add_route("/hooks/feishu/{name}", feishu_event, methods=["POST"])
+    app.add_route("/hooks/generic/{name}", generic_message, methods=["POST"])
+
+
+async def _answer_now(
+    ctx: WebContext, source: str, message: InboundMessage, now: datetime
+) -> tuple[str | None, bool]:
+    """WeCom and the generic hook: keep, act and answer within the request. Returns the
+    answer and whether the message came before (a retry gets the first answer again)."""
+    new = await ctx.keep(source, message, now)
+    if new is None:
+        ctx.count(message.platform, "duplicate")
+        return await run_in_threadpool(ctx.earlier_reply, source, message.event_id), True
+    ctx.count(message.platform, "accepted")
+    handled = await run_in_threadpool(ctx.handle, new, now)
+    return (handled.reply if handled is not None else None), False
+
+
+async def _accept_later(
+    ctx: WebContext, source: str, message: InboundMessage, now: datetime
+) -> None:
+    """DingTalk and Feishu: keep it and acknowledge; act and answer after the response."""
+    new = await ctx.keep(source, message, now)
+    if new is None:
+        ctx.count(message.platform, "duplicate")
+        return
+    ctx.count(message.platform, "accepted")
+    ctx.act_later(new)
+
+
+def _hook(ctx: WebContext, name: str, platform: str) -> InboundSettings:
+    config = ctx.inbound(name, platform)
+    if config is None:
+        raise NoSuchHook(f"no {platform} hook named {name!r}")
+    return config
+
+
+def _crypto(config: InboundSettings) -> WecomCrypto:
+    return WecomCrypto(config.token or "", config.encoding_aes_key or "", config.corp_id or "")
+
+
+def _param(value: str | None, key: str) -> str:
+    if not value:
+        raise Rejected(400, f"query parameter {key} is missing")
+    return value
+
+
+async def _body(request: Request, limit: int) -> bytes:
+    """The raw body, refused (413) as soon as it is known to be over `limit` bytes."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise TooLarge(f"body over {limit} bytes")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise TooLarge(f"body over {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _platform(request: Request) -> str:
+    parts = request.url.path.split("/")
+    return parts[2] if len(parts) > 2 and parts[1] == "hooks" else "web"
+
+
+def _errors(app: FastAPI, ctx: WebContext) -> None:
+    """Every refusal is a short JSON answer with its status; nothing shows a traceback."""
+
+    def answer(status: int, outcome: str) -> Callable[[Request, Exception], Awaitable[Response]]:
+        async def handler(request: Request, exc: Exception) -> Response:
+            if isinstance(exc, Rejected):
+                code, reason = exc.status, exc.reason
+            elif isinstance(exc, StarletteHTTPException):
+                code, reason = exc.status_code, str(exc.detail)
+            else:
+                code, reason = status, str(exc) if status < 500 else "internal error"
+            ctx.count(_platform(request), f"{outcome}_{code}")
+            if code >= 500:
+                log.error("%s %s failed: %s", request.method, request.url.path, type(exc).__name__)
+            return JSONResponse({"error": reason}, status_code=code)
+
+        return handler
+
+    app.add_exception_handler(Rejected, answer(400, "rejected"))
+    app.add_exception_handler(TooLarge, answer(413, "rejected"))
+    app.add_exception_handler(NoSuchHook, answer(404, "rejected"))
+    app.add_exception_handler(RequestValidationError, answer(400, "rejected"))
+    app.add_exception_handler(StarletteHTTPException, answer(404, "rejected"))
+    # The database is down or busy: the platform retries later; the body was fine.
+    app.add_exception_handler(SQLAlchemyError, answer(503, "unavailable"))
+    app.add_exception_handler(Exception, answer(500, "failed"))

@@ -1,0 +1,166 @@
+"""What the web app's handlers share: settings, database sessions, the clock, who is who,
+the answerers, and counters of what came in."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+
+import httpx
+from apscheduler.schedulers.base import BaseScheduler
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import InboundSettings, Settings
+from bot.database import session_factory, writer
+from bot.intake.directory import Directory, load_directory
+from bot.metrics import INBOUND_REQUESTS
+from bot.models import InboundEvent
+from bot.replies.identity import People
+from bot.replies.inbound import InboundMessage
+from bot.replies.inbox import Handled, handle, pending, stored_event_id
+from bot.replies.respond import (
+    DingtalkResponder,
+    FeishuApi,
+    FeishuResponder,
+    HttpFeishuApi,
+    Responder,
+)
+from bot.web.workers import Processor, Receiver
+
+log = logging.getLogger("duban.web")
+Clock = Callable[[], datetime]
+FeishuApiFactory = Callable[[InboundSettings, httpx.Client], FeishuApi]
+PEOPLE_TTL = 30.0  # seconds a loaded contact index is used before it is read again
+UNFINISHED = timedelta(minutes=1)  # a received event untouched this long was interrupted
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+def http_feishu_api(config: InboundSettings, client: httpx.Client) -> FeishuApi:
+    return HttpFeishuApi(client, config.app_id or "", config.app_secret or "", config.api_base)
+
+
+@dataclass
+class WebContext:
+    settings: Settings
+    sessions: sessionmaker[Session]
+    clock: Clock = utc_now
+    http: httpx.Client = field(default_factory=lambda: httpx.Client())
+    feishu_api: FeishuApiFactory = http_feishu_api
+    directory: Directory | None = None
+    counters: Counter[tuple[str, str]] = field(default_factory=Counter)
+    scheduler: BaseScheduler | None = None  # set by `duban run`: /readyz checks it
+
+    def __post_init__(self) -> None:
+        bind = self.sessions.kw.get("bind")
+        # Writes take SQLite's lock at BEGIN, so concurrent handlers queue instead of failing.
+        if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+            self.sessions = session_factory(writer(bind))
+        if self.directory is None:
+            self.directory = load_directory(self.settings.directory.path)
+        self._people: tuple[People, float] | None = None
+        self._lock = threading.Lock()
+        self._responders: dict[str, Responder] = {}
+        sqlite = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
+        self.receiver = Receiver(self.sessions, writers=1 if sqlite else 4)
+        self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
+
+    def start(self) -> None:
+        self.receiver.start()
+        self.processor.start()
+
+    def stop(self) -> None:
+        self.receiver.stop()
+        self.processor.stop()
+
+    async def keep(self, source: str, message: InboundMessage, now: datetime) -> int | None:
+        """Keeps a verified event (group commit); its row id, or None for a platform's retry."""
+        self.receiver.start()  # started by the app's lifespan; here for apps used without it
+        return await self.receiver.receive(source, message, now)
+
+    def act_later(self, event_id: int) -> None:
+        self.processor.start()
+        self.processor.submit(event_id)
+
+    def inbound(self, name: str, platform: str) -> InboundSettings | None:
+        config = self.settings.inbound.get(name)
+        return config if config is not None and config.platform == platform else None
+
+    def count(self, platform: str, outcome: str) -> None:
+        with self._lock:
+            self.counters[(platform, outcome)] += 1
+        INBOUND_REQUESTS.labels(platform, outcome).inc()
+
+    def people(self) -> People:
+        with self._lock:
+            if self._people is not None and self._people[1] > time.monotonic():
+                return self._people[0]
+        with self.sessions() as session:
+            assert self.directory is not None
+            people = People.load(session, self.directory.office)
+        with self._lock:
+            self._people = (people, time.monotonic() + PEOPLE_TTL)
+        return people
+
+    def handle(self, event_id: int, now: datetime) -> Handled | None:
+        people = self.people()
+        with self.sessions.begin() as session:
+            return handle(
+                session,
+                people,
+                event_id,
+                now,
+                office_channel=self.settings.delivery.office_channel,
+            )
+
+    def earlier_reply(self, source: str, event_id: str) -> str | None:
+        """The answer given the first time a message came (a platform's retry)."""
+        with self.sessions() as session:
+            return session.scalar(
+                select(InboundEvent.reply).where(
+                    InboundEvent.source == source,
+                    InboundEvent.event_id == stored_event_id(event_id),
+                )
+            )
+
+    def responder(self, source: str) -> Responder | None:
+        config = self.settings.inbound.get(source)
+        if config is None or config.platform not in ("dingtalk", "feishu"):
+            return None
+        with self._lock:
+            if source not in self._responders:
+                self._responders[source] = (
+                    DingtalkResponder(self.http)
+                    if config.platform == "dingtalk"
+                    else FeishuResponder(self.feishu_api(config, self.http))
+                )
+            return self._responders[source]
+
+    def process(self, event_id: int) -> None:
+        """After the acknowledgement: act on the event, then answer in the conversation."""
+        now = self.clock()
+        try:
+            handled = self.handle(event_id, now)
+        except Exception:
+            # The event stays `received`; `finish_pending` takes it up again.
+            log.exception("inbound event %s could not be processed now", event_id)
+            return
+        if handled is not None and (responder := self.responder(handled.source)) is not None:
+            responder.respond(handled, now)
+
+    def finish_pending(self) -> int:
+        """Events a stopped process acknowledged but never acted on (a daemon job)."""
+        now = self.clock()
+        with self.sessions() as session:
+            waiting = pending(session, now, UNFINISHED)
+        for event_id in waiting:
+            self.process(event_id)
+        return len(waiting)

@@ -1,0 +1,82 @@
+"""Serving the web app with uvicorn: alone (`duban serve`) or beside the scheduler."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import socket
+import threading
+from types import FrameType
+
+import httpx
+import uvicorn
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.config import Settings
+from bot.errors import DubanError
+from bot.web.app import create_app
+from bot.web.context import WebContext
+
+log = logging.getLogger("duban")
+
+
+def web_context(settings: Settings, sessions: sessionmaker[Session]) -> WebContext:
+    client = httpx.Client(limits=httpx.Limits(max_connections=32))
+    return WebContext(settings, sessions, http=client)
+
+
+def make_server(ctx: WebContext, host: str, port: int) -> uvicorn.Server:
+    """A uvicorn server for the app; the address is checked first, so that a port in use is
+    one clear line rather than uvicorn's exit."""
+    _check_address(host, port)
+    config = uvicorn.Config(
+        create_app(ctx),
+        host=host,
+        port=port,
+        log_level="warning",
+        access_log=False,
+        server_header=False,
+        timeout_graceful_shutdown=5,
+    )
+    return uvicorn.Server(config)
+
+
+def start_server(server: uvicorn.Server) -> threading.Thread:
+    """Serves in a thread of its own (uvicorn leaves signals to the main thread then);
+    `stop_server` ends it."""
+    thread = threading.Thread(target=server.run, name="duban-web", daemon=True)
+    thread.start()
+    return thread
+
+
+def stop_server(server: uvicorn.Server, thread: threading.Thread) -> None:
+    server.should_exit = True
+    thread.join(timeout=10)
+
+
+def run_server(server: uvicorn.Server) -> None:
+    """Serves until SIGINT/SIGTERM (exit 0) or until the server stops by itself."""
+    stop = threading.Event()
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+    thread = start_server(server)
+    while not stop.wait(0.5) and thread.is_alive():
+        pass
+    stop_server(server, thread)
+
+
+def _check_address(host: str, port: int) -> None:
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+        family, kind, proto, _, address = infos[0]
+        with socket.socket(family, kind, proto) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind(address)
+    except OSError as exc:
+        raise DubanError(f"无法在 {host}:{port} 上提供服务：{exc.strerror or exc}") from None

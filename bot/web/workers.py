@@ -1,0 +1,187 @@
+"""The two threads behind the hooks: one keeps events, one acts on them.
+
+`Receiver` is a group commit: request handlers hand it verified events and await; it writes
+whatever has gathered since its last write in one transaction and then tells each handler
+whether its event was new. One transaction per batch instead of one per request is what
+lets the hooks acknowledge at a rate near the web framework's own.
+
+`Processor` acts on kept events in the order they came, one transaction each, and answers
+in the conversation; when it has had nothing to do for a while it looks for events a
+stopped process kept but never acted on.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from datetime import datetime
+
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.replies.inbound import InboundMessage
+from bot.replies.inbox import receive_many
+
+log = logging.getLogger("duban.web")
+MAX_BATCH = 500
+IDLE_SECONDS = 60.0
+BUSY_GAP = 0.005  # seconds since the last request during which requests go first
+MAX_LAG = 2.0  # seconds an event may wait for requests to pass before it goes anyway
+YIELD_STEP = 0.002
+
+Waiter = asyncio.Future[int | None]
+_Item = tuple[str, InboundMessage, datetime, asyncio.AbstractEventLoop, Waiter]
+
+
+class Receiver:
+    """`writers` threads write batches: one for SQLite (one writer at a time anyway), more
+    for PostgreSQL, where a batch mostly waits for its commit to be flushed and the next
+    batch can be written meanwhile."""
+
+    def __init__(self, sessions: sessionmaker[Session], writers: int = 1) -> None:
+        self.sessions, self.writers = sessions, writers
+        self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
+        self._threads: list[threading.Thread] = []
+        self.last_arrival = 0.0  # time.monotonic() of the latest request
+
+    @property
+    def busy(self) -> bool:
+        """Requests are coming in right now."""
+        return time.monotonic() - self.last_arrival < BUSY_GAP
+
+    def start(self) -> None:
+        if not self._threads:
+            self._threads = [
+                threading.Thread(target=self._run, name=f"duban-receiver-{n}", daemon=True)
+                for n in range(self.writers)
+            ]
+            for thread in self._threads:
+                thread.start()
+
+    def stop(self) -> None:
+        for _ in self._threads:
+            self._queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=10)
+        self._threads = []
+
+    async def receive(self, source: str, message: InboundMessage, now: datetime) -> int | None:
+        """Keeps the event; its row id, or None when the platform sent it before."""
+        if not self._threads:
+            raise RuntimeError("the receiver is not running")
+        loop = asyncio.get_running_loop()
+        future: asyncio.Future[int | None] = loop.create_future()
+        self._queue.put((source, message, now, loop, future))
+        self.last_arrival = time.monotonic()
+        return await future
+
+    def _run(self) -> None:
+        while (first := self._queue.get()) is not None:
+            batch = [first]
+            stopping = False
+            while len(batch) < MAX_BATCH:
+                try:
+                    item = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                if item is None:  # a stop for this thread: the batch in hand first
+                    stopping = True
+                    break
+                batch.append(item)
+            self._write(batch)
+            if stopping:
+                return
+
+    def _write(self, batch: list[_Item]) -> None:
+        try:
+            with self.sessions.begin() as session:
+                ids = receive_many(session, [(s, m, n) for s, m, n, _, _ in batch])
+        except Exception as exc:  # the database is down: each handler answers 503
+            for *_, loop, future in batch:
+                loop.call_soon_threadsafe(_fail, future, exc)
+            return
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, int | None]]] = {}
+        for (*_, loop, future), event in zip(batch, ids, strict=True):
+            by_loop.setdefault(loop, []).append((future, event))
+        for loop, results in by_loop.items():  # one wake-up of the loop for the whole batch
+            loop.call_soon_threadsafe(_resolve, results)
+
+
+def _resolve(results: list[tuple[Waiter, int | None]]) -> None:
+    for future, event in results:
+        if not future.done():
+            future.set_result(event)
+
+
+def _fail(future: asyncio.Future[int | None], exc: Exception) -> None:
+    if not future.done():
+        future.set_exception(exc)
+
+
+class Processor:
+    """Acknowledgements come first: they have the platforms' deadlines (3 s for DingTalk
+    and Feishu), the answers in chat do not. While requests are coming in, the processor
+    lets them go ahead, but never lets an event wait more than MAX_LAG seconds for it: a
+    burst is acknowledged at full speed and answered right after, and a steady stream is
+    answered as it comes."""
+
+    def __init__(
+        self,
+        process: Callable[[int], None],
+        finish_pending: Callable[[], int],
+        busy: Callable[[], bool] = lambda: False,
+    ) -> None:
+        self.process, self.finish_pending, self.busy = process, finish_pending, busy
+        self._queue: queue.SimpleQueue[tuple[int, float] | threading.Event | None] = (
+            queue.SimpleQueue()
+        )
+        self._thread: threading.Thread | None = None
+
+    def start(self) -> None:
+        if self._thread is None:
+            self._thread = threading.Thread(target=self._run, name="duban-processor", daemon=True)
+            self._thread.start()
+
+    def stop(self) -> None:
+        """Stops after the event at hand; those still queued stay `received` in the
+        database and are taken up by the next process."""
+        if self._thread is not None:
+            self._queue.put(None)
+            self._thread.join(timeout=10)
+            self._thread = None
+
+    def submit(self, event_id: int) -> None:
+        self._queue.put((event_id, time.monotonic()))
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Waits until what was submitted so far has been acted on (tests, shutdown)."""
+        done = threading.Event()
+        self._queue.put(done)
+        done.wait(timeout)
+
+    def _run(self) -> None:
+        while True:
+            try:
+                event = self._queue.get(timeout=IDLE_SECONDS)
+            except queue.Empty:
+                self._guard(self.finish_pending)
+                continue
+            if event is None:
+                return
+            if isinstance(event, threading.Event):
+                event.set()
+                continue
+            event_id, submitted = event
+            while self.busy() and time.monotonic() - submitted < MAX_LAG:
+                time.sleep(YIELD_STEP)
+            self._guard(functools.partial(self.process, event_id))
+
+    def _guard(self, job: Callable[[], object]) -> None:
+        try:
+            job()
+        except Exception:
+            log.exception("processing inbound events failed; they stay queued in the database")

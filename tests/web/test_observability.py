@@ -1,0 +1,107 @@
+"""/healthz, /readyz and /metrics: what an operator's monitoring reads."""
+
+from __future__ import annotations
+
+import httpx
+from apscheduler.schedulers.background import BackgroundScheduler
+from prometheus_client.parser import text_string_to_metric_families
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.models import Message, RateBucket
+from bot.web.context import WebContext
+from tests.web.helpers import NOW, generic_post
+
+
+def samples(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:
+    response = client.get("/metrics")
+    assert response.status_code == 200
+    assert response.headers["content-type"].startswith("text/plain")
+    return {
+        (sample.name, tuple(sorted(sample.labels.items()))): sample.value
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    }
+
+
+def test_healthz_says_the_process_is_up(client: httpx.Client) -> None:
+    assert client.get("/healthz").json() == {"status": "ok"}
+
+
+def test_readyz_is_ready_when_the_database_answers_and_no_scheduler_is_expected(
+    client: httpx.Client,
+) -> None:
+    response = client.get("/readyz")
+    assert response.status_code == 200
+    assert response.json() == {"status": "ready", "database": "ok", "scheduler": "not run here"}
+
+
+def test_readyz_is_not_ready_while_the_daemons_scheduler_is_stopped(
+    client: httpx.Client, ctx: WebContext
+) -> None:
+    scheduler = BackgroundScheduler()
+    ctx.scheduler = scheduler
+    assert client.get("/readyz").status_code == 503
+    assert client.get("/readyz").json()["scheduler"] == "stopped"
+    scheduler.start()
+    try:
+        assert client.get("/readyz").json() == {
+            "status": "ready",
+            "database": "ok",
+            "scheduler": "running",
+        }
+    finally:
+        scheduler.shutdown(wait=False)
+
+
+def test_metrics_count_inbound_requests_by_outcome(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    key = ("duban_inbound_requests_total", (("outcome", "accepted"), ("platform", "generic")))
+    refused = (
+        "duban_inbound_requests_total",
+        (("outcome", "rejected_401"), ("platform", "generic")),
+    )
+    before = samples(client)
+    assert generic_post(client, "13800000002", "进展 #1 60%", "m-metrics-1", NOW).status_code == 200
+    bad = client.post("/hooks/generic/oa", content=b"{}", headers={"X-Duban-Timestamp": "1"})
+    assert bad.status_code == 401
+    after = samples(client)
+    assert after[key] - before.get(key, 0.0) == 1
+    assert after[refused] - before.get(refused, 0.0) == 1
+
+
+def test_metrics_show_the_outbox_by_state_and_platform_and_the_resting_webhooks(
+    client: httpx.Client, sessions: sessionmaker[Session]
+) -> None:
+    with sessions.begin() as session:
+        for state in ("pending", "pending", "dead"):
+            session.add(
+                Message(
+                    recipient_kind="unit",
+                    recipient_id=None,
+                    recipient_name="市发改委",
+                    channel=None,
+                    kind="urge",
+                    state=state,
+                    not_before=NOW,
+                    items=[],
+                    mentions={},
+                    text="【催办通知】",
+                    attempts=0,
+                    simulated=False,
+                    part=1,
+                    parts=1,
+                    created_at=NOW,
+                )
+            )
+        session.add(
+            RateBucket(
+                key="channel:x", sent=[], updated_at=NOW, paused_until=NOW.replace(year=2099)
+            )
+        )
+    figures = samples(client)
+    assert figures[("duban_messages", (("platform", "console"), ("state", "pending")))] == 2
+    assert figures[("duban_messages", (("platform", "console"), ("state", "dead")))] == 1
+    assert figures[("duban_messages", (("platform", "console"), ("state", "sent")))] == 0
+    assert figures[("duban_webhooks_paused", ())] == 1
+    assert figures[("duban_webhooks_disabled", ())] == 0
