@@ -209,12 +209,19 @@ def db_upgrade_command(ctx: typer.Context) -> None:
     out.print(f"数据库已是最新版本 {database.head_revision()}。")
 
 
-from bot import cli_delivery, cli_engine, cli_replies, cli_supervision  # noqa: E402
+from bot import (  # noqa: E402  (they register commands on `app`)
+    cli_delivery,
+    cli_engine,
+    cli_exports,
+    cli_replies,
+    cli_supervision,
+)
 
 cli_engine.register(app)
 cli_delivery.register(app)
 cli_replies.register(app)
 cli_supervision.register(app)
+cli_exports.register(app)
 
 
 def main() -> None:
