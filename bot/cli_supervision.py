@@ -1,15 +1,21 @@
-"""The supervision commands: `rank` (the 晾晒 ranking of a period) and `rank publish`."""
+"""The supervision commands: `rank` (the 晾晒 ranking of a period), `rank publish`, and
+`accountability` (the 问责 ledger) with `accountability confirm|dismiss`."""
 
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
 from rich.text import Text
 
 from bot.cli_support import out, print_json, reports_errors, sessions_of, settings_of
+from bot.errors import DubanError
+from bot.models import AccountabilityEntry
+from bot.supervise import accountability
+from bot.supervise.accountability import RULE_NAMES, STATE_NAMES, STATES, Decision
 from bot.supervise.ranking import Period, RankedUnit, last_ended, parse_period, score_text
 from bot.supervise.ranking_flow import (
     RankingSetup,
@@ -27,8 +33,15 @@ LIGHT_NAMES = {"green": "🟢 绿", "yellow": "🟡 黄", "red": "🔴 红"}
 TREND_NAMES = {"up": "↑ 上升", "down": "↓ 下降", "same": "— 持平", "new": "新上榜"}
 
 
+accountability_app = typer.Typer(
+    help="问责台账：规则登记的问责事项及其依据，由督查室确认或撤销。",
+    invoke_without_command=True,
+)
+
+
 def register(app: typer.Typer) -> None:
     app.add_typer(rank_app, name="rank")
+    app.add_typer(accountability_app, name="accountability")
 
 
 def _period(text: str | None, setup: RankingSetup, now: datetime) -> Period:
@@ -116,3 +129,92 @@ def rank_publish_command(
         f"将发送到渠道「{result.channel}」（消息 {ids}）。",
         markup=False,
     )
+
+
+# --- accountability -----------------------------------------------------------------------
+
+
+class OptionValueError(DubanError):
+    """A bad option value: one clear line, exit 2 (as Click's own usage errors)."""
+
+    exit_code = 2
+
+
+STATE_HELP = "只列出该状态：open 待处理、confirmed 已确认、dismissed 已撤销。"
+
+
+@accountability_app.callback()
+@reports_errors
+def accountability_command(
+    ctx: typer.Context,
+    as_json_: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    state: Annotated[str | None, typer.Option("--state", help=STATE_HELP)] = None,
+) -> None:
+    """列出问责事项（连续亮红灯、逾期超过规定工作日），含编号、单位、规则、依据和状态。"""
+    if ctx.invoked_subcommand is not None:
+        return
+    if state is not None and state not in STATES:
+        raise OptionValueError(f"未知的状态「{state}」，可选：{'、'.join(STATES)}")
+    settings = settings_of(ctx)
+    with sessions_of(ctx)() as session:
+        entries = accountability.list_entries(session, state)
+        if as_json_:
+            print_json(accountability.as_json(entries))
+            return
+        _show_entries(entries, ZoneInfo(settings.plan.timezone))
+
+
+def _show_entries(entries: list[AccountabilityEntry], tz: ZoneInfo) -> None:
+    if not entries:
+        out.print("没有问责事项。")
+        return
+    table = Table("编号", "单位", "规则", "事由", "登记", "状态", "处理意见")
+    for entry in entries:
+        decided = entry.decided_at.astimezone(tz).strftime("%m-%d") if entry.decided_at else ""
+        state = STATE_NAMES.get(entry.state, entry.state)
+        table.add_row(
+            str(entry.id),
+            Text(entry.unit.name),
+            RULE_NAMES.get(entry.rule, entry.rule),
+            Text(entry.summary),
+            entry.created_at.astimezone(tz).strftime("%Y-%m-%d"),
+            f"{state} {decided}".strip(),
+            Text(entry.note or ""),
+        )
+    out.print(table)
+
+
+def _decide(ctx: typer.Context, entry_id: int, decision: Decision, note: str | None) -> None:
+    with sessions_of(ctx, write=True).begin() as session:
+        entry = accountability.decide(session, entry_id, decision, datetime.now(UTC), note=note)
+        unit, summary = entry.unit.name, entry.summary
+    shown = f"，处理意见：{entry.note}" if entry.note else ""
+    out.print(
+        f"问责事项 {entry_id}（{unit}：{summary}）{STATE_NAMES[decision]}{shown}。",
+        markup=False,
+    )
+
+
+NOTE_HELP = "处理意见（记入台账和审计）。"
+
+
+@accountability_app.command("confirm")
+@reports_errors
+def accountability_confirm_command(
+    ctx: typer.Context,
+    entry_id: Annotated[int, typer.Argument(metavar="ID", help="问责事项编号。")],
+    note: Annotated[str | None, typer.Option("--note", help=NOTE_HELP)] = None,
+) -> None:
+    """确认一项待处理的问责事项（确认后列入次月第一份督办日报）。"""
+    _decide(ctx, entry_id, "confirmed", note)
+
+
+@accountability_app.command("dismiss")
+@reports_errors
+def accountability_dismiss_command(
+    ctx: typer.Context,
+    entry_id: Annotated[int, typer.Argument(metavar="ID", help="问责事项编号。")],
+    note: Annotated[str | None, typer.Option("--note", help=NOTE_HELP)] = None,
+) -> None:
+    """撤销一项待处理的问责事项（不予问责），可附说明。"""
+    _decide(ctx, entry_id, "dismissed", note)

@@ -1,6 +1,7 @@
 """`duban run`: APScheduler as the clock only.
 
-A handful of fixed jobs — sweep every minute, dispatch every few seconds — with coalescing
+A handful of fixed jobs — sweep every minute, dispatch every few seconds, rankings, digests
+and accountability rules every few minutes (each produced once per period) — with coalescing
 and a misfire grace time. Every due point and reminder state lives in the database, so the
 jobs are rebuilt at start and an in-memory job store is enough; a restart continues where
 the last process stopped, without re-sending or losing anything.
@@ -58,6 +59,22 @@ def build_scheduler(
             IntervalTrigger(minutes=5),
             id="ranking",
             name="ranking",
+            next_run_time=clock(),
+        )
+    if runtime.digest is not None:
+        scheduler.add_job(
+            _guarded("digest", lambda: runtime.send_digests(clock())),
+            IntervalTrigger(minutes=5),
+            id="digest",
+            name="digest",
+            next_run_time=clock(),
+        )
+    if runtime.ranking is not None:
+        scheduler.add_job(
+            _guarded("accountability", lambda: runtime.raise_accountability(clock())),
+            IntervalTrigger(minutes=15),
+            id="accountability",
+            name="accountability",
             next_run_time=clock(),
         )
     return scheduler

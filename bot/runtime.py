@@ -25,6 +25,8 @@ from bot.metrics import SWEEP_DUE, SWEEP_NOTIFICATIONS, SWEEP_SECONDS
 from bot.outbox import Dispatcher
 from bot.replies.followup import ack_followups
 from bot.rules import Rules, load_rules
+from bot.supervise.accountability import raise_entries
+from bot.supervise.digest import DigestSetup, digest_setup, send_digests
 from bot.supervise.ranking_flow import RankingSetup, publish_due_rankings, ranking_setup
 from bot.sweep import SweepOptions, SweepResult, sweep
 
@@ -52,6 +54,7 @@ class Runtime:
     workers: int = 32
     ack_followup_days: int = 3
     ranking: RankingSetup | None = None
+    digest: DigestSetup | None = None
 
     def channel_for(self, name: str | None) -> Channel:
         """The named channel; an unknown or missing name falls back to the default."""
@@ -104,6 +107,20 @@ class Runtime:
         with self.sessions.begin() as session:
             return len(publish_due_rankings(session, self.ranking, now))
 
+    def send_digests(self, now: datetime) -> int:
+        """Queues each supervisor's and the office's digest of the day, once."""
+        if self.digest is None:
+            return 0
+        with self.sessions.begin() as session:
+            return len(send_digests(session, self.digest, now))
+
+    def raise_accountability(self, now: datetime) -> int:
+        """Applies the accountability rules; each entry is raised once."""
+        if self.ranking is None:
+            return 0
+        with self.sessions.begin() as session:
+            return len(raise_entries(session, self.ranking, now))
+
     def cycle(self, now: datetime) -> CycleResult:
         return CycleResult(self.sweep(now), self.dispatch(now))
 
@@ -140,9 +157,10 @@ def build_runtime(
         settings.delivery.default_channel,
         settings.delivery.office_channel,
     )
+    rules = load_rules(settings.schedules.rules)
     return Runtime(
         sessions=sessions,
-        rules=load_rules(settings.schedules.rules),
+        rules=rules,
         calendar=calendar,
         tz=ZoneInfo(settings.plan.timezone),
         channels={n: make_channel(n, c, http) for n, c in settings.channels.items()},
@@ -153,4 +171,5 @@ def build_runtime(
         workers=settings.delivery.workers,
         ack_followup_days=settings.replies.ack_followup_days,
         ranking=ranking_setup(settings),
+        digest=digest_setup(settings, rules, calendar),
     )

@@ -144,7 +144,8 @@ def _entry(message: Message, moment: datetime, tz: ZoneInfo) -> dict[str, Any]:
         "to": {"kind": message.recipient_kind, "name": message.recipient_name},
         "kind": message.kind,
         "items": [
-            {"task": i["task"], "unit": i["unit"], "level": i["level"], "due": i["due"]}
+            # Reminders carry all four; blockers, follow-ups and digests only some.
+            {key: i.get(key) for key in ("task", "unit", "level", "due")}
             for i in message.items
         ],
         "text": message.text,

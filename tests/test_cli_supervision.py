@@ -1,4 +1,5 @@
-"""The supervision commands — `rank` and `rank publish` — driven in-process on both backends.
+"""The supervision commands — `rank`, `rank publish` and `accountability` — driven in-process
+on both backends.
 
 bot/cli.py registers them on the real `duban` app; here they are registered on an app of
 their own with the same settings callback, so these tests do not depend on that wiring.
@@ -18,15 +19,17 @@ from typer.testing import CliRunner, Result
 from bot import cli_supervision, database
 from bot.calendar import WorkCalendar
 from bot.cli import configure
-from bot.models import Message
+from bot.models import AuditEvent, Message
+from bot.supervise.accountability import raise_entries
 from bot.supervise.ranking import RankingConfig, parse_period
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
 from tests.conftest import ROOT
-from tests.engine_factories import TZ, writer_sessions
+from tests.engine_factories import TZ, local, writer_sessions
 from tests.supervise.test_ranking_flow import Story
 from tests.test_cli import Duban, environment, fails_with_one_line, json_of, succeeds
 
 JSON_KEYS = {"unit", "score", "rank", "light", "trend", "metrics"}
+LEDGER_KEYS = {"id", "unit", "rule", "evidence", "state"}
 METRIC_KEYS = {
     "reports_due",
     "reports_on_time",
@@ -193,3 +196,91 @@ def test_publish_posts_to_the_configured_channel_in_its_markup(
     (message,) = ranking_messages(db_url)
     assert message.channel == "public"
     assert message.text.startswith("**【工作晾晒】2020年10月**\n第1名　市财政局　**100** 分")
+
+
+# --- accountability -----------------------------------------------------------------------
+
+
+@pytest.fixture
+def ledger(db_url: str, story: Story) -> Duban:
+    """The CLI after the rules ran on 11-17: task 1 (due 11-02) is 11 working days overdue for
+    市住建局 and 市财政局 (entries 1 and 2)."""
+    story.sweep_until("2020-11-17")
+    setup = RankingSetup(config=RankingConfig(), tz=TZ, calendar=WorkCalendar())
+    with story.sessions.begin() as session:
+        raise_entries(session, setup, local("2020-11-17T08:00"))
+    return make_duban(db_url)
+
+
+def decisions(db_url: str) -> list[AuditEvent]:
+    engine = database.make_engine(db_url)
+    try:
+        with database.session_factory(engine)() as session:
+            query = (
+                select(AuditEvent)
+                .where(AuditEvent.action.like("accountability.%"))
+                .where(AuditEvent.action != "accountability.raised")
+                .order_by(AuditEvent.id)
+            )
+            return list(session.scalars(query))
+    finally:
+        engine.dispose()
+
+
+def test_accountability_json_is_the_documented_list(ledger: Duban) -> None:
+    rows = json_of(ledger("accountability", "--json"))
+    assert [(r["id"], r["unit"], r["rule"], r["state"]) for r in rows] == [
+        (1, "市住建局", "overdue", "open"),
+        (2, "市财政局", "overdue", "open"),
+    ]
+    for row in rows:
+        assert set(row) == LEDGER_KEYS
+        assert row["evidence"][0]["type"] == "due_point"
+        assert row["evidence"][0]["working_days_overdue"] == 11
+
+
+def test_accountability_with_nothing_raised_is_empty(duban: Duban) -> None:
+    assert json_of(duban("accountability", "--json")) == []
+    assert succeeds(duban("accountability")).stdout.strip() == "没有问责事项。"
+
+
+def test_accountability_shows_a_table(ledger: Duban) -> None:
+    output = succeeds(ledger("accountability")).stdout
+    for shown in ("编号", "市住建局", "市财政局", "逾期未办", "第1项", "待处理"):
+        assert shown in output
+
+
+def test_confirm_and_dismiss_decide_entries_with_a_note(ledger: Duban, db_url: str) -> None:
+    confirmed = succeeds(ledger("accountability", "confirm", "1", "--note", "约谈主要负责人"))
+    assert confirmed.stdout.startswith("问责事项 1（市住建局：第1项")
+    assert confirmed.stdout.strip().endswith("已确认，处理意见：约谈主要负责人。")
+    dismissed = succeeds(ledger("accountability", "dismiss", "2"))
+    assert dismissed.stdout.strip().endswith("已撤销。")
+    rows = json_of(ledger("accountability", "--json"))
+    assert [(r["id"], r["state"]) for r in rows] == [(1, "confirmed"), (2, "dismissed")]
+    only = json_of(ledger("accountability", "--json", "--state", "confirmed"))
+    assert [r["id"] for r in only] == [1]
+    assert json_of(ledger("accountability", "--json", "--state", "open")) == []
+    assert [(e.action, e.subject_id, e.detail["note"]) for e in decisions(db_url)] == [
+        ("accountability.confirmed", 1, "约谈主要负责人"),
+        ("accountability.dismissed", 2, None),
+    ]
+
+
+def test_an_entry_is_decided_once(ledger: Duban, db_url: str) -> None:
+    succeeds(ledger("accountability", "confirm", "1"))
+    for again in ("confirm", "dismiss"):
+        line = fails_with_one_line(ledger("accountability", again, "1", "--note", "再议"))
+        assert line.startswith("错误：问责事项 1 已确认，不能再")
+    assert [e.action for e in decisions(db_url)] == ["accountability.confirmed"]
+
+
+def test_an_unknown_entry_is_one_clear_line(ledger: Duban, db_url: str) -> None:
+    line = fails_with_one_line(ledger("accountability", "confirm", "99"))
+    assert line.startswith("错误：没有编号为 99 的问责事项")
+    assert decisions(db_url) == []
+
+
+def test_an_unknown_state_is_a_usage_error(ledger: Duban) -> None:
+    line = fails_with_one_line(ledger("accountability", "--state", "closed"), code=2)
+    assert line == "错误：未知的状态「closed」，可选：open、confirmed、dismissed"

@@ -48,6 +48,27 @@ def test_it_prints_the_documented_timeline_without_touching_the_database(
     assert count(writer_sessions(engine), Message) == 0
 
 
+def test_a_blocker_and_an_unanswered_acknowledgement_show_in_the_timeline(
+    url: str, tmp_path: Path
+) -> None:
+    script = tmp_path / "replies.csv"
+    script.write_text(
+        "at,unit,text\n"
+        "2020-09-23T15:00,市发改委,困难 #2 选址尚未确定\n"
+        "2020-09-24T10:00,市住建局,收到 #1\n",
+        encoding="utf-8",
+    )
+    entries = timeline(url, "--replies", str(script))
+    (blocker,) = [e for e in entries if e["kind"] == "blocker"]
+    assert blocker["to"] == {"kind": "supervisor", "name": "李明"}
+    assert "选址尚未确定" in blocker["text"]
+    assert blocker["items"] == [{"task": "2", "unit": None, "level": None, "due": None}]
+    (followup,) = [e for e in entries if e["kind"] == "followup"]
+    assert followup["to"] == {"kind": "unit", "name": "市住建局"}
+    # 3 working days after 9月24日: 25th, the working Sunday 27th (调休), 28th
+    assert followup["at"].startswith("2020-09-28")
+
+
 def test_it_sends_nothing_during_the_national_day_holiday(url: str) -> None:
     days = {entry["at"][:10] for entry in timeline(url)}
     assert not [d for d in days if "2020-10-01" <= d <= "2020-10-08"]

@@ -153,6 +153,7 @@ class _LightsModel(_Strict):
 
 class _AccountabilityModel(_Strict):
     red_periods: int = Field(default=3, ge=1)
+    period: PeriodKind = "month"
     overdue_working_days: int = Field(default=10, ge=1)
 
 
@@ -188,11 +189,12 @@ class Lights:
 
 @dataclass(frozen=True)
 class Accountability:
-    """For the accountability entries (问责): red this many periods running, or an item
-    overdue by more than this many working days."""
+    """For the accountability entries (问责): red this many periods (of kind `period`)
+    running, or an item overdue by more than this many working days."""
 
     red_periods: int = 3
     overdue_working_days: int = 10
+    period: PeriodKind = "month"
 
 
 @dataclass(frozen=True)
@@ -213,7 +215,7 @@ def build_config(model: _RankingModel) -> RankingConfig:
         require_approval=model.require_approval,
         weights=Weights(Fraction(w.on_time_reports), Fraction(w.on_track), Fraction(w.no_overdue)),
         lights=Lights(Fraction(lights.green), Fraction(lights.yellow)),
-        accountability=Accountability(acc.red_periods, acc.overdue_working_days),
+        accountability=Accountability(acc.red_periods, acc.overdue_working_days, acc.period),
     )
 
 

@@ -1,4 +1,4 @@
-"""The web app: the chat platforms' reply callbacks and the health check.
+"""The web app: the chat platforms' reply callbacks, health and metrics, the dashboard.
 
 Every callback goes: verify (signature, freshness, receiver) → dedupe on the platform's
 message id and persist the raw event → acknowledge within the platform's deadline → act on
@@ -28,6 +28,7 @@ from bot.replies import dingtalk, feishu, generic
 from bot.replies.inbound import InboundMessage, Rejected
 from bot.replies.wecom import WecomCrypto
 from bot.web.context import WebContext
+from bot.web.dashboard import add_dashboard
 from bot.web.observability import add_observability
 
 log = logging.getLogger("duban.web")
@@ -60,6 +61,7 @@ def create_app(ctx: WebContext) -> FastAPI:
 
     _hooks(app, ctx)
     add_observability(app, ctx)
+    add_dashboard(app, ctx)
     return app
 
 

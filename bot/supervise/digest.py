@@ -1,0 +1,522 @@
+"""The supervisors' and the office's digest (督办日报): one message a working day each.
+
+On a working day (plan time zone), from the configured time (`[digest] time`, 08:30), each
+supervisor (分管领导) gets one message listing, grouped by unit, the items of the tasks they
+oversee that stand at 督办 or 通报, with the working days each is overdue, and the open
+blockers (困难) of those tasks; the office (督查室) gets the same for every task. A
+supervisor oversees the tasks they lead (Task.supervisor) and the tasks whose lead unit
+they oversee (Unit.supervisor of a lead assignment). An empty digest is not sent.
+
+- An item is an open due point (a report cycle, the deadline or a milestone) whose highest
+  reminder level (its notification rows) is 督办 or 通报, of an assignment neither closed,
+  withdrawn nor awaiting closure, in an active task. Working days overdue are counted with
+  the calendar from the due date to today.
+- A blocker (audit event `reply.blocker`) is open until the same assignment reports
+  progress (`reply.progress`), requests closure (`reply.complete`) or gets an extension
+  (`approve.extension`) after it, or the assignment is closed or withdrawn, or its task
+  removed.
+- Monthly: each recipient's first digest of a month also lists the accountability entries
+  (问责) confirmed in the previous month — every one for the office, those of the units a
+  supervisor oversees (Unit.supervisor) for a supervisor. That digest is sent even when it
+  holds nothing else.
+
+Each recipient's digest of a day is decided once: its once key `digest:{day}:{kind}[:{id}]`
+is inserted (INSERT … ON CONFLICT DO NOTHING) before anything is queued, in the same
+transaction, so a second run or a second daemon finds it taken and queues nothing. The
+month's key `digest:{YYYY-MM}:{kind}[:{id}]` is taken with the month's first digest. A
+digest too long for its channel is sent in numbered parts; each one queued is recorded
+(`digest.queued`).
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime, time
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.audit import record
+from bot.calendar import WorkCalendar, load_overrides
+from bot.config import Settings
+from bot.database import insert_ignoring_duplicates
+from bot.formats import Formats, MessageFormat
+from bot.ladder import PAUSED_STATUSES
+from bot.models import (
+    AccountabilityEntry,
+    Assignment,
+    AuditEvent,
+    DuePoint,
+    Message,
+    Notification,
+    OnceKey,
+    Supervisor,
+    Task,
+    Unit,
+)
+from bot.render import WHAT, due_label, render
+from bot.rules import Rules, load_rules
+from bot.splitting import split_message
+from bot.supervise.accountability import RULE_NAMES, confirmed_between
+from bot.supervise.ranking import period_of
+
+OFFICE = "督查室"
+QUEUED = "digest.queued"
+BLOCKER = "reply.blocker"
+# Events after a blocker that end it: the unit moves again, or the deadline moved.
+UNBLOCKING = frozenset({"reply.progress", "reply.complete", "approve.extension"})
+ENDED = frozenset({"closed", "withdrawn"})
+DEFAULT_LEVEL_NAMES = {"notice": "提醒", "urge": "催办", "supervise": "督办", "escalate": "通报"}
+
+
+# --- setup --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class DigestSetup:
+    """What sending the digests needs besides the database."""
+
+    tz: ZoneInfo  # the plan's time zone: working days and the time of day are local
+    calendar: WorkCalendar = field(default_factory=WorkCalendar)
+    at: time = time(8, 30)
+    formats: Formats = field(default_factory=Formats)
+    # The ladder levels shown, lowest first (the highest one reached is shown).
+    levels: tuple[str, ...] = ("supervise", "escalate")
+    level_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LEVEL_NAMES))
+    simulated: bool = False
+
+
+def digest_setup(
+    settings: Settings, rules: Rules | None = None, calendar: WorkCalendar | None = None
+) -> DigestSetup | None:
+    """The setup from `[digest]` and the rule file's level names; None when disabled."""
+    if not settings.digest.enabled:
+        return None
+    ladder = (rules or load_rules(settings.schedules.rules)).ladder
+    hours, minutes = settings.digest.time.split(":")
+    formats = Formats(
+        {n: MessageFormat(c.platform, c.markup) for n, c in settings.channels.items()},
+        settings.delivery.default_channel,
+        settings.delivery.office_channel,
+    )
+    return DigestSetup(
+        tz=ZoneInfo(settings.plan.timezone),
+        calendar=calendar or WorkCalendar(load_overrides(settings.schedules.calendar)),
+        at=time(int(hours), int(minutes)),
+        formats=formats,
+        level_names={**DEFAULT_LEVEL_NAMES, **{level.key: level.name for level in ladder}},
+    )
+
+
+# --- what a digest holds ------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Recipient:
+    kind: str  # supervisor | office
+    id: int | None
+    name: str
+    channel: str | None  # as configured; None: the default (supervisor) or office channel
+
+    def key(self, period: str) -> str:
+        """The once key of this recipient's digest of a day (2020-10-28) or month (2020-10)."""
+        own = f":{self.id}" if self.id is not None else ""
+        return f"digest:{period}:{self.kind}{own}"
+
+
+@dataclass(frozen=True)
+class Item:
+    """An open due point at a shown level."""
+
+    due_point: int
+    assignment: int
+    task_id: int
+    task: str
+    task_seq: int
+    text: str
+    unit: str
+    kind: str
+    name: str | None
+    due: date
+    level: str
+    overdue_days: int
+
+
+@dataclass(frozen=True)
+class Blocker:
+    """An open blocker: a `reply.blocker` event not followed by anything that ends it."""
+
+    event: int
+    assignment: int
+    task_id: int
+    task: str
+    task_seq: int
+    unit: str
+    text: str
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Digest:
+    """One digest queued: to whom, where, what it listed, the outbox rows (its parts)."""
+
+    recipient: Recipient
+    day: date
+    channel: str
+    message_ids: tuple[int, ...]
+    items: tuple[Item, ...] = ()
+    blockers: tuple[Blocker, ...] = ()
+    entries: tuple[int, ...] = ()  # accountability entries confirmed last month
+
+
+@dataclass
+class _Content:
+    """Everything any digest of the day may show, and who oversees what."""
+
+    items: list[Item]
+    blockers: list[Blocker]
+    overseers: dict[int, set[int]]  # task id → supervisor ids
+    entries: list[AccountabilityEntry]
+    unit_supervisors: dict[int, int | None]  # unit id → its supervisor id
+
+    def for_recipient(
+        self, recipient: Recipient, monthly: bool
+    ) -> tuple[list[Item], list[Blocker], list[AccountabilityEntry]]:
+        entries = self.entries if monthly else []
+        if recipient.kind == "office":
+            return self.items, self.blockers, entries
+        sid = recipient.id
+        return (
+            [i for i in self.items if sid in self.overseers.get(i.task_id, set())],
+            [b for b in self.blockers if sid in self.overseers.get(b.task_id, set())],
+            [e for e in entries if self.unit_supervisors.get(e.unit_id) == sid],
+        )
+
+
+# --- the flow -----------------------------------------------------------------------------
+
+
+def send_digests(session: Session, setup: DigestSetup, now: datetime) -> list[Digest]:
+    """The daemon's job (every few minutes): on a working day from the configured time,
+    queues each recipient's digest of the day, once; returns the digests queued now."""
+    local = now.astimezone(setup.tz)
+    today = local.date()
+    if not setup.calendar.is_working_day(today) or local.time() < setup.at:
+        return []
+    day, month = today.isoformat(), f"{today.year}-{today.month:02d}"
+    recipients = _recipients(session)
+    taken = _taken(session, [r.key(day) for r in recipients])
+    waiting = [r for r in recipients if r.key(day) not in taken]
+    if not waiting:
+        return []
+    won = set(
+        insert_ignoring_duplicates(
+            session,
+            OnceKey,
+            [{"key": r.key(day), "created_at": now} for r in waiting],
+            returning="key",
+        )
+    )
+    mine = [r for r in waiting if r.key(day) in won]
+    if not mine:
+        return []  # another daemon took them between our look and our insert
+    monthly = set(
+        insert_ignoring_duplicates(
+            session,
+            OnceKey,
+            [{"key": r.key(month), "created_at": now} for r in mine],
+            returning="key",
+        )
+    )
+    content = _load(session, setup, today, with_entries=bool(monthly))
+    digests = []
+    for recipient in mine:
+        items, blockers, entries = content.for_recipient(recipient, recipient.key(month) in monthly)
+        if items or blockers or entries:
+            digests.append(_queue(session, setup, recipient, today, now, items, blockers, entries))
+    return digests
+
+
+def _recipients(session: Session) -> list[Recipient]:
+    """The office first, then every supervisor by id."""
+    found = [Recipient("office", None, OFFICE, None)]
+    query = select(Supervisor.id, Supervisor.name, Supervisor.channel).order_by(Supervisor.id)
+    found += [Recipient("supervisor", i, n, c) for i, n, c in session.execute(query)]
+    return found
+
+
+def _taken(session: Session, keys: list[str]) -> set[str]:
+    found: set[str] = set()
+    for start in range(0, len(keys), 500):
+        chunk = keys[start : start + 500]
+        found.update(session.scalars(select(OnceKey.key).where(OnceKey.key.in_(chunk))))
+    return found
+
+
+def _load(session: Session, setup: DigestSetup, today: date, *, with_entries: bool) -> _Content:
+    items = _items(session, setup, today)
+    blockers = _blockers(session)
+    tasks = {i.task_id for i in items} | {b.task_id for b in blockers}
+    entries: list[AccountabilityEntry] = []
+    if with_entries:
+        start, end = period_of(today, "month").previous().bounds(setup.tz)
+        entries = confirmed_between(session, start, end)
+    units: dict[int, int | None] = {}
+    if entries:
+        query = select(Unit.id, Unit.supervisor_id).where(Unit.id.in_({e.unit_id for e in entries}))
+        units = dict(session.execute(query).all())
+    return _Content(items, blockers, _overseers(session, tasks), entries, units)
+
+
+def _items(session: Session, setup: DigestSetup, today: date) -> list[Item]:
+    """Open due points whose highest level reached is one of the levels shown."""
+    rank = {level: index for index, level in enumerate(setup.levels)}
+    query = (
+        select(
+            DuePoint.id,
+            DuePoint.assignment_id,
+            Task.id,
+            Task.number,
+            Task.seq,
+            Task.text,
+            Unit.name,
+            DuePoint.kind,
+            DuePoint.name,
+            DuePoint.due_date,
+            Notification.level,
+        )
+        .distinct()
+        .select_from(Notification)
+        .join(DuePoint, Notification.due_point_id == DuePoint.id)
+        .join(Assignment, DuePoint.assignment_id == Assignment.id)
+        .join(Task, Assignment.task_id == Task.id)
+        .join(Unit, Assignment.unit_id == Unit.id)
+        .where(
+            DuePoint.state == "open",
+            Notification.level.in_(setup.levels),
+            Assignment.status.notin_(sorted(PAUSED_STATUSES)),
+            Task.state == "active",
+        )
+    )
+    highest: dict[int, Item] = {}
+    for row in session.execute(query):
+        point, aid, task_id, number, seq, text, unit, kind, name, due, level = row
+        known = highest.get(point)
+        if known is not None and rank[known.level] >= rank[level]:
+            continue
+        days = max(setup.calendar.working_days_between(due, today), 0)
+        highest[point] = Item(
+            point, aid, task_id, number, seq, text, unit, kind, name, due, level, days
+        )
+    return list(highest.values())
+
+
+def _blockers(session: Session) -> list[Blocker]:
+    query = (
+        select(
+            AuditEvent.id,
+            AuditEvent.at,
+            AuditEvent.detail,
+            Assignment.id,
+            Task.id,
+            Task.number,
+            Task.seq,
+            Unit.name,
+        )
+        .join(Assignment, AuditEvent.subject_id == Assignment.id)
+        .join(Task, Assignment.task_id == Task.id)
+        .join(Unit, Assignment.unit_id == Unit.id)
+        .where(
+            AuditEvent.action == BLOCKER,
+            AuditEvent.subject_type == "assignment",
+            Assignment.status.notin_(sorted(ENDED)),
+            Task.state == "active",
+        )
+    )
+    reported = session.execute(query).all()
+    if not reported:
+        return []
+    assignments = sorted({row[3] for row in reported})
+    last: dict[int, tuple[datetime, int]] = {}
+    for start in range(0, len(assignments), 500):
+        chunk = assignments[start : start + 500]
+        moves = select(AuditEvent.subject_id, AuditEvent.at, AuditEvent.id).where(
+            AuditEvent.action.in_(sorted(UNBLOCKING)),
+            AuditEvent.subject_type == "assignment",
+            AuditEvent.subject_id.in_(chunk),
+        )
+        for aid, at, event_id in session.execute(moves):
+            if aid is not None and (aid not in last or (at, event_id) > last[aid]):
+                last[aid] = (at, event_id)
+    return [
+        Blocker(event, aid, task_id, number, seq, unit, str((detail or {}).get("text") or ""), at)
+        for event, at, detail, aid, task_id, number, seq, unit in reported
+        if aid not in last or last[aid] < (at, event)
+    ]
+
+
+def _overseers(session: Session, tasks: Iterable[int]) -> dict[int, set[int]]:
+    """Task id → the supervisors overseeing it: its own, and its lead units'."""
+    wanted = sorted(set(tasks))
+    found: dict[int, set[int]] = defaultdict(set)
+    for start in range(0, len(wanted), 500):
+        chunk = wanted[start : start + 500]
+        own = select(Task.id, Task.supervisor_id).where(Task.id.in_(chunk))
+        leads = (
+            select(Assignment.task_id, Unit.supervisor_id)
+            .join(Unit, Assignment.unit_id == Unit.id)
+            .where(Assignment.task_id.in_(chunk), Assignment.role == "lead")
+        )
+        for query in (own, leads):
+            for task_id, supervisor_id in session.execute(query):
+                if supervisor_id is not None:
+                    found[task_id].add(supervisor_id)
+    return found
+
+
+# --- rendering and queueing ---------------------------------------------------------------
+
+
+def _day_label(day: date) -> str:
+    return f"{day.year}年{day.month}月{day.day}日"
+
+
+def digest_context(
+    recipient: Recipient,
+    day: date,
+    items: Sequence[Item],
+    blockers: Sequence[Blocker],
+    entries: Sequence[AccountabilityEntry],
+    setup: DigestSetup,
+) -> dict[str, Any]:
+    """The variables of messages/digest.j2: units with their items (most overdue first),
+    blockers by unit, and last month's confirmed accountability entries."""
+    by_unit: dict[str, list[Item]] = defaultdict(list)
+    for item in items:
+        by_unit[item.unit].append(item)
+    for unit_items in by_unit.values():
+        unit_items.sort(key=lambda i: (-i.overdue_days, i.task_seq, i.task, i.due))
+    order = sorted(by_unit, key=lambda u: (-by_unit[u][0].overdue_days, u))
+    units = [
+        {
+            "name": unit,
+            "items": [
+                {
+                    "task": i.task,
+                    "text": i.text,
+                    "what": i.name or WHAT.get(i.kind, ""),
+                    "due_label": due_label(i.due.isoformat()),
+                    "level_name": setup.level_names.get(i.level, i.level),
+                    "overdue_days": i.overdue_days,
+                }
+                for i in by_unit[unit]
+            ],
+        }
+        for unit in order
+    ]
+    shown_blockers = [
+        {
+            "task": b.task,
+            "unit": b.unit,
+            "text": b.text,
+            "since": due_label(b.at.astimezone(setup.tz).date().isoformat()),
+        }
+        for b in sorted(blockers, key=lambda b: (b.unit, b.at, b.event))
+    ]
+    context: dict[str, Any] = {
+        "recipient": recipient.name,
+        "recipient_kind": recipient.kind,
+        "date_label": _day_label(day),
+        "units": units,
+        "blockers": shown_blockers,
+    }
+    if entries:
+        last_month = period_of(day, "month").previous()
+        context["month_label"] = last_month.title
+        context["accountability"] = [
+            {
+                "unit": e.unit.name,
+                "rule": RULE_NAMES.get(e.rule, e.rule),
+                "summary": e.summary,
+                "decided_label": due_label(
+                    e.decided_at.astimezone(setup.tz).date().isoformat()
+                    if e.decided_at
+                    else day.isoformat()
+                ),
+                "note": e.note or "",
+            }
+            for e in entries
+        ]
+    return context
+
+
+def _queue(
+    session: Session,
+    setup: DigestSetup,
+    recipient: Recipient,
+    day: date,
+    now: datetime,
+    items: Sequence[Item],
+    blockers: Sequence[Blocker],
+    entries: Sequence[AccountabilityEntry],
+) -> Digest:
+    formats = setup.formats
+    wanted = formats.office_channel if recipient.kind == "office" else recipient.channel
+    channel = formats.channel_name(wanted)
+    shape = formats.of(channel)
+    context = digest_context(recipient, day, items, blockers, entries, setup)
+    parts = split_message(render("digest", shape.markup, **context), shape.max_bytes)
+    listed = (
+        [
+            {
+                "due_point": i.due_point,
+                "assignment": i.assignment,
+                "level": i.level,
+                "overdue_days": i.overdue_days,
+            }
+            for i in items
+        ]
+        + [{"blocker": b.event, "assignment": b.assignment} for b in blockers]
+        + [{"accountability": e.id} for e in entries]
+    )
+    messages = [
+        Message(
+            recipient_kind=recipient.kind,
+            recipient_id=recipient.id,
+            recipient_name=recipient.name,
+            channel=channel,
+            kind="digest",
+            state="pending",
+            not_before=now,
+            items=listed if number == 1 else [],
+            mentions={},
+            text=part,
+            attempts=0,
+            simulated=setup.simulated,
+            part=number,
+            parts=len(parts),
+            created_at=now,
+        )
+        for number, part in enumerate(parts, start=1)
+    ]
+    session.add_all(messages)
+    session.flush()
+    ids = tuple(m.id for m in messages)
+    detail = {
+        "day": day.isoformat(),
+        "recipient": recipient.name,
+        "recipient_kind": recipient.kind,
+        "recipient_id": recipient.id,
+        "channel": channel,
+        "message_ids": list(ids),
+        "items": [i.due_point for i in items],
+        "blockers": [b.event for b in blockers],
+        "accountability": [e.id for e in entries],
+    }
+    record(session, now, "scheduler", QUEUED, "message", ids[0], detail, channel="scheduler")
+    listed_entries = tuple(e.id for e in entries)
+    return Digest(recipient, day, channel, ids, tuple(items), tuple(blockers), listed_entries)
