@@ -9,11 +9,12 @@ the last process stopped, without re-sending or losing anything.
 
 from __future__ import annotations
 
+import functools
 import logging
 import signal
 import threading
 from collections.abc import Callable
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from types import FrameType
 
 import uvicorn
@@ -39,45 +40,29 @@ def build_scheduler(
         timezone=UTC,
         job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 30},
     )
-    scheduler.add_job(
-        _guarded("sweep", lambda: runtime.sweep(clock())),
-        IntervalTrigger(minutes=1),
-        id="sweep",
-        name="sweep",
-        next_run_time=clock(),
-    )
-    scheduler.add_job(
-        _guarded("dispatch", lambda: runtime.dispatch(clock())),
-        IntervalTrigger(seconds=dispatch_seconds),
-        id="dispatch",
-        name="dispatch",
-        next_run_time=clock(),
-    )
+    jobs: list[tuple[str, Callable[[datetime], object], timedelta]] = [
+        ("sweep", runtime.sweep, timedelta(minutes=1)),
+        ("dispatch", runtime.dispatch, timedelta(seconds=dispatch_seconds)),
+    ]
     if runtime.ranking is not None:
-        scheduler.add_job(
-            _guarded("ranking", lambda: runtime.publish_rankings(clock())),
-            IntervalTrigger(minutes=5),
-            id="ranking",
-            name="ranking",
-            next_run_time=clock(),
-        )
+        jobs.append(("ranking", runtime.publish_rankings, timedelta(minutes=5)))
     if runtime.digest is not None:
-        scheduler.add_job(
-            _guarded("digest", lambda: runtime.send_digests(clock())),
-            IntervalTrigger(minutes=5),
-            id="digest",
-            name="digest",
-            next_run_time=clock(),
-        )
+        jobs.append(("digest", runtime.send_digests, timedelta(minutes=5)))
     if runtime.ranking is not None:
+        jobs.append(("accountability", runtime.raise_accountability, timedelta(minutes=15)))
+    for name, job, every in jobs:
         scheduler.add_job(
-            _guarded("accountability", lambda: runtime.raise_accountability(clock())),
-            IntervalTrigger(minutes=15),
-            id="accountability",
-            name="accountability",
+            _guarded(name, functools.partial(_at_now, job, clock)),
+            IntervalTrigger(seconds=every.total_seconds()),
+            id=name,
+            name=name,
             next_run_time=clock(),
         )
     return scheduler
+
+
+def _at_now(job: Callable[[datetime], object], clock: Clock) -> object:
+    return job(clock())
 
 
 def _guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:

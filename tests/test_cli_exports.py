@@ -1,8 +1,5 @@
-"""`duban export progress` and `duban export ranking`, driven in-process on both backends.
-
-bot/cli.py registers them on the real `duban` app; here they are registered on an app of
-their own with the same settings callback, so these tests do not depend on that wiring.
-"""
+"""`duban export progress` and `duban export ranking`, driven in-process through the real
+`duban` app on both backends."""
 
 from __future__ import annotations
 
@@ -14,20 +11,18 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import typer
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
-from typer.testing import CliRunner, Result
 
-from bot import cli_exports, database
+from bot import database
 from bot.calendar import WorkCalendar
-from bot.cli import configure
 from bot.supervise.exports import LIGHTS, RANKING_COLUMNS, TRENDS
 from bot.supervise.ranking import RankingConfig, parse_period
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
-from tests.engine_factories import TZ, writer_sessions
+from tests.cli_stories import make_duban, october_story
+from tests.engine_factories import TZ
 from tests.supervise.test_ranking_flow import Story
-from tests.test_cli import Duban, environment, fails_with_one_line, succeeds
+from tests.test_cli import Duban, fails_with_one_line, succeeds
 
 HEADER = ["序号", "内容与要求", "进展情况", "责任单位", "状态", "灯"]
 TITLE = "2020年重点工作任务责任分解 进展情况（截至2020年10月31日）"
@@ -51,30 +46,9 @@ OCTOBER_ROWS = [
 ]
 
 
-def export_app() -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    app.callback()(configure)
-    cli_exports.register(app)
-    return app
-
-
-def make_duban(db_url: str) -> Duban:
-    runner, env, app = CliRunner(), environment(db_url), export_app()
-
-    def duban(*args: str | Path) -> Result:
-        return runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
-
-    return duban
-
-
 @pytest.fixture
 def story(db_url: str, tmp_path: Path) -> Iterator[Story]:
-    """The ranking flow tests' plan through October, in the database the CLI uses."""
-    engine = database.make_engine(db_url)
-    story = Story(writer_sessions(engine), tmp_path)
-    story.october()
-    yield story
-    engine.dispose()
+    yield from october_story(db_url, tmp_path)
 
 
 @pytest.fixture

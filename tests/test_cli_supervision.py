@@ -1,9 +1,5 @@
 """The supervision commands — `rank`, `rank publish` and `accountability` — driven in-process
-on both backends.
-
-bot/cli.py registers them on the real `duban` app; here they are registered on an app of
-their own with the same settings callback, so these tests do not depend on that wiring.
-"""
+through the real `duban` app on both backends."""
 
 from __future__ import annotations
 
@@ -12,21 +8,19 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-import typer
 from sqlalchemy import select
-from typer.testing import CliRunner, Result
 
-from bot import cli_supervision, database
+from bot import database
 from bot.calendar import WorkCalendar
-from bot.cli import configure
 from bot.models import AuditEvent, Message
 from bot.supervise.accountability import raise_entries
 from bot.supervise.ranking import RankingConfig, parse_period
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
+from tests.cli_stories import make_duban, october_story
 from tests.conftest import ROOT
-from tests.engine_factories import TZ, local, writer_sessions
+from tests.engine_factories import TZ, local
 from tests.supervise.test_ranking_flow import Story
-from tests.test_cli import Duban, environment, fails_with_one_line, json_of, succeeds
+from tests.test_cli import Duban, fails_with_one_line, json_of, succeeds
 
 JSON_KEYS = {"unit", "score", "rank", "light", "trend", "metrics"}
 LEDGER_KEYS = {"id", "unit", "rule", "evidence", "state"}
@@ -43,30 +37,9 @@ METRIC_KEYS = {
 }
 
 
-def supervision_app() -> typer.Typer:
-    app = typer.Typer(no_args_is_help=True, add_completion=False, pretty_exceptions_enable=False)
-    app.callback()(configure)
-    cli_supervision.register(app)
-    return app
-
-
-def make_duban(db_url: str, **overrides: str) -> Duban:
-    runner, env, app = CliRunner(), environment(db_url, **overrides), supervision_app()
-
-    def duban(*args: str | Path) -> Result:
-        return runner.invoke(app, [str(a) for a in args], env=env, catch_exceptions=False)
-
-    return duban
-
-
 @pytest.fixture
 def story(db_url: str, tmp_path: Path) -> Iterator[Story]:
-    """The flow tests' plan through October, in the database the CLI uses."""
-    engine = database.make_engine(db_url)
-    story = Story(writer_sessions(engine), tmp_path)
-    story.october()
-    yield story
-    engine.dispose()
+    yield from october_story(db_url, tmp_path)
 
 
 @pytest.fixture

@@ -5,36 +5,19 @@ from __future__ import annotations
 
 import threading
 from dataclasses import replace
-from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.calendar import WorkCalendar
 from bot.errors import DubanError, NotFoundError
 from bot.models import AccountabilityEntry, AuditEvent, OnceKey
 from bot.supervise.accountability import decide, list_entries, raise_entries
-from bot.supervise.ranking import Accountability, RankingConfig, parse_period
+from bot.supervise.ranking import Accountability, parse_period
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
-from tests.engine_factories import TZ, local, writer_sessions
+from tests.engine_factories import local, writer_sessions
 from tests.supervise.test_ranking_flow import Story
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return writer_sessions(engine)
-
-
-@pytest.fixture
-def story(sessions: sessionmaker[Session], tmp_path: Path) -> Story:
-    return Story(sessions, tmp_path)
-
-
-@pytest.fixture
-def setup() -> RankingSetup:
-    return RankingSetup(config=RankingConfig(), tz=TZ, calendar=WorkCalendar())
 
 
 def with_rule(setup: RankingSetup, **rule: Any) -> RankingSetup:

@@ -35,16 +35,6 @@ MANY = "2020年重点工作任务责任分解\n" + "\n".join(
 
 
 @pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return writer_sessions(engine)
-
-
-@pytest.fixture
-def story(sessions: sessionmaker[Session], tmp_path: Path) -> Story:
-    return Story(sessions, tmp_path)
-
-
-@pytest.fixture
 def setup() -> DigestSetup:
     return DigestSetup(tz=TZ)
 

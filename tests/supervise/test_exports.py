@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkCalendar
@@ -42,9 +42,9 @@ from bot.supervise.exports import (
     task_status,
     write_atomic,
 )
-from bot.supervise.ranking import RankingConfig, parse_period
+from bot.supervise.ranking import parse_period
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
-from tests.engine_factories import TZ, local, writer_sessions
+from tests.engine_factories import TZ, local
 from tests.supervise.test_ranking_flow import Story
 
 CALENDAR = WorkCalendar()
@@ -52,21 +52,6 @@ HEADER = ["序号", "内容与要求", "进展情况", "责任单位", "状态",
 TASK1 = "新增公共停车位 1000 个。10月底前完成。"
 TASK2 = "建设小干岛中央商务区。"
 BOTH = "牵头：市住建局；配合：市财政局"
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return writer_sessions(engine)
-
-
-@pytest.fixture
-def story(sessions: sessionmaker[Session], tmp_path: Path) -> Story:
-    return Story(sessions, tmp_path)
-
-
-@pytest.fixture
-def setup() -> RankingSetup:
-    return RankingSetup(config=RankingConfig(), tz=TZ, calendar=WorkCalendar())
 
 
 def table(sessions: sessionmaker[Session], day: str, **rules: Any) -> list[tuple[str, ...]]:

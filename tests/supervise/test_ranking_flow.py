@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkCalendar
@@ -31,7 +31,7 @@ from bot.supervise.ranking_flow import (
     publish_ranking,
     published_at,
 )
-from tests.engine_factories import PLAN, TZ, import_plan, local, make_runtime, writer_sessions
+from tests.engine_factories import PLAN, TZ, import_plan, local, make_runtime
 
 # Task 1: 市住建局 leads, 市财政局 co, due 10月底前; task 2: 市发改委 alone, due the year end.
 RESHUFFLED = PLAN.replace("市住建局、市财政局", "市财政局、市住建局").replace(
@@ -107,21 +107,6 @@ class Story:
         self.reply("市发改委", "延期 #2 2021-03-31 用地审批未完成", "2020-11-10T10:00")
         self.reply(OFFICE, "同意延期 #2", "2020-11-11T10:00")
         self.sweep_until("2020-11-30")
-
-
-@pytest.fixture
-def sessions(engine: Engine) -> sessionmaker[Session]:
-    return writer_sessions(engine)
-
-
-@pytest.fixture
-def story(sessions: sessionmaker[Session], tmp_path: Path) -> Story:
-    return Story(sessions, tmp_path)
-
-
-@pytest.fixture
-def setup() -> RankingSetup:
-    return RankingSetup(config=RankingConfig(), tz=TZ, calendar=WorkCalendar())
 
 
 def ranking(
