@@ -443,26 +443,17 @@ def _messages(
         top.step.level.key, recipient.name, recipient.kind, items, shown, shape.markup
     )
     parts = split_message(text, shape.max_bytes - shape.mention_bytes(mentions))
-    return [
-        Message(
-            recipient_kind=recipient.kind,
-            recipient_id=recipient.id,
-            recipient_name=recipient.name,
-            channel=channel,
-            kind=top.step.level.key,
-            state="pending",
-            not_before=cal.next_send_time(now, rules.window, top.tz),
-            items=items if number == 1 else [],
-            mentions=mentions if number == 1 else {},
-            text=part,
-            attempts=0,
-            simulated=options.simulated,
-            part=number,
-            parts=len(parts),
-            created_at=now,
-        )
-        for number, part in enumerate(parts, start=1)
-    ]
+    return Message.queued(
+        (recipient.kind, recipient.id, recipient.name),
+        channel,
+        top.step.level.key,
+        parts,
+        now,
+        not_before=cal.next_send_time(now, rules.window, top.tz),
+        items=items,
+        mentions=mentions,
+        simulated=options.simulated,
+    )
 
 
 def _item_order(item: dict[str, Any]) -> tuple[int, str, str]:

@@ -28,6 +28,7 @@ from bot.models import (
 from bot.render import render
 from bot.replies.keywords import Command, CommandKind, help_text
 
+OFFICE = ("office", None, "督查室")
 APPROVALS = frozenset(
     {
         CommandKind.CONFIRM_CLOSE,
@@ -220,24 +221,11 @@ def _escalate_blocker(request: Request, assignment: Assignment) -> None:
         summary=task.text[:60],
         description=request.command.text,
     )
-    request.session.add(
-        Message(
-            recipient_kind="supervisor" if supervisor else "office",
-            recipient_id=supervisor.id if supervisor else None,
-            recipient_name=supervisor.name if supervisor else "督查室",
-            channel=supervisor.channel if supervisor else request.office_channel,
-            kind="blocker",
-            state="pending",
-            not_before=request.now,
-            items=[{"assignment": assignment.id, "task": task.number}],
-            mentions={},
-            text=text,
-            attempts=0,
-            simulated=False,
-            part=1,
-            parts=1,
-            created_at=request.now,
-        )
+    recipient = ("supervisor", supervisor.id, supervisor.name) if supervisor else OFFICE
+    channel = supervisor.channel if supervisor else request.office_channel
+    item = {"assignment": assignment.id, "task": task.number}
+    request.session.add_all(
+        Message.queued(recipient, channel, "blocker", [text], request.now, items=[item])
     )
 
 

@@ -88,29 +88,23 @@ def _queue(
     simulated: bool,
 ) -> None:
     unit, task = assignment.unit, assignment.task
-    session.add(
-        Message(
-            recipient_kind="unit",
-            recipient_id=unit.id,
-            recipient_name=unit.name,
-            channel=unit.channel,
-            kind="followup",
-            state="pending",
-            not_before=now,
-            items=[{"assignment": assignment.id, "task": task.number}],
-            mentions={},
-            text=render(
-                "followup",
-                recipient=unit.name,
-                task=task.number,
-                summary=task.text,
-                acknowledged=f"{month}月{day}日",
-                days=days,
-            ),
-            attempts=0,
+    text = render(
+        "followup",
+        recipient=unit.name,
+        task=task.number,
+        summary=task.text,
+        acknowledged=f"{month}月{day}日",
+        days=days,
+    )
+    item = {"assignment": assignment.id, "task": task.number}
+    session.add_all(
+        Message.queued(
+            ("unit", unit.id, unit.name),
+            unit.channel,
+            "followup",
+            [text],
+            now,
+            items=[item],
             simulated=simulated,
-            part=1,
-            parts=1,
-            created_at=now,
         )
     )

@@ -483,26 +483,15 @@ def _queue(
         + [{"blocker": b.event, "assignment": b.assignment} for b in blockers]
         + [{"accountability": e.id} for e in entries]
     )
-    messages = [
-        Message(
-            recipient_kind=recipient.kind,
-            recipient_id=recipient.id,
-            recipient_name=recipient.name,
-            channel=channel,
-            kind="digest",
-            state="pending",
-            not_before=now,
-            items=listed if number == 1 else [],
-            mentions={},
-            text=part,
-            attempts=0,
-            simulated=setup.simulated,
-            part=number,
-            parts=len(parts),
-            created_at=now,
-        )
-        for number, part in enumerate(parts, start=1)
-    ]
+    messages = Message.queued(
+        (recipient.kind, recipient.id, recipient.name),
+        channel,
+        "digest",
+        parts,
+        now,
+        items=listed,
+        simulated=setup.simulated,
+    )
     session.add_all(messages)
     session.flush()
     ids = tuple(m.id for m in messages)

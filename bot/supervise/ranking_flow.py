@@ -671,26 +671,8 @@ def _queue(
     now: datetime,
 ) -> list[Message]:
     parts = split_message(text, shape.max_bytes)
-    messages = [
-        Message(
-            recipient_kind=recipient[0],
-            recipient_id=None,
-            recipient_name=recipient[1],
-            channel=channel,
-            kind="ranking",
-            state="pending",
-            not_before=now,
-            items=[],
-            mentions={},
-            text=part,
-            attempts=0,
-            simulated=False,
-            part=number,
-            parts=len(parts),
-            created_at=now,
-        )
-        for number, part in enumerate(parts, start=1)
-    ]
+    kind, name = recipient
+    messages = Message.queued((kind, None, name), channel, "ranking", parts, now)
     session.add_all(messages)
     session.flush()
     return messages
