@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import logging
 import threading
+import time
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
+import psycopg
 from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
@@ -14,12 +18,17 @@ from sqlalchemy import Connection, Engine, create_engine, event
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DBAPIError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.errors import ConfigError, DubanError
 
 MIGRATIONS = Path(__file__).resolve().parent.parent / "db"
+RECONNECT_SECONDS = 60.0  # how long a unit of work waits for the database to come back
+SERVER_GONE = frozenset({"57P01", "57P02", "57P03"})  # shut down, crashed, starting up
+
+log = logging.getLogger("duban.database")
+T = TypeVar("T")
 
 
 def is_sqlite(url: str) -> bool:
@@ -111,6 +120,39 @@ def insert_ignoring_duplicates(
         session.execute(statement, rows)
         return []
     return list(session.scalars(statement.returning(model.__table__.c[returning]), rows))
+
+
+def connection_lost(exc: BaseException) -> bool:
+    """Whether a database error is the connection's (the server restarting or gone, the
+    connection cut) rather than the statement's: the same work may succeed once it is back."""
+    if not isinstance(exc, DBAPIError):
+        return False
+    if exc.connection_invalidated:
+        return True
+    if isinstance(exc.orig, psycopg.OperationalError):
+        state = exc.orig.sqlstate
+        return state is None or state.startswith("08") or state in SERVER_GONE
+    return False
+
+
+def retry_while_unreachable(
+    work: Callable[[], T], what: str, *, seconds: float = RECONNECT_SECONDS
+) -> T:
+    """Runs `work`, one whole transaction, again while the database cannot be reached (a
+    restart, a failover), for up to `seconds`; pool_pre_ping then replaces the dead
+    connections. The work must be safe to repeat: a commit whose answer was lost may have
+    happened. Any other error is raised at once."""
+    deadline = time.monotonic() + seconds
+    delay = 0.1
+    while True:
+        try:
+            return work()
+        except DBAPIError as exc:
+            if not connection_lost(exc) or time.monotonic() + delay > deadline:
+                raise
+            log.warning("database unreachable while %s; trying again in %.1f s", what, delay)
+        time.sleep(delay)
+        delay = min(delay * 2, 2.0)
 
 
 def session_factory(engine: Engine) -> sessionmaker[Session]:

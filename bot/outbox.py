@@ -7,7 +7,8 @@ messages in order, so a slow or failing webhook does not hold up the others. Suc
 recorded together every FLUSH seconds (group commit); failures at once. A process killed
 before its record leaves the rows `sending` until the lease expires, and then they are
 claimed again: delivery is at-least-once, and the duplicate window is the requests in
-flight plus the last FLUSH seconds' confirmations.
+flight plus the last FLUSH seconds' confirmations. A database restart meanwhile delays the
+records (they are written again until it answers, up to a minute) rather than losing them.
 """
 
 from __future__ import annotations
@@ -25,7 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.audit import record, record_many
 from bot.channels import Channel, DeliveryError, Outgoing, Receipt
-from bot.database import session_factory, writer
+from bot.database import retry_while_unreachable, session_factory, writer
 from bot.formats import MENTION_IDS
 from bot.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
 from bot.models import Message
@@ -270,8 +271,12 @@ class Dispatcher:
 
     def _release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
         """Claimed, not attempted: back to pending until the webhook may be tried again."""
-        if not rest:
-            return
+        if rest:
+            retry_while_unreachable(
+                lambda: self._write_release(rest, until, reason), "releasing messages"
+            )
+
+    def _write_release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
         with self.sessions.begin() as session:
             session.execute(
                 update(Message)
@@ -287,8 +292,14 @@ class Dispatcher:
             )
 
     def _confirm(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
-        if not sent:
-            return
+        """Records the sends; a database restart meanwhile delays the record, rather than
+        losing it (a lost record means the messages go again when their lease expires)."""
+        if sent:
+            retry_while_unreachable(
+                lambda: self._write_confirmations(sent, now), "recording sent messages"
+            )
+
+    def _write_confirmations(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
         with self.sessions.begin() as session:
             session.execute(
                 update(Message),
@@ -323,6 +334,13 @@ class Dispatcher:
     def _failed(
         self, channel: str, outgoing: Outgoing, error: DeliveryError, now: datetime
     ) -> None:
+        retry_while_unreachable(
+            lambda: self._write_failure(channel, outgoing, error, now), "recording a failure"
+        )
+
+    def _write_failure(
+        self, channel: str, outgoing: Outgoing, error: DeliveryError, now: datetime
+    ) -> None:
         with self.sessions.begin() as session:
             if error.too_long:
                 _split(session, outgoing.message_id, error, now)
@@ -342,24 +360,9 @@ class Dispatcher:
         """The office hears of a channel that stopped working (unless it is that channel)."""
         if self.office_channel is None or self.office_channel == channel:
             return
-        session.add(
-            Message(
-                recipient_kind="office",
-                recipient_id=None,
-                recipient_name="督查室",
-                channel=self.office_channel,
-                kind="alert",
-                state="pending",
-                not_before=now,
-                items=[],
-                mentions={},
-                text=render("alert", channel=channel, reason=reason),
-                attempts=0,
-                simulated=False,
-                part=1,
-                parts=1,
-                created_at=now,
-            )
+        text = render("alert", channel=channel, reason=reason)
+        session.add_all(
+            Message.queued(("office", None, "督查室"), self.office_channel, "alert", [text], now)
         )
 
 
@@ -435,26 +438,18 @@ def _split(session: Session, message_id: int, error: DeliveryError, now: datetim
     message = session.get_one(Message, message_id)
     parts = split_message(message.text, max(utf8_len(message.text) // 2, 256))
     message.state, message.claimed_until, message.last_error = "split", None, str(error)
-    for number, text in enumerate(parts, start=1):
-        session.add(
-            Message(
-                recipient_kind=message.recipient_kind,
-                recipient_id=message.recipient_id,
-                recipient_name=message.recipient_name,
-                channel=message.channel,
-                kind=message.kind,
-                state="pending",
-                not_before=now,
-                items=[],
-                text=text,
-                mentions=message.mentions if number == 1 else {},
-                attempts=0,
-                simulated=message.simulated,
-                part=number,
-                parts=len(parts),
-                created_at=now,
-            )
+    recipient = (message.recipient_kind, message.recipient_id, message.recipient_name)
+    session.add_all(
+        Message.queued(
+            recipient,
+            message.channel,
+            message.kind,
+            parts,
+            now,
+            mentions=message.mentions,
+            simulated=message.simulated,
         )
+    )
     record(
         session,
         now,

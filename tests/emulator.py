@@ -5,7 +5,9 @@ One real HTTP server on 127.0.0.1 (a free port) answers like WeCom, DingTalk and
 UTF-8 byte limits, rolling rate limits and their error codes. The clock is injected, so a
 test drives rate windows, penalties and signature freshness with a `VirtualClock`. Faults
 (HTTP 500/502, slow answers, dropped connections, rate-limit answers) are programmable per
-platform, per key or globally, and every request is recorded.
+platform, per key or globally, and every request is recorded. For chaos runs, a fault rate
+can spare each message after a number of faults (`marker`, `max_per_marker`), and `tally`
+counts how often each message arrived.
 
     with PlatformEmulator(clock=VirtualClock(1599360473)) as emu:
         url = emu.add_wecom("k1")
@@ -21,11 +23,12 @@ import hashlib
 import hmac
 import json
 import random
+import re
 import socket
 import sys
 import threading
 import time
-from collections import deque
+from collections import Counter, deque
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -146,9 +149,20 @@ class _Rate:
     rate: float
     kinds: tuple[FaultKind, ...]
     rng: random.Random
+    marker: re.Pattern[bytes] | None = None
+    cap: int | None = None
+    faulted: Counter[bytes] = field(default_factory=Counter)
 
-    def draw(self) -> FaultKind | None:
-        return self.rng.choice(self.kinds) if self.rng.random() < self.rate else None
+    def draw(self, raw: bytes) -> FaultKind | None:
+        if self.rng.random() >= self.rate:
+            return None
+        kind = self.rng.choice(self.kinds)
+        found = self.marker.search(raw) if self.marker is not None else None
+        if found is not None and self.cap is not None:
+            if self.faulted[found.group()] >= self.cap:
+                return None  # this message has had its share of faults
+            self.faulted[found.group()] += 1
+        return kind
 
 
 @dataclass(frozen=True)
@@ -176,11 +190,13 @@ class PlatformEmulator:
         latency: float = 0.0,
         slow_seconds: float = 3.0,
         webhook_tolerance: float = 300.0,
+        retry_after: int | None = None,
     ) -> None:
         self.clock = clock
         self.latency = latency
         self.slow_seconds = slow_seconds
         self.webhook_tolerance = webhook_tolerance
+        self.retry_after = retry_after  # seconds: a `Retry-After` header on HTTP 429 answers
         self._cond = threading.Condition()
         self._robots: dict[tuple[Platform, str], _Robot] = {}
         self._received: list[Received] = []
@@ -292,27 +308,36 @@ class PlatformEmulator:
         *,
         platform: Platform | None = None,
         key: str | None = None,
+        marker: re.Pattern[bytes] | None = None,
+        max_per_marker: int | None = None,
     ) -> None:
         """Each matching request fails with probability `rate`, kind drawn from `kinds`.
 
-        Deterministic for a seed. One rate per scope (rate 0 removes it); the most specific
-        scope wins: platform+key, key, platform, global.
+        Deterministic for a seed (for one order of requests). One rate per scope (rate 0
+        removes it); the most specific scope wins: platform+key, key, platform, global.
+        With `marker` and `max_per_marker`, a message (the first match of `marker` in the
+        raw body) fails at most `max_per_marker` times, then always goes through: a chaos
+        run whose every message eventually arrives, within the sender's attempts.
         """
         _check_kinds(kinds)
         if not 0.0 <= rate <= 1.0:
             raise ValueError(f"rate must be within [0, 1], got {rate}")
+        if max_per_marker is not None and (marker is None or max_per_marker < 0):
+            raise ValueError("max_per_marker needs a marker and must be >= 0")
         with self._cond:
             if rate == 0.0:
                 self._rates.pop((platform, key), None)
             else:
-                self._rates[(platform, key)] = _Rate(rate, tuple(kinds), random.Random(seed))
+                self._rates[(platform, key)] = _Rate(
+                    rate, tuple(kinds), random.Random(seed), marker, max_per_marker
+                )
 
     def clear_faults(self) -> None:
         with self._cond:
             self._queued.clear()
             self._rates.clear()
 
-    def _draw_fault(self, platform: Platform, key: str) -> FaultKind | None:
+    def _draw_fault(self, platform: Platform, key: str, raw: bytes = b"") -> FaultKind | None:
         with self._cond:
             for queued in self._queued:
                 if queued.matches(platform, key):
@@ -322,7 +347,7 @@ class PlatformEmulator:
                     return queued.kind
             for scope in ((platform, key), (None, key), (platform, None), (None, None)):
                 if scope in self._rates:
-                    return self._rates[scope].draw()
+                    return self._rates[scope].draw(raw)
         return None
 
     # -- records --------------------------------------------------------------------------
@@ -335,6 +360,20 @@ class PlatformEmulator:
 
     def accepted(self, platform: Platform | None = None, key: str | None = None) -> list[Received]:
         return [r for r in self.received if r.accepted and _matches(r, platform, key)]
+
+    def tally(
+        self, pattern: re.Pattern[str], *, where: Callable[[Received], bool] | None = None
+    ) -> Counter[str]:
+        """How many recorded requests carried each message: the first match of `pattern` in
+        the body (decoded as UTF-8). By default the accepted ones (delivered); `where`
+        chooses others, e.g. the slow answers a sender timed out on."""
+        chosen = where or (lambda record: record.accepted)
+        counts: Counter[str] = Counter()
+        for record in self.received:
+            found = pattern.search(record.raw.decode("utf-8", "replace"))
+            if found is not None and chosen(record):
+                counts[found.group()] += 1
+        return counts
 
     def max_in_window(self, key: str, seconds: float, platform: Platform | None = None) -> int:
         """The most accepted messages for `key` within any rolling window of `seconds`."""
@@ -390,7 +429,7 @@ class PlatformEmulator:
 
     def _serve(self, request: _Request) -> _Outcome | None:
         """Answers one request (None: drop the connection); sleeps for latency and faults."""
-        fault = self._draw_fault(request.platform, request.key)
+        fault = self._draw_fault(request.platform, request.key, request.raw)
         if fault is not None and fault in FAILED_STATUS:
             outcome = _Outcome(FAILED_STATUS[fault], {})
             self._record(request, outcome, self.clock(), fault)
@@ -625,9 +664,13 @@ class _Handler(BaseHTTPRequestHandler):
         elif outcome.status >= 500:
             self._reply(outcome.status, None)
         else:
-            self._reply(outcome.status, outcome.answer)
+            wait = self.emulator.retry_after
+            extra = {"Retry-After": str(wait)} if outcome.status == 429 and wait is not None else {}
+            self._reply(outcome.status, outcome.answer, extra)
 
-    def _reply(self, status: int, answer: dict[str, Any] | None) -> None:
+    def _reply(
+        self, status: int, answer: dict[str, Any] | None, headers: Mapping[str, str] | None = None
+    ) -> None:
         if answer is None:
             data, content_type = f"<html>{status}</html>".encode(), "text/html"
         else:
@@ -636,6 +679,8 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_response(status)
             self.send_header("Content-Type", content_type)
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except OSError:
