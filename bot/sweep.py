@@ -226,11 +226,31 @@ def _next_cycle(
     cal: WorkCalendar,
     now: datetime,
 ) -> list[dict[str, Any]]:
-    """The next report cycle starts: the row of its due point (the sweep's loop handles it)."""
+    """The next report cycle starts: the row of its due point (the sweep's loop handles it).
+
+    A report made in the new cycle's window before the cycle started settles it at once,
+    unless it was the report that settled the cycle before (one report, one cycle)."""
     ctx = context_of(assignment, task, plan)
     nominal = date.fromisoformat(point.key.split(":", 1)[1])
     spec: DueSpec | None = report_after(ctx, nominal, rules, cal)
-    return [point_row(ctx, spec, rules, cal, now)] if spec is not None else []
+    if spec is None:
+        return []
+    row = point_row(ctx, spec, rules, cal, now)
+    report = assignment.last_report_at
+    early = (
+        report is not None
+        and row["state"] == "open"
+        and (point.resolved_at is None or point.resolved_at < report)
+        and report.astimezone(ctx.tz).date() > spec.window_start  # as ladder.reported
+    )
+    if early:
+        row.update(
+            state="resolved",
+            resolution="reported",
+            resolved_at=report,
+            next_action_at=row["superseded_at"],
+        )
+    return [row]
 
 
 def _reminders(

@@ -196,6 +196,32 @@ def test_a_progress_report_settles_the_cycle(
     assert [k for _, k in kinds_to(sessions, "市财政局")] == ["notice", "urge", "supervise"]
 
 
+def test_a_report_made_before_its_cycle_opens_settles_it_but_one_report_settles_one_cycle(
+    runtime: Runtime, sessions: sessionmaker[Session]
+) -> None:
+    run_days(runtime, "2020-09-21", "2020-09-23")
+    reply(sessions, "市发改委", "进展 #2 40% 已完成选址", "2020-09-23T15:00")
+    reply(sessions, "市财政局", "进展 #1 30% 资金已拨付", "2020-09-23T15:00")
+    run_days(runtime, "2020-09-24", "2020-10-16")
+    # October's report, made before October's cycle opens (its notice would be on 10-21).
+    reply(sessions, "市发改委", "进展 #2 50% 已开工", "2020-10-16T10:00")
+    run_days(runtime, "2020-10-17", "2020-10-28")
+    with sessions() as session:
+        october = {
+            (unit, state, resolution)
+            for unit, state, resolution in session.execute(
+                select(Unit.name, DuePoint.state, DuePoint.resolution)
+                .join(Assignment, DuePoint.assignment_id == Assignment.id)
+                .join(Unit, Assignment.unit_id == Unit.id)
+                .where(DuePoint.key == "report:2020-10-25")
+            )
+        }
+    assert ("市发改委", "resolved", "reported") in october
+    assert ("市财政局", "open", None) in october  # its September report counted once
+    assert kinds_to(sessions, "市发改委") == [("2020-09-22", "notice")]
+    assert ("2020-10-21", "notice") in kinds_to(sessions, "市财政局")
+
+
 def test_a_missed_cycle_is_recorded_when_the_next_one_starts(
     runtime: Runtime, sessions: sessionmaker[Session]
 ) -> None:

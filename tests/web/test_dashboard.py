@@ -80,7 +80,8 @@ class Story:
     def tell(self) -> Story:
         self.reply("市住建局", "进展 #1 50% 已开工", "2020-09-23T10:00")
         self.reply("市发改委", "进展 #2 10% 完成选址", "2020-09-28T10:00")
-        self.reply("市住建局", "进展 #1 80% 主体完工", "2020-10-20T10:00")
+        # A second report in September's window: October's cycle stays open (escalated 10-29).
+        self.reply("市住建局", "进展 #1 80% 主体完工", "2020-09-25T10:00")
         self.reply("市财政局", "进展 #1 资金已拨付", "2020-10-22T10:00")
         self.reply("市发改委", "延期 #2 2021-03-31 用地审批未完成", "2020-10-26T10:00")
         self.reply(OFFICE, "同意延期 #2", "2020-10-27T10:00")
