@@ -1,10 +1,16 @@
 """Reminder-engine benchmarks: scheduling, sweeps, the sample's year, the daemon's memory.
 
 Run: `make bench` (or `.venv/bin/python bench/engine_bench.py [--assignments N]
-[--skip-apscheduler] [--memory]`). Prints figures with the targets beside them; it is a
-benchmark, not a test, and never fails on time. In the same run it measures the common
-alternative DESIGN.md principle 1 rules out — one APScheduler job per reminder in a
-persistent SQLAlchemyJobStore — and prints the ratio.
+[--skip-apscheduler] [--skip-postgres] [--memory]`). Prints figures with the targets beside
+them; it is a benchmark, not a test, and never fails on time. In the same run it measures
+the common alternative DESIGN.md principle 1 rules out — one APScheduler job per reminder in
+a persistent SQLAlchemyJobStore — and prints the ratio.
+
+Scheduling and the sweeps (steps 1 and 2) run on SQLite and then, on the same generated
+data, on a temporary PostgreSQL database ($DUBAN_TEST_POSTGRES_URL, default the local `test`
+database's server; a `duban_bench_…` database is created there and dropped at the end); the
+two sets of figures are printed side by side. The APScheduler comparison, the sample's year
+and the daemon's memory run on SQLite only.
 """
 
 from __future__ import annotations
@@ -18,7 +24,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -28,7 +36,9 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import Connection, Engine, Table, func, insert, select
+from sqlalchemy import Connection, Engine, Table, create_engine, func, insert, select, text
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import database
@@ -69,6 +79,9 @@ APSCHEDULER_JOBS = 10_000
 DUE_NOW = 1_000
 MEMORY_SECONDS = 70.0
 MEMORY_TIMEOUT = 900.0
+POSTGRES_URL = os.environ.get(
+    "DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
+)
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -81,6 +94,31 @@ def fresh_engine(path: Path) -> Engine:
     engine = database.make_engine(f"sqlite:///{path}")
     database.upgrade(engine)
     return engine
+
+
+@contextmanager
+def postgres_engine() -> Iterator[Engine | None]:
+    """A temporary migrated PostgreSQL database (None when the server is unreachable)."""
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    name = f"duban_bench_{uuid.uuid4().hex[:10]}"
+    try:
+        with admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    except OperationalError as exc:
+        admin.dispose()
+        print(f"   PostgreSQL unreachable at {POSTGRES_URL}: {exc.orig}; skipped")
+        yield None
+        return
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    engine = database.make_engine(url)  # as the daemon has it (pool_pre_ping, default pool)
+    try:
+        database.upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
 
 
 def writer_sessions(engine: Engine) -> sessionmaker[Session]:
@@ -219,12 +257,12 @@ def month_ends(year: int) -> Callable[[int], date]:
     return deadline
 
 
-def generated_db(path: Path, assignments: int) -> tuple[Engine, list[int]]:
-    engine = fresh_engine(path)
+def generate(engine: Engine, assignments: int) -> list[int]:
+    """The generated data in a migrated, empty database; returns the units' ids."""
     with engine.begin() as conn:
         unit_ids = seed_units(conn, CREATED)
         seed_plan(conn, "bench-2020", unit_ids, assignments, month_ends(2020))
-    return engine, unit_ids
+    return unit_ids
 
 
 # --- 1. scheduling, and the APScheduler alternative ----------------------------------
@@ -237,7 +275,7 @@ class Scheduled:
     points: int
 
 
-def bench_schedule(engine: Engine, rules: Rules, cal: WorkCalendar) -> Scheduled:
+def bench_schedule(engine: Engine, label: str, rules: Rules, cal: WorkCalendar) -> Scheduled:
     sessions = writer_sessions(engine)
     done = 0
 
@@ -251,7 +289,7 @@ def bench_schedule(engine: Engine, rules: Rules, cal: WorkCalendar) -> Scheduled
         points = conn.scalar(select(func.count()).select_from(DuePoint)) or 0
     per = seconds / done * 1e6 if done else 0.0
     print(
-        f"1. schedule {done:,} assignments   {seconds:7.2f} s  ({points:,} due points, "
+        f"1. {label}: schedule {done:,} assignments   {seconds:7.2f} s  ({points:,} due points, "
         f"{per:.0f} µs per assignment)   (target < 10 s)"
     )
     return Scheduled(seconds, done, points)
@@ -328,14 +366,25 @@ def due_count(engine: Engine, now: datetime) -> int:
         return conn.scalar(query) or 0
 
 
-def bench_sweeps(engine: Engine, unit_ids: list[int], rules: Rules, cal: WorkCalendar) -> None:
+@dataclass(frozen=True)
+class Sweeps:
+    empty: float  # median of 5, nothing due
+    due: float  # DUE_NOW due points
+    due_points: int
+    result: SweepResult
+    again: float  # the same sweep, nothing left due
+
+
+def bench_sweeps(
+    engine: Engine, label: str, unit_ids: list[int], rules: Rules, cal: WorkCalendar
+) -> Sweeps:
     sessions = writer_sessions(engine)
     now = QUIET.astimezone(UTC)
     due = due_count(engine, now)
     runs = [timed_sweep(sessions, rules, cal, now) for _ in range(5)]
-    seconds = statistics.median(s for s, _ in runs)
+    empty = statistics.median(s for s, _ in runs)
     print(
-        f"2. sweep, nothing due ({due} due points)   median {seconds * 1000:7.1f} ms  "
+        f"2. {label}: sweep, nothing due ({due} due points)   median {empty * 1000:7.1f} ms  "
         f"{runs[0][1]}   (target < 100 ms)"
     )
     # A second plan whose 1,000 deadlines fall on the sweep's day: its urge step (09:00) has
@@ -347,8 +396,63 @@ def bench_sweeps(engine: Engine, unit_ids: list[int], rules: Rules, cal: WorkCal
     due = due_count(engine, now)
     seconds, result = timed_sweep(sessions, rules, cal, now)
     print(f"   sweep, {due:,} due points          {seconds:7.3f} s  {result}   (target < 1 s)")
-    seconds, again = timed_sweep(sessions, rules, cal, now)
-    print(f"   the same sweep again            {seconds * 1000:7.1f} ms  {again}")
+    again, left = timed_sweep(sessions, rules, cal, now)
+    print(f"   the same sweep again            {again * 1000:7.1f} ms  {left}")
+    return Sweeps(empty, seconds, due, result, again)
+
+
+@dataclass(frozen=True)
+class Figures:
+    scheduled: Scheduled
+    sweeps: Sweeps
+
+
+def bench_backend(
+    engine: Engine,
+    label: str,
+    assignments: int,
+    rules: Rules,
+    cal: WorkCalendar,
+    after_schedule: Callable[[Scheduled], None] | None = None,
+) -> Figures:
+    """Steps 1 and 2 on a migrated, empty database; `after_schedule` runs between them, on
+    the scheduled data (the SQLite run's APScheduler comparison)."""
+    unit_ids = generate(engine, assignments)
+    scheduled = bench_schedule(engine, label, rules, cal)
+    if after_schedule is not None:
+        after_schedule(scheduled)
+    return Figures(scheduled, bench_sweeps(engine, label, unit_ids, rules, cal))
+
+
+def mark(ok: bool) -> str:
+    return "✓" if ok else "✗"
+
+
+def side_by_side(figures: dict[str, Figures]) -> None:
+    """Steps 1 and 2 per backend, in columns, with the targets."""
+    labels = list(figures)
+    print("   " + " " * 34 + "".join(f"{label:>16}" for label in labels) + "   target")
+
+    def row(what: str, cells: list[str], target: str) -> None:
+        print(f"   {what:<34}" + "".join(f"{cell:>16}" for cell in cells) + f"   {target}")
+
+    values = list(figures.values())
+    row(
+        f"schedule {values[0].scheduled.assignments:,} assignments",
+        [f"{f.scheduled.seconds:.2f} s {mark(f.scheduled.seconds < 10)}" for f in values],
+        "< 10 s",
+    )
+    row(
+        "sweep, nothing due (median of 5)",
+        [f"{f.sweeps.empty * 1000:.1f} ms {mark(f.sweeps.empty < 0.1)}" for f in values],
+        "< 100 ms",
+    )
+    row(
+        f"sweep, {values[0].sweeps.due_points:,} due points",
+        [f"{f.sweeps.due:.3f} s {mark(f.sweeps.due < 1)}" for f in values],
+        "< 1 s",
+    )
+    row("the same sweep again", [f"{f.sweeps.again * 1000:.1f} ms  " for f in values], "—")
 
 
 # --- 3. the sample's year --------------------------------------------------------------
@@ -502,6 +606,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--assignments", type=int, default=100_000)
     parser.add_argument("--skip-apscheduler", action="store_true")
+    parser.add_argument("--skip-postgres", action="store_true", help="steps 1 and 2 on SQLite only")
     parser.add_argument(
         "--memory", action="store_true", help="also run `duban run` twice (≈ 3 min more)"
     )
@@ -509,9 +614,11 @@ def main() -> None:
     rules, cal = default_rules(), WorkCalendar()
     with tempfile.TemporaryDirectory(prefix="duban-bench-") as tmp:
         folder = Path(tmp)
-        engine, unit_ids = generated_db(folder / "engine.db", args.assignments)
-        scheduled = bench_schedule(engine, rules, cal)
-        if not args.skip_apscheduler:
+        engine = fresh_engine(folder / "engine.db")
+
+        def compare(scheduled: Scheduled) -> None:
+            if args.skip_apscheduler:
+                return
             per_job = bench_apscheduler(folder, engine, rules, cal, APSCHEDULER_JOBS)
             per_assignment = scheduled.seconds / scheduled.assignments
             print(
@@ -526,8 +633,16 @@ def main() -> None:
                 f"{per:.0f} jobs: {per * per_job * 1e3:.1f} ms per assignment, "
                 f"ratio {per * per_job / per_assignment:.0f}"
             )
-        bench_sweeps(engine, unit_ids, rules, cal)
+
+        figures = {"SQLite": bench_backend(engine, "SQLite", args.assignments, rules, cal, compare)}
         engine.dispose()
+        if not args.skip_postgres:
+            with postgres_engine() as pg:
+                if pg is not None:
+                    figures["PostgreSQL"] = bench_backend(
+                        pg, "PostgreSQL", args.assignments, rules, cal
+                    )
+        side_by_side(figures)
         bench_simulation(folder)
         if args.memory:
             bench_memory(folder, args.assignments, rules)

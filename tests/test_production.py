@@ -675,8 +675,13 @@ def test_chaos_kills_a_postgres_restart_and_failing_platforms_lose_nothing(
             ready = observer.wait_ready()
             for daemon in (observer, victim):
                 assert daemon.stop() == 0, daemon.tail()
+            logs = "".join(d.log.read_text(errors="replace") for d in (observer, victim))
     engine.dispose()
 
+    # Hours of failures, kills and an outage logged, and no configured secret among them.
+    assert "WARNING" in logs or "ERROR" in logs
+    for secret in (SECRET, *urls.values()):
+        assert secret not in logs, secret
     missing, _ = received_once_each(emu, expected)
     assert outage is not None
     found = repeats(emu, kills, outage, offset)
