@@ -45,6 +45,7 @@ bench: install
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/delivery_bench.py
 	$(BIN)/python bench/inbound_bench.py
+	$(BIN)/python bench/scaleout_bench.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache duban.db* demo.db* demo-timeline.json
