@@ -36,7 +36,8 @@ def serve_command(
         str | None, typer.Option("--host", help="监听地址（默认取配置 web.host）。")
     ] = None,
     port: Annotated[
-        int | None, typer.Option("--port", help="监听端口（默认取配置 web.port）。")
+        int | None,
+        typer.Option("--port", min=0, max=65535, help="监听端口（默认取配置 web.port）。"),
     ] = None,
 ) -> None:
     """只提供 Web 服务（各平台回调 /hooks/…、/healthz），不运行定时任务。"""

@@ -201,3 +201,9 @@ def test_serve_on_an_address_in_use_is_one_clear_line(duban: Duban) -> None:
         port = taken.getsockname()[1]
         line = fails_with_one_line(duban("serve", "--host", "127.0.0.1", "--port", str(port)))
     assert line.startswith(f"错误：无法在 127.0.0.1:{port} 上提供服务：")
+
+
+def test_serve_refuses_a_port_outside_the_tcp_range(duban: Duban) -> None:
+    result = duban("serve", "--port", "99999")
+    assert result.exit_code == 2
+    assert "65535" in result.output
