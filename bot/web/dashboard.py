@@ -295,8 +295,9 @@ def _readers(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
 
 
 def _params(request: Request, *names: str) -> dict[str, str]:
+    """The query's values; NUL, which no stored text holds (PostgreSQL refuses it), dropped."""
     query: Mapping[str, str] = request.query_params
-    return {name: query.get(name, "").strip() for name in names}
+    return {name: query.get(name, "").replace("\x00", "").strip() for name in names}
 
 
 # --- the routes ---------------------------------------------------------------------------
@@ -325,6 +326,8 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
     def task_page(request: Request, number: str) -> Response:
         if (denied := dash.guard(request)) is not None:
             return denied
+        if "\x00" in number:  # no task number holds it; PostgreSQL would refuse the query
+            return dash.not_found(f"任务 #{number.replace(chr(0), '')}")
         with dash.session() as session:
             task = boards.task_page(session, dash.rules(), dash.tz, number)
         if task is None:
@@ -335,6 +338,8 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
     def unit_page(request: Request, name: str) -> Response:
         if (denied := dash.guard(request)) is not None:
             return denied
+        if "\x00" in name:  # no unit name holds it; PostgreSQL would refuse the query
+            return dash.not_found(f"单位「{name.replace(chr(0), '')}」")
         try:
             setup: RankingSetup | None = dash.setup()
         except ConfigError as exc:

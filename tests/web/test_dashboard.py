@@ -564,3 +564,17 @@ def test_in_the_web_app_the_token_leaves_the_health_check_open(
         assert (
             client.get("/tasks/1", headers={"Authorization": f"Bearer {TOKEN}"}).status_code == 200
         )
+
+
+@pytest.mark.parametrize(
+    ("path", "status"),
+    [
+        ("/tasks/%00", 404),
+        ("/units/%E5%B8%82%00", 404),
+        ("/tasks?unit=%00&status=%00&light=%00&supervisor=%00", 200),
+    ],
+)
+def test_a_nul_in_the_address_is_not_found_rather_than_a_database_error(
+    client: TestClient, path: str, status: int
+) -> None:
+    assert client.get(path).status_code == status
