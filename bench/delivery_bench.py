@@ -21,12 +21,10 @@ from __future__ import annotations
 import argparse
 import json
 import multiprocessing
-import os
 import re
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -39,9 +37,8 @@ from typing import Any, cast
 from zoneinfo import ZoneInfo
 
 import httpx
-from sqlalchemy import Engine, Table, create_engine, delete, func, insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from pgtemp import postgres_engine
+from sqlalchemy import Engine, Table, delete, func, insert, select
 
 from bot import database
 from bot.calendar import WorkCalendar
@@ -64,9 +61,6 @@ SAMPLE = ROOT / "examples" / "zhoushan-2020-key-tasks.txt"
 UNITS = ROOT / "examples" / "zhoushan-units.toml"
 TZ = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2020, 9, 7, 9, 0, tzinfo=TZ).astimezone(UTC)
-POSTGRES_URL = os.environ.get(
-    "DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 LATENCY = 0.05  # a platform's round trip
 FIRST_WORKERS, MAX_WORKERS = 32, 256
 SEQUENTIAL_SAMPLE = 100
@@ -164,31 +158,6 @@ def sqlite_engine(folder: Path, name: str) -> Iterator[Engine]:
         yield engine
     finally:
         engine.dispose()
-
-
-@contextmanager
-def postgres_engine() -> Iterator[Engine | None]:
-    """A temporary migrated PostgreSQL database (None when the server is unreachable)."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"duban_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        print(f"   PostgreSQL unreachable at {POSTGRES_URL}: {exc.orig}; skipped")
-        yield None
-        return
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = database.make_engine(url)  # as the daemon has it (pool_pre_ping, default pool)
-    try:
-        database.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def table(model: type[Base]) -> Table:

@@ -24,9 +24,7 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -36,9 +34,8 @@ from zoneinfo import ZoneInfo
 from apscheduler.jobstores.sqlalchemy import SQLAlchemyJobStore
 from apscheduler.schedulers.background import BackgroundScheduler
 from apscheduler.triggers.date import DateTrigger
-from sqlalchemy import Connection, Engine, Table, create_engine, func, insert, select, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from pgtemp import postgres_engine
+from sqlalchemy import Connection, Engine, Table, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import database
@@ -79,9 +76,6 @@ APSCHEDULER_JOBS = 10_000
 DUE_NOW = 1_000
 MEMORY_SECONDS = 70.0
 MEMORY_TIMEOUT = 900.0
-POSTGRES_URL = os.environ.get(
-    "DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 
 
 def timed(action: Callable[[], object]) -> float:
@@ -94,31 +88,6 @@ def fresh_engine(path: Path) -> Engine:
     engine = database.make_engine(f"sqlite:///{path}")
     database.upgrade(engine)
     return engine
-
-
-@contextmanager
-def postgres_engine() -> Iterator[Engine | None]:
-    """A temporary migrated PostgreSQL database (None when the server is unreachable)."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"duban_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        print(f"   PostgreSQL unreachable at {POSTGRES_URL}: {exc.orig}; skipped")
-        yield None
-        return
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = database.make_engine(url)  # as the daemon has it (pool_pre_ping, default pool)
-    try:
-        database.upgrade(engine)
-        yield engine
-    finally:
-        engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def writer_sessions(engine: Engine) -> sessionmaker[Session]:

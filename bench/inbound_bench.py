@@ -38,18 +38,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+from pgtemp import postgres_url
 from sqlalchemy import create_engine, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
 
 ROOT = Path(__file__).resolve().parent.parent
 DUBAN = ROOT / ".venv" / "bin" / "duban"
 PYTHON = sys.executable
 SECRET = "bench app secret"
 SENDER = "liaison2"  # 市发改委's contact in examples/zhoushan-units.toml
-POSTGRES_URL = os.environ.get(
-    "DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 RATE = 200  # requests per second for the latency run
 
 BARE_APP = """
@@ -344,26 +340,6 @@ def drain_seconds(url: str, timeout: float = 120.0) -> float:
         engine.dispose()
 
 
-@contextmanager
-def postgres_database() -> Iterator[str | None]:
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"duban_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        print(f"   PostgreSQL unreachable at {POSTGRES_URL}: {exc.orig}; skipped")
-        yield None
-        return
-    try:
-        yield make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seconds", type=float, default=10.0)
@@ -388,7 +364,7 @@ def main() -> None:
         )
         bench_backend("SQLite", "sqlite:///{tmp}/duban.db", args, bare, sink)
         if not args.skip_postgres:
-            with postgres_database() as url:
+            with postgres_url() as url:
                 if url is not None:
                     bench_backend("PostgreSQL", url, args, bare, sink)
 

@@ -23,17 +23,13 @@ import os
 import sys
 import tempfile
 import time
-import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import cast
 
-from sqlalchemy import Engine, create_engine, delete, text
-from sqlalchemy.engine import make_url
-from sqlalchemy.exc import OperationalError
+from pgtemp import postgres_url
+from sqlalchemy import Engine, delete
 
 from bot import database
 from bot.models import AuditEvent, Message, RateBucket
@@ -55,9 +51,6 @@ from tests.test_production import (  # noqa: E402
     write_setup,
 )
 
-POSTGRES_URL = os.environ.get(
-    "DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
 LATENCY = 0.05  # a platform's round trip
 WORKERS = 32  # the shipped [delivery] workers
 TIMEOUT = 10.0  # the shipped channel timeout
@@ -106,31 +99,6 @@ class Platforms:
 
 
 # --- the database ------------------------------------------------------------------------
-
-
-@contextmanager
-def postgres_url() -> Iterator[str | None]:
-    """A temporary migrated PostgreSQL database (None when the server is unreachable)."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"duban_bench_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
-        admin.dispose()
-        print(f"PostgreSQL unreachable at {POSTGRES_URL}: {exc.orig}; nothing measured")
-        yield None
-        return
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = database.make_engine(url)
-    try:
-        database.upgrade(engine)
-        engine.dispose()
-        yield url
-    finally:
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-        admin.dispose()
 
 
 def empty_outbox(engine: Engine) -> None:
