@@ -157,11 +157,11 @@ def _reply(runtime: Runtime, reply: ScriptedReply) -> dict[str, Any]:
         plan = session.scalars(
             select(Plan).order_by(Plan.year.desc().nulls_last(), Plan.id.desc())
         ).first()
-        actor = _actor(session, reply.unit)
+        actor = actor_named(session, reply.unit)
         if plan is None or actor is None:
             answer = f"未找到单位「{reply.unit}」，该回复未处理。"
         else:
-            answer = _answer(session, actor, reply, plan)
+            answer = _answer(session, actor, reply, plan, runtime.office_channel)
     return {
         "at": reply.at.astimezone(runtime.tz).isoformat(),
         "to": {"kind": "office" if reply.unit in OFFICE_NAMES else "unit", "name": reply.unit},
@@ -171,15 +171,21 @@ def _reply(runtime: Runtime, reply: ScriptedReply) -> dict[str, Any]:
     }
 
 
-def _answer(session: Session, actor: Actor, reply: ScriptedReply, plan: Plan) -> str:
+def _answer(
+    session: Session, actor: Actor, reply: ScriptedReply, plan: Plan, office: str | None
+) -> str:
     try:
         command = parse_command(reply.text, year=plan.year)
     except ParseError as exc:
         return exc.message
-    return apply_command(session, actor, command, plan, reply.at, channel="simulate").reply
+    outcome = apply_command(
+        session, actor, command, plan, reply.at, channel="simulate", office_channel=office
+    )
+    return outcome.reply
 
 
-def _actor(session: Session, name: str) -> Actor | None:
+def actor_named(session: Session, name: str) -> Actor | None:
+    """The office, or the unit of that name or alias, acting; None for an unknown name."""
     if name in OFFICE_NAMES:
         return Actor("office", "督查室")
     unit = session.scalar(select(Unit).where(Unit.name == name))

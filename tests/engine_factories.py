@@ -6,6 +6,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
@@ -16,8 +17,12 @@ from bot.calendar import WorkCalendar
 from bot.channels import CaptureChannel, Outgoing
 from bot.intake.importing import import_file
 from bot.models import Message, Notification
+from bot.queries import current_plan
+from bot.replies.apply import apply_command
+from bot.replies.keywords import parse_command
 from bot.rules import default_rules
 from bot.runtime import Runtime
+from bot.simulate import actor_named
 from tests.factories import make_directory, write_plan
 
 TZ = ZoneInfo("Asia/Shanghai")
@@ -114,3 +119,12 @@ def sent_messages(sessions: sessionmaker[Session]) -> list[Message]:
 
 def utc(moment: datetime) -> datetime:
     return moment.astimezone(UTC)
+
+
+def apply_reply(session: Session, name: str, text: str, at: datetime, **options: Any) -> str:
+    """A reply from the unit (or the office) named, applied at `at`; the answer."""
+    actor = actor_named(session, name)
+    assert actor is not None, name
+    plan = current_plan(session)
+    command = parse_command(text, year=plan.year)
+    return apply_command(session, actor, command, plan, at, **options).reply

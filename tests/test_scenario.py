@@ -66,9 +66,6 @@ from bot.models import (
     Task,
     Unit,
 )
-from bot.queries import current_plan
-from bot.replies.apply import Actor, apply_command
-from bot.replies.keywords import parse_command
 from bot.runtime import Runtime, build_runtime
 from bot.simulate import ScriptedReply, read_replies
 from bot.supervise.accountability import Decision, decide, list_entries
@@ -77,7 +74,7 @@ from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
 from bot.web.app import create_app
 from bot.web.context import WebContext
 from tests.conftest import BACKENDS, POSTGRES_URL, ROOT
-from tests.engine_factories import writer_sessions
+from tests.engine_factories import apply_reply, writer_sessions
 from tests.web.helpers import HOOKS, Clock, generic_reply, write_directory, write_plan
 
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what this project has
@@ -163,22 +160,14 @@ def captured_runtime(settings: Settings, sessions: sessionmaker[Session]) -> Run
 def answer(runtime: Runtime, reply: ScriptedReply) -> str:
     """Applies a scripted reply as `duban simulate` does: the unit, or the office, acting."""
     with runtime.sessions.begin() as session:
-        plan = current_plan(session)
-        if reply.unit == OFFICE:
-            actor = Actor("office", OFFICE)
-        else:
-            unit_id = session.scalars(select(Unit.id).where(Unit.name == reply.unit)).one()
-            actor = Actor("unit", reply.unit, (unit_id,))
-        command = parse_command(reply.text, year=plan.year)
-        return apply_command(
+        return apply_reply(
             session,
-            actor,
-            command,
-            plan,
+            reply.unit,
+            reply.text,
             reply.at,
             channel="simulate",
             office_channel=runtime.office_channel,
-        ).reply
+        )
 
 
 # --- the year -----------------------------------------------------------------------------

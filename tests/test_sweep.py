@@ -11,11 +11,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.calendar import WorkCalendar
 from bot.models import Assignment, AuditEvent, DuePoint, Message, Notification, Unit
-from bot.queries import current_plan
-from bot.replies.apply import Actor, apply_command
-from bot.replies.keywords import parse_command
 from bot.runtime import Runtime
 from tests.engine_factories import (
+    apply_reply,
     count,
     import_plan,
     local,
@@ -56,13 +54,7 @@ def kinds_to(sessions: sessionmaker[Session], recipient: str) -> list[tuple[str,
 
 def reply(sessions: sessionmaker[Session], unit: str, text: str, at: str) -> str:
     with sessions.begin() as session:
-        if unit == "督查室":
-            actor = Actor("office", unit)
-        else:
-            unit_id = session.scalars(select(Unit.id).where(Unit.name == unit)).one()
-            actor = Actor("unit", unit, (unit_id,))
-        plan = current_plan(session)
-        return apply_command(session, actor, parse_command(text, year=2020), plan, local(at)).reply
+        return apply_reply(session, unit, text, local(at))
 
 
 def test_nothing_is_sent_before_the_first_reminder(runtime: Runtime) -> None:

@@ -15,10 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.calendar import WorkCalendar
 from bot.errors import DubanError
 from bot.formats import Formats, MessageFormat
-from bot.models import Assignment, AuditEvent, Message, Plan, Unit
-from bot.queries import current_plan
-from bot.replies.apply import Actor, apply_command
-from bot.replies.keywords import parse_command
+from bot.models import Assignment, AuditEvent, Message, Plan
 from bot.runtime import Runtime
 from bot.supervise import ranking_flow
 from bot.supervise.ranking import RankingConfig, parse_period
@@ -31,7 +28,7 @@ from bot.supervise.ranking_flow import (
     publish_ranking,
     published_at,
 )
-from tests.engine_factories import PLAN, TZ, import_plan, local, make_runtime
+from tests.engine_factories import PLAN, TZ, apply_reply, import_plan, local, make_runtime
 
 # Task 1: 市住建局 leads, 市财政局 co, due 10月底前; task 2: 市发改委 alone, due the year end.
 RESHUFFLED = PLAN.replace("市住建局、市财政局", "市财政局、市住建局").replace(
@@ -62,13 +59,7 @@ class Story:
     def reply(self, unit: str, text: str, at: str) -> str:
         self.sweep_until(at[:10])
         with self.sessions.begin() as session:
-            if unit == OFFICE:
-                actor = Actor("office", unit)
-            else:
-                unit_id = session.scalars(select(Unit.id).where(Unit.name == unit)).one()
-                actor = Actor("unit", unit, (unit_id,))
-            command = parse_command(text, year=2020)
-            return apply_command(session, actor, command, current_plan(session), local(at)).reply
+            return apply_reply(session, unit, text, local(at))
 
     def reimport(self, text: str, at: str) -> None:
         self.sweep_until(at[:10])

@@ -19,14 +19,11 @@ import httpx
 import pytest
 from fastapi import FastAPI
 from markupsafe import escape
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.config import DirectorySettings, SchedulesSettings, Settings, WebSettings
-from bot.models import Task, Unit
-from bot.queries import current_plan
-from bot.replies.apply import Actor, apply_command
-from bot.replies.keywords import parse_command
+from bot.models import Task
 from bot.runtime import Runtime
 from bot.supervise.ranking import Lights, RankedUnit, UnitMetrics, parse_period
 from bot.supervise.ranking_flow import compute_ranking, ranking_setup
@@ -34,7 +31,7 @@ from bot.web.app import create_app
 from bot.web.context import WebContext
 from bot.web.dashboard import COOKIE, CSP, PLOT_WIDTH, add_dashboard, bar_chart
 from tests.conftest import ROOT
-from tests.engine_factories import import_plan, local, make_runtime, writer_sessions
+from tests.engine_factories import apply_reply, import_plan, local, make_runtime, writer_sessions
 
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what this project has
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -68,14 +65,7 @@ class Story:
     def reply(self, unit: str, text: str, at: str) -> str:
         self.until(at[:10])
         with self.sessions.begin() as session:
-            if unit == OFFICE:
-                actor = Actor("office", unit)
-            else:
-                unit_id = session.scalars(select(Unit.id).where(Unit.name == unit)).one()
-                actor = Actor("unit", unit, (unit_id,))
-            command = parse_command(text, year=2020)
-            plan = current_plan(session)
-            return apply_command(session, actor, command, plan, local(at)).reply
+            return apply_reply(session, unit, text, local(at))
 
     def tell(self) -> Story:
         self.reply("市住建局", "进展 #1 50% 已开工", "2020-09-23T10:00")
