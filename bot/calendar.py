@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import logging
 import re
-import tomllib
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -22,6 +21,7 @@ import chinese_calendar
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationError
 
 from bot.errors import ConfigError
+from bot.tomlfiles import invalid, read_toml
 
 ONE_DAY = timedelta(days=1)
 MAX_RANGE_DAYS = 31  # the longest real break is ~10 days; more is a typo such as a wrong year
@@ -83,13 +83,9 @@ def load_overrides(path: Path) -> CalendarOverrides:
     if not path.is_file():
         return NO_OVERRIDES
     try:
-        data = _OverridesFile.model_validate(tomllib.loads(path.read_text(encoding="utf-8")))
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+        data = _OverridesFile.model_validate(read_toml(path))
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"])
-        raise ConfigError(f"{path}: {key}", error["msg"]) from None
+        raise invalid(str(path), exc) from None
     return _merge(data, str(path))
 
 

@@ -17,6 +17,7 @@ from bot.cli_support import (
     sessions_of,
     settings_of,
 )
+from bot.daemon import run_web
 from bot.errors import DubanError
 from bot.logs import setup_logging
 from bot.replies.apply import apply_command
@@ -24,7 +25,7 @@ from bot.replies.identity import People
 from bot.replies.inbox import INFORMATIONAL
 from bot.replies.keywords import ParseError, parse_command
 from bot.simulate import parse_moment
-from bot.web.serve import make_server, run_server, web_context
+from bot.web.serve import make_server, web_context
 
 OFFICE_ENTRY = "office-entry"  # the audit channel of replies the office typed in
 
@@ -47,7 +48,7 @@ def serve_command(
     server = make_server(web, host, port)
     setup_logging(settings)
     out.print(f"Web 服务：http://{host}:{port}（Ctrl-C 停止）", markup=False)
-    run_server(server)
+    run_web(server)
 
 
 @reports_errors

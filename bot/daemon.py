@@ -91,15 +91,7 @@ def run_daemon(
     scheduler = build_scheduler(runtime, dispatch_seconds)
     if web is not None:
         web.scheduler = scheduler  # /readyz reports it
-    stop = stop or threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
+    stop = _stop_on_signals(stop or threading.Event())
     scheduler.start()
     serving = start_server(server) if server is not None else None
     log.info("duban is running (sweep every minute, dispatch every %ss)", dispatch_seconds)
@@ -113,3 +105,26 @@ def run_daemon(
             stop_server(server, serving)
         scheduler.shutdown(wait=True)
         log.info("duban stopped")
+
+
+def run_web(server: uvicorn.Server) -> None:
+    """`duban serve`: the web app alone, until SIGINT/SIGTERM (exit 0) or until the server
+    stops by itself."""
+    stop = _stop_on_signals(threading.Event())
+    serving = start_server(server)
+    while not stop.wait(0.5) and serving.is_alive():
+        pass
+    stop_server(server, serving)
+
+
+def _stop_on_signals(stop: threading.Event) -> threading.Event:
+    """SIGINT and SIGTERM set `stop` (from the main thread only, where signals arrive)."""
+
+    def request_stop(signum: int, _frame: FrameType | None) -> None:
+        log.info("received %s, stopping", signal.Signals(signum).name)
+        stop.set()
+
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, request_stop)
+        signal.signal(signal.SIGTERM, request_stop)
+    return stop

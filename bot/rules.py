@@ -8,11 +8,10 @@ task replace whole sections (`reports`, `milestones`).
 from __future__ import annotations
 
 import datetime as dt
-import tomllib
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Any, Literal
+from typing import Literal
 
 from pydantic import (
     BaseModel,
@@ -24,7 +23,7 @@ from pydantic import (
 )
 
 from bot.calendar import SendWindow
-from bot.errors import ConfigError
+from bot.tomlfiles import invalid, read_toml
 
 Recipient = Literal["unit", "contacts", "head", "supervisor", "office"]
 
@@ -239,15 +238,8 @@ def default_rules() -> Rules:
 
 def load_rules(path: Path) -> Rules:
     """Reads a rule file; raises ConfigError naming the file and the offending key."""
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(path), "rule file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+    data = read_toml(path, "rule file")
     try:
         return build_rules(RulesModel.model_validate(data))
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "(file)"
-        raise ConfigError(f"{path}: {key}", error["msg"]) from None
+        raise invalid(str(path), exc) from None

@@ -17,7 +17,6 @@ weights carry the score. Scores are rounded to one decimal; equal scores share a
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
@@ -35,7 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from bot.errors import ConfigError, DubanError
+from bot.errors import DubanError
+from bot.tomlfiles import invalid, read_toml
 
 PeriodKind = Literal["week", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month")
@@ -223,20 +223,12 @@ def parse_config(data: dict[str, Any], source: str = "ranking.toml") -> RankingC
     try:
         return build_config(_RankingModel.model_validate(data))
     except ValidationError as exc:
-        error = exc.errors()[0]
-        key = ".".join(str(part) for part in error["loc"]) or "(file)"
-        raise ConfigError(f"{source}: {key}", error["msg"]) from None
+        raise invalid(source, exc) from None
 
 
 def load_ranking_config(path: Path) -> RankingConfig:
     """Reads schedules/ranking.toml; raises ConfigError naming the file and the key."""
-    try:
-        data: dict[str, Any] = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise ConfigError(str(path), "ranking file not found") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
-    return parse_config(data, str(path))
+    return parse_config(read_toml(path, "ranking file"), str(path))
 
 
 # --- scores -------------------------------------------------------------------------------

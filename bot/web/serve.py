@@ -2,11 +2,8 @@
 
 from __future__ import annotations
 
-import logging
-import signal
 import socket
 import threading
-from types import FrameType
 
 import httpx
 import uvicorn
@@ -16,8 +13,6 @@ from bot.config import Settings
 from bot.errors import DubanError
 from bot.web.app import create_app
 from bot.web.context import WebContext
-
-log = logging.getLogger("duban")
 
 
 def web_context(settings: Settings, sessions: sessionmaker[Session]) -> WebContext:
@@ -52,23 +47,6 @@ def start_server(server: uvicorn.Server) -> threading.Thread:
 def stop_server(server: uvicorn.Server, thread: threading.Thread) -> None:
     server.should_exit = True
     thread.join(timeout=10)
-
-
-def run_server(server: uvicorn.Server) -> None:
-    """Serves until SIGINT/SIGTERM (exit 0) or until the server stops by itself."""
-    stop = threading.Event()
-
-    def request_stop(signum: int, _frame: FrameType | None) -> None:
-        log.info("received %s, stopping", signal.Signals(signum).name)
-        stop.set()
-
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGINT, request_stop)
-        signal.signal(signal.SIGTERM, request_stop)
-    thread = start_server(server)
-    while not stop.wait(0.5) and thread.is_alive():
-        pass
-    stop_server(server, thread)
 
 
 def _check_address(host: str, port: int) -> None:
