@@ -4,11 +4,14 @@ A claim is a short transaction that moves a batch of rows to `sending` with a le
 takes each webhook's send budget (bot/ratelimit.py) for its share; what the budget refuses
 goes back to wait. The sends happen outside it, webhooks in parallel and each webhook's
 messages in order, so a slow or failing webhook does not hold up the others. Successes are
-recorded together every FLUSH seconds (group commit); failures at once. A process killed
-before its record leaves the rows `sending` until the lease expires, and then they are
-claimed again: delivery is at-least-once, and the duplicate window is the requests in
-flight plus the last FLUSH seconds' confirmations. A database restart meanwhile delays the
-records (they are written again until it answers, up to a minute) rather than losing them.
+recorded together (group commit): a worker hands its success over and sends nothing more
+until the transaction holding it has committed; failures are recorded at once. So each
+worker has at most one message the database cannot account for, in flight or sent and not
+yet recorded. A process killed at any point leaves those rows `sending` until the lease
+expires, and then they are claimed again: delivery is at-least-once, and one kill repeats
+at most `workers` messages (with `[delivery] workers = 1`, at most one). A database restart
+meanwhile delays the records (they are written again until it answers, up to a minute) and
+holds the workers, rather than losing the records.
 """
 
 from __future__ import annotations
@@ -16,28 +19,44 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, wait
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import cast
 
-from sqlalchemy import Engine, and_, or_, select, update
+from sqlalchemy import Engine, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.audit import record, record_many
+from bot.audit import record
 from bot.channels import Channel, DeliveryError, Outgoing, Receipt
 from bot.database import retry_while_unreachable, session_factory, writer
 from bot.formats import MENTION_IDS
 from bot.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
-from bot.models import Message
+from bot.models import AuditEvent, Message
 from bot.ratelimit import PLATFORM_LIMITS, Limit, Verdict, disable, grant_many, pause
 from bot.render import render
 from bot.splitting import split_message, utf8_len
 
+MESSAGES = cast(Table, Message.__table__)
+SENT = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        state="sent",
+        sent_at=bindparam("at"),
+        claimed_until=None,
+        response=bindparam("answer"),
+        last_error=None,
+    )
+)
+SENT_EVENTS = insert(cast(Table, AuditEvent.__table__)).values(
+    actor="dispatch", action="message.sent", subject_type="message"
+)
 LEASE = timedelta(minutes=5)
 BATCH = 500  # messages a claim takes
 LANE_CAP = 20  # a remote webhook's messages in one batch: 20 × a 10 s timeout < LEASE
-FLUSH = 0.05  # seconds between the transactions that record successful sends
+WAKE = 0.5  # seconds: the recorder looks at its workers at least this often
+GATHER = 0.005  # seconds a group of confirmations waits for more (unless every worker waits)
 RETRY_AFTER = timedelta(minutes=1)
 DISABLED_RECHECK = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
@@ -134,23 +153,71 @@ class Batch:
 
 
 class _Confirmations:
-    """Successful sends waiting to be recorded: the dispatcher writes them in one transaction
-    every FLUSH seconds instead of one per message (group commit). A process killed before
-    a flush resends those few when their lease expires: the duplicate window is the requests
-    in flight plus the last FLUSH seconds' confirmations."""
+    """Successful sends on their way to the database (group commit). A worker hands one over
+    and waits until the recorder has written it; the recorder writes whatever has gathered
+    in one transaction, once every busy worker waits or after GATHER seconds. While a worker
+    waits it sends nothing, so each worker has at most one message whose fate the database
+    does not know."""
 
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
+    def __init__(self, lanes: int) -> None:
+        self._changed = threading.Condition()
         self._sent: list[tuple[Claimed, str, Receipt]] = []
+        self._waiting: list[threading.Event] = []
+        self._lanes = lanes
+        self._busy = 0  # workers in a lane
+        self._finished = self._seen = 0  # lanes done, and as the recorder last saw
+        self._broken = False  # a transaction failed: the workers stop sending
 
-    def add(self, item: Claimed, channel: str, receipt: Receipt) -> None:
-        with self._lock:
+    def begin(self) -> None:
+        with self._changed:
+            self._busy += 1
+
+    def end(self) -> None:
+        with self._changed:
+            self._busy -= 1
+            self._finished += 1
+            self._changed.notify()
+
+    def add(self, item: Claimed, channel: str, receipt: Receipt) -> bool:
+        """Hands a success over and waits for its record; False if recording failed."""
+        recorded = threading.Event()
+        with self._changed:
+            if self._broken:
+                return False
             self._sent.append((item, channel, receipt))
+            self._waiting.append(recorded)
+            self._changed.notify()
+        recorded.wait()
+        return not self._broken
 
-    def take(self) -> list[tuple[Claimed, str, Receipt]]:
-        with self._lock:
+    def done(self) -> bool:
+        with self._changed:
+            return self._finished == self._lanes
+
+    def take(
+        self, timeout: float
+    ) -> tuple[list[threading.Event], list[tuple[Claimed, str, Receipt]]]:
+        """What has gathered, and who waits for it. Waits (at most `timeout`) for a success
+        or a lane to finish; then, for at most GATHER seconds, for every busy worker's."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._sent) or self._finished > self._seen, timeout)
+            if self._sent:
+                self._changed.wait_for(lambda: len(self._sent) >= self._busy, GATHER)
+            self._seen = self._finished
+            waiting, self._waiting = self._waiting, []
             sent, self._sent = self._sent, []
-        return sent
+            return waiting, sent
+
+    def written(self, waiting: list[threading.Event]) -> None:
+        for recorded in waiting:
+            recorded.set()
+
+    def broken(self, waiting: list[threading.Event]) -> None:
+        with self._changed:
+            self._broken = True
+            waiting = waiting + self._waiting
+        for recorded in waiting:
+            recorded.set()
 
 
 @dataclass
@@ -172,10 +239,10 @@ class Dispatcher:
 
     def dispatch_once(self, now: datetime, limit: int = BATCH) -> int:
         """Sends one batch; returns how many messages it claimed."""
-        return self._dispatch(now, limit).claimed
+        return self._dispatch(now, self._batch(limit)).claimed
 
     def dispatch_all(self, now: datetime, limit: int = BATCH) -> int:
-        sent = 0
+        limit, sent = self._batch(limit), 0
         while True:
             batch = self._dispatch(now, limit)
             sent += batch.claimed
@@ -183,22 +250,34 @@ class Dispatcher:
             if not more or batch.claimed == 0:
                 return sent
 
+    def _batch(self, limit: int) -> int:
+        """At most LANE_CAP messages a worker: a batch ends well inside its lease."""
+        return max(1, min(limit, self.workers * LANE_CAP))
+
     def _dispatch(self, now: datetime, limit: int) -> Batch:
         with self.sessions.begin() as session:
             batch = self._claim(session, now, limit)
         if not batch.lanes:
             return batch
         # Webhooks in parallel; one webhook's messages in order (numbered parts stay in order).
-        confirmations = _Confirmations()
         lanes = list(batch.lanes.items())
+        confirmations = _Confirmations(len(lanes))
         with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
-            running = {
+            futures = [
                 pool.submit(self._deliver_lane, name, lane, now, confirmations)
                 for name, lane in lanes
-            }
-            while running:
-                _, running = wait(running, timeout=FLUSH)
-                self._confirm(confirmations.take(), now)
+            ]
+            while not confirmations.done():
+                waiting, sent = confirmations.take(WAKE)
+                try:
+                    self._confirm(sent, now)
+                except BaseException:
+                    # The workers stop; their rows stay claimed until the lease expires.
+                    confirmations.broken(waiting)
+                    raise
+                confirmations.written(waiting)
+        for future in futures:
+            future.result()  # a failure no record could hold (the database gone for long)
         return batch
 
     def _claim(self, session: Session, now: datetime, limit: int) -> Batch:
@@ -243,6 +322,15 @@ class Dispatcher:
     def _deliver_lane(
         self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
     ) -> None:
+        confirmations.begin()
+        try:
+            self._send_lane(name, lane, now, confirmations)
+        finally:
+            confirmations.end()
+
+    def _send_lane(
+        self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
+    ) -> None:
         channel = self.channel_for(lane[0].channel)
         platform = self.platforms.get(name, "console")
         for index, item in enumerate(lane):
@@ -267,7 +355,8 @@ class Dispatcher:
                 self._failed(name, item.outgoing, error, now)
                 continue
             SEND_SECONDS.labels(platform, "sent").observe(time.perf_counter() - started)
-            confirmations.add(item, name, receipt)
+            if not confirmations.add(item, name, receipt):
+                return  # the record failed: the rest stays claimed until the lease expires
 
     def _release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
         """Claimed, not attempted: back to pending until the webhook may be tried again."""
@@ -300,33 +389,29 @@ class Dispatcher:
             )
 
     def _write_confirmations(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
+        # Prepared statements on the session's connection: a group of confirmations is written
+        # by one UPDATE and one INSERT, each executed for many rows.
         with self.sessions.begin() as session:
-            session.execute(
-                update(Message),
+            connection = session.connection()
+            connection.execute(
+                SENT,
                 [
-                    {
-                        "id": item.outgoing.message_id,
-                        "state": "sent",
-                        "sent_at": now,
-                        "claimed_until": None,
-                        "response": receipt.detail,
-                        "last_error": None,
-                    }
+                    {"message_id": item.outgoing.message_id, "answer": receipt.detail, "at": now}
                     for item, _, receipt in sent
                 ],
             )
-            by_channel: dict[str, list[tuple[int | None, dict[str, Any]]]] = {}
-            for item, channel, _ in sent:
-                by_channel.setdefault(channel, []).append(
-                    (
-                        item.outgoing.message_id,
-                        {"channel": channel, "recipient": item.outgoing.recipient},
-                    )
-                )
-            for channel, events in by_channel.items():
-                record_many(
-                    session, now, "dispatch", "message.sent", "message", events, channel=channel
-                )
+            connection.execute(
+                SENT_EVENTS,
+                [
+                    {
+                        "at": now,
+                        "channel": channel,
+                        "subject_id": item.outgoing.message_id,
+                        "detail": {"channel": channel, "recipient": item.outgoing.recipient},
+                    }
+                    for item, channel, _ in sent
+                ],
+            )
 
     def _limits(self, channel: str) -> tuple[Limit, ...]:
         return PLATFORM_LIMITS.get(self.platforms.get(channel, ""), ())

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import database
@@ -290,6 +292,105 @@ def test_a_message_that_keeps_failing_is_dead_after_the_last_attempt(
     assert dispatch_once(sessions, only(flaky), moment + timedelta(days=30)) == 0
     assert len(flaky.tried) == MAX_ATTEMPTS
     assert audit_actions(sessions, message_id)[-1] == "message.dead"
+
+
+# --- what a kill can repeat ---------------------------------------------------------------
+
+
+@dataclass
+class Doubt:
+    """What the database cannot account for, seen at each send: the requests in flight plus
+    the messages the platform took that are not yet recorded `sent`. A process killed at
+    that moment would send them all again after the lease."""
+
+    sessions: sessionmaker[Session]
+    lock: threading.Lock = field(default_factory=threading.Lock)
+    in_flight: int = 0
+    taken: list[int] = field(default_factory=list)
+    peak: int = 0
+
+    def send(self, message: Outgoing) -> Receipt:
+        with self.lock:
+            self.in_flight += 1
+            flying, taken = self.in_flight, list(self.taken)
+        with self.sessions() as session:
+            unrecorded = session.scalar(
+                select(func.count())
+                .select_from(Message)
+                .where(Message.id.in_(taken), Message.state != "sent")
+            )
+        time.sleep(0.002)
+        with self.lock:
+            self.peak = max(self.peak, flying + (unrecorded or 0))
+            self.in_flight -= 1
+            self.taken.append(message.message_id)
+        return Receipt({"errcode": 0})
+
+
+@dataclass
+class DoubtChannel:
+    doubt: Doubt
+    name: str
+
+    def send(self, message: Outgoing) -> Receipt:
+        return self.doubt.send(message)
+
+
+@pytest.mark.parametrize("workers", [1, 4])
+def test_a_kill_at_any_moment_could_repeat_at_most_one_message_a_worker(
+    sessions: sessionmaker[Session], workers: int
+) -> None:
+    for hook in range(8):
+        add_messages(sessions, 6, channel=f"hook{hook}")
+    doubt = Doubt(sessions)
+    channels = {f"hook{hook}": DoubtChannel(doubt, f"hook{hook}") for hook in range(8)}
+    dispatcher = Dispatcher(
+        sessions,
+        lambda name: channels[name or "hook0"],
+        {name: "webhook" for name in channels},
+        workers=workers,
+    )
+    assert dispatcher.dispatch_all(NOW) == 48
+    assert len(doubt.taken) == 48
+    assert doubt.peak <= workers
+    assert doubt.peak > 1 if workers > 1 else doubt.peak == 1
+    with sessions() as session:
+        assert set(session.scalars(select(Message.state))) == {"sent"}
+
+
+def test_a_batch_holds_at_most_a_lane_cap_of_messages_a_worker_so_it_ends_inside_its_lease(
+    sessions: sessionmaker[Session],
+) -> None:
+    add_messages(sessions, LANE_CAP * 3)
+    capture = CaptureChannel()
+    one = Dispatcher(sessions, only(capture), workers=1)
+    assert one.dispatch_once(NOW) == LANE_CAP
+    assert Dispatcher(sessions, only(capture), workers=2).dispatch_once(NOW) == 2 * LANE_CAP
+    assert len(capture.sent) == 3 * LANE_CAP
+
+
+def test_when_a_success_cannot_be_recorded_the_workers_stop_and_their_rows_wait_for_the_lease(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for hook in range(3):
+        add_messages(sessions, 5, channel=f"hook{hook}")
+    captures = {f"hook{hook}": CaptureChannel(name=f"hook{hook}") for hook in range(3)}
+    dispatcher = Dispatcher(sessions, lambda name: captures[name or "hook0"], workers=3)
+
+    def refused(*_: object) -> None:
+        raise ProgrammingError("UPDATE messages", {}, Exception("permission denied"))
+
+    monkeypatch.setattr(dispatcher, "_write_confirmations", refused)
+    with pytest.raises(ProgrammingError):
+        dispatcher.dispatch_once(NOW)
+    # Each worker sent its lane's first message and no more; nothing is recorded sent.
+    assert [len(capture.sent) for capture in captures.values()] == [1, 1, 1]
+    with sessions() as session:
+        rows = session.execute(select(Message.state, Message.claimed_until)).all()
+    assert {state for state, _ in rows} == {"sending"}
+    assert {until.replace(tzinfo=UTC) if until.tzinfo is None else until for _, until in rows} == {
+        NOW + LEASE
+    }
 
 
 # --- the runtime: channels by name and the send window -------------------------------------
