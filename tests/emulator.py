@@ -4,7 +4,8 @@ One real HTTP server on 127.0.0.1 (a free port) answers like WeCom, DingTalk and
 (PROTOCOLS.md §1, §3, §5) and like duban's generic webhook: registered keys, signatures,
 UTF-8 byte limits, rolling rate limits and their error codes. The clock is injected, so a
 test drives rate windows, penalties and signature freshness with a `VirtualClock`. Faults
-(HTTP 500/502, slow answers, dropped connections, rate-limit answers) are programmable per
+(HTTP 500/502, slow answers, hung requests, dropped connections, rate-limit answers) are
+programmable per
 platform, per key or globally, and every request is recorded. For chaos runs, a fault rate
 can spare each message after a number of faults (`marker`, `max_per_marker`), and `tally`
 counts how often each message arrived.
@@ -37,7 +38,9 @@ from typing import Any, Literal, cast, get_args
 from urllib.parse import parse_qs, quote, unquote, urlsplit
 
 Platform = Literal["wecom", "dingtalk", "feishu", "webhook"]
-FaultKind = Literal["http500", "http502", "slow", "drop", "rate_limit"]
+# "slow": the message is taken and the answer comes `slow_seconds` late (a sender that times
+# out cannot know it arrived); "hang": the request is not taken and a 504 comes as late.
+FaultKind = Literal["http500", "http502", "slow", "hang", "drop", "rate_limit"]
 FAULT_KINDS: tuple[FaultKind, ...] = get_args(FaultKind)
 
 MINUTE = 60.0
@@ -46,7 +49,7 @@ BODY_LIMIT = 20_000  # DingTalk 460101, Feishu 9499: bytes of the serialized bod
 DINGTALK_PENALTY = 600.0
 WECOM_CONTENT_LIMITS = {"text": 2048, "markdown": 4096, "markdown_v2": 4096}
 
-FAILED_STATUS: dict[FaultKind, int] = {"drop": 0, "http500": 500, "http502": 502}
+FAILED_STATUS: dict[FaultKind, int] = {"drop": 0, "http500": 500, "http502": 502, "hang": 504}
 RATE_LIMITED: dict[Platform, tuple[int, dict[str, Any]]] = {
     "wecom": (200, {"errcode": 45009, "errmsg": "api freq out of limit"}),
     "dingtalk": (200, {"errcode": 130101, "errmsg": "send too fast"}),
@@ -438,7 +441,7 @@ class PlatformEmulator:
                 now = self.clock()
                 outcome = self._answer(request, now, fault)
                 self._record(request, outcome, now, fault)
-        delay = self.latency + (self.slow_seconds if fault == "slow" else 0.0)
+        delay = self.latency + (self.slow_seconds if fault in ("slow", "hang") else 0.0)
         if delay > 0:
             # Slow answers are recorded first: the platform took the message, the caller
             # may time out before it hears so (the ambiguous-delivery case).

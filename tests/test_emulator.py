@@ -493,6 +493,19 @@ def test_a_slow_answer_times_the_client_out_after_delivery(
     assert record.fault == "slow"
 
 
+def test_a_hung_request_times_the_client_out_and_delivers_nothing(
+    emu: PlatformEmulator, client: httpx.Client
+) -> None:
+    url = emu.add_feishu("f1")
+    emu.fail_next(1, "hang")
+    started = time.monotonic()
+    with pytest.raises(httpx.ReadTimeout):
+        client.post(url, json=feishu_text("x"), timeout=0.1)
+    assert time.monotonic() - started < 0.4
+    assert emu.accepted() == []
+    assert [(r.status, r.fault) for r in emu.received] == [(504, "hang")]
+
+
 @pytest.mark.parametrize(
     ("platform", "status", "answer"),
     [
