@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Engine, func, select
@@ -128,3 +129,25 @@ def apply_reply(session: Session, name: str, text: str, at: datetime, **options:
     plan = current_plan(session)
     command = parse_command(text, year=plan.year)
     return apply_command(session, actor, command, plan, at, **options).reply
+
+
+T = TypeVar("T")
+U = TypeVar("U")
+
+
+def while_the_first_holds(
+    sessions: sessionmaker[Session], first: Callable[[Session], T], second: Callable[[], U]
+) -> tuple[T, U]:
+    """Two daemons at the same moment: `first` runs in a transaction of `sessions`, and
+    `second`, started meanwhile in another thread, must wait for that transaction (it is
+    still running half a second later). Both results, once the second has finished."""
+    results: list[U] = []
+    thread = threading.Thread(target=lambda: results.append(second()))
+    with sessions.begin() as session:
+        mine = first(session)
+        thread.start()
+        thread.join(0.5)
+        assert thread.is_alive()  # it waits for the first daemon's transaction
+    thread.join(10)
+    assert len(results) == 1, "the second daemon did not finish"
+    return mine, results[0]

@@ -3,7 +3,6 @@ an entry, with what evidence, once; and the office's decisions."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from typing import Any
 
@@ -16,7 +15,7 @@ from bot.models import AccountabilityEntry, AuditEvent, OnceKey
 from bot.supervise.accountability import decide, list_entries, raise_entries
 from bot.supervise.ranking import Accountability, parse_period
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
-from tests.engine_factories import local, writer_sessions
+from tests.engine_factories import local, while_the_first_holds, writer_sessions
 from tests.supervise.test_ranking_flow import Story
 
 
@@ -198,20 +197,13 @@ def test_two_daemons_at_the_same_moment_raise_each_entry_once(
 ) -> None:
     overdue_story(story)
     other = writer_sessions(engine)
-    results: list[list[tuple[str, str, str]]] = []
-
-    def second_daemon() -> None:
-        results.append(raised(other, setup, "2020-11-17T08:00"))
-
-    thread = threading.Thread(target=second_daemon)
-    with sessions.begin() as session:
-        first = raise_entries(session, setup, local("2020-11-17T08:00"))
-        thread.start()
-        thread.join(0.5)
-        assert thread.is_alive()  # it waits for the first daemon's transaction
-    thread.join(10)
+    first, second = while_the_first_holds(
+        sessions,
+        lambda session: raise_entries(session, setup, local("2020-11-17T08:00")),
+        lambda: raised(other, setup, "2020-11-17T08:00"),
+    )
     assert len(first) == 2
-    assert results == [[]]
+    assert second == []
     assert len(ledger(sessions)) == 2
 
 

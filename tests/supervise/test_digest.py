@@ -3,7 +3,6 @@ lists, to whom, when, and that each recipient gets one a working day."""
 
 from __future__ import annotations
 
-import threading
 from dataclasses import replace
 from datetime import date, time
 from pathlib import Path
@@ -23,6 +22,7 @@ from tests.engine_factories import (
     import_plan,
     local,
     make_runtime,
+    while_the_first_holds,
     working_mornings,
     writer_sessions,
 )
@@ -290,20 +290,13 @@ def test_two_daemons_at_the_same_moment_queue_each_digest_once(
 ) -> None:
     blocked_story(story)
     other = writer_sessions(engine)
-    results: list[list[Digest]] = []
-
-    def second_daemon() -> None:
-        results.append(digests(other, setup, "2020-10-14T08:30"))
-
-    thread = threading.Thread(target=second_daemon)
-    with sessions.begin() as session:
-        first = send_digests(session, setup, local("2020-10-14T08:30"))
-        thread.start()
-        thread.join(0.5)
-        assert thread.is_alive()  # it waits for the first daemon's transaction
-    thread.join(10)
+    first, second = while_the_first_holds(
+        sessions,
+        lambda session: send_digests(session, setup, local("2020-10-14T08:30")),
+        lambda: digests(other, setup, "2020-10-14T08:30"),
+    )
     assert len(first) == 3
-    assert results == [[]]
+    assert second == []
     assert sum(len(parts) for parts in queued(sessions).values()) == 3
 
 
