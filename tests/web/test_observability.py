@@ -75,25 +75,10 @@ def test_metrics_show_the_outbox_by_state_and_platform_and_the_resting_webhooks(
 ) -> None:
     with sessions.begin() as session:
         for state in ("pending", "pending", "dead"):
-            session.add(
-                Message(
-                    recipient_kind="unit",
-                    recipient_id=None,
-                    recipient_name="市发改委",
-                    channel=None,
-                    kind="urge",
-                    state=state,
-                    not_before=NOW,
-                    items=[],
-                    mentions={},
-                    text="【催办通知】",
-                    attempts=0,
-                    simulated=False,
-                    part=1,
-                    parts=1,
-                    created_at=NOW,
-                )
-            )
+            unit = ("unit", None, "市发改委")
+            [message] = Message.queued(unit, None, "urge", ["【催办通知】"], NOW)
+            message.state = state
+            session.add(message)
         session.add(
             RateBucket(
                 key="channel:x", sent=[], updated_at=NOW, paused_until=NOW.replace(year=2099)
