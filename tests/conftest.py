@@ -11,6 +11,7 @@ import os
 import shutil
 import uuid
 from collections.abc import Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 import pytest
@@ -41,28 +42,38 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-@pytest.fixture(scope="session")
-def postgres_database() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
+@contextmanager
+def fresh_postgres_database(prefix: str) -> Iterator[str]:
+    """A new migrated PostgreSQL database on the test server, dropped afterwards; its URL.
+    Raises OperationalError when the server cannot be reached."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"duban_test_{uuid.uuid4().hex[:10]}"
+    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
     try:
         with admin.connect() as conn:
             conn.execute(text(f'CREATE DATABASE "{name}"'))
-    except OperationalError as exc:
+        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+        engine = database.make_engine(url)
+        database.upgrade(engine)
+        engine.dispose()
+        yield url
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+    finally:
         admin.dispose()
-        message = f"PostgreSQL unreachable at {POSTGRES_URL}: {exc.orig}"
-        if os.environ.get("DUBAN_REQUIRE_POSTGRES"):
-            pytest.fail(message)
-        pytest.skip(message)
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = database.make_engine(url)
-    database.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+
+
+@pytest.fixture(scope="session")
+def postgres_database() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, migrated, dropped at the end."""
+    with ExitStack() as stack:
+        try:
+            url = stack.enter_context(fresh_postgres_database("duban_test"))
+        except OperationalError as exc:
+            message = f"PostgreSQL unreachable at {POSTGRES_URL}: {exc.orig}"
+            if os.environ.get("DUBAN_REQUIRE_POSTGRES"):
+                pytest.fail(message)
+            pytest.skip(message)
+        yield url
 
 
 @pytest.fixture(params=BACKENDS)

@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import os
 import shutil
-import uuid
 import warnings
 from collections import defaultdict
 from collections.abc import Callable, Iterator
@@ -46,8 +45,7 @@ from zoneinfo import ZoneInfo
 
 import httpx
 import pytest
-from sqlalchemy import Engine, create_engine, select, text
-from sqlalchemy.engine import make_url
+from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot import database
@@ -73,7 +71,7 @@ from bot.supervise.ranking import expected_progress, parse_period, period_of
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
 from bot.web.app import create_app
 from bot.web.context import WebContext
-from tests.conftest import BACKENDS, POSTGRES_URL, ROOT
+from tests.conftest import BACKENDS, ROOT, fresh_postgres_database
 from tests.engine_factories import apply_reply, writer_sessions
 from tests.web.helpers import HOOKS, Clock, generic_reply, write_directory, write_plan
 
@@ -288,18 +286,8 @@ def year_url(
         yield f"sqlite:///{target}"
         return
     request.getfixturevalue("postgres_database")  # skips, or fails, as other PostgreSQL tests
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"duban_scenario_{uuid.uuid4().hex[:10]}"
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-    engine = database.make_engine(url)
-    database.upgrade(engine)
-    engine.dispose()
-    yield url
-    with admin.connect() as conn:
-        conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    admin.dispose()
+    with fresh_postgres_database("duban_scenario") as url:
+        yield url
 
 
 @pytest.fixture(scope="module")
