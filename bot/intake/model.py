@@ -44,6 +44,7 @@ class RawDocument:
     title: str | None
     tasks: tuple[RawTask, ...]
     warnings: tuple[str, ...] = ()
+    year: int | None = None  # from the 文号 or the signature when the title names none
 
 
 @dataclass(frozen=True)
@@ -63,6 +64,17 @@ class ParsedSupervisor:
 
 
 @dataclass(frozen=True)
+class Milestone:
+    """An earlier date the task states besides its deadline (「6月底前开工」 → 开工)."""
+
+    due: date
+    name: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"due": self.due.isoformat(), "name": self.name}
+
+
+@dataclass(frozen=True)
 class ParsedTask:
     number: str
     text: str
@@ -75,6 +87,7 @@ class ParsedTask:
     deadline: date | None = None
     indicators: tuple[Indicator, ...] = ()
     notes: tuple[tuple[str, str], ...] = ()
+    milestones: tuple[Milestone, ...] = ()
 
     def as_json(self) -> dict[str, Any]:
         return {
@@ -85,6 +98,7 @@ class ParsedTask:
             "lead": self.lead,
             "co_units": list(self.co_units),
             "deadline": self.deadline.isoformat() if self.deadline else None,
+            "milestones": [m.as_json() for m in self.milestones],
             "indicators": [i.as_json() for i in self.indicators],
         }
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from bot.errors import IntakeError
+from bot.intake.chrome import document_year
 from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, RawDocument
 from bot.intake.resolve import resolve
@@ -23,6 +25,12 @@ def read_plan(path: Path, directory: Directory, year: int | None = None) -> Pars
 
 
 def read_raw(path: Path) -> RawDocument:
+    """The document's raw tasks; its year from the file name when the text names none."""
+    raw = _read_kind(path)
+    return raw if raw.year else replace(raw, year=document_year(raw.title, (), path.name))
+
+
+def _read_kind(path: Path) -> RawDocument:
     source = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:

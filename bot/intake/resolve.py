@@ -9,11 +9,13 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from datetime import date
 
-from bot.intake.deadlines import extract_deadline
+from bot.intake.deadlines import deadline_events, read_deadline_cell
 from bot.intake.directory import Directory
 from bot.intake.indicators import extract_indicators
 from bot.intake.model import (
+    Milestone,
     ParsedPlan,
     ParsedSupervisor,
     ParsedTask,
@@ -70,15 +72,16 @@ class _Names:
 
 def resolve(raw: RawDocument, directory: Directory, year: int | None = None) -> ParsedPlan:
     """Canonical names, deadlines and indicators for every task of a raw document."""
-    year = year or plan_year(raw.title)
+    year = year or plan_year(raw.title) or raw.year
     names = _Names(directory)
     written = [name for task in raw.tasks for name in (*task.leads, *task.co_units)]
     # Names with an alias first, so 「市人才办」 written early still means 市委组织部.
     for name in sorted(written, key=lambda n: read_unit_name(n).alias is None):
         names.learn(name)
-    tasks = tuple(_resolve_task(task, names, year) for task in raw.tasks)
+    warnings = [*raw.warnings]
+    tasks = tuple(_resolve_task(task, names, year, warnings) for task in raw.tasks)
     order = list(dict.fromkeys(names.canonical(n) for n in written))
-    warnings = [*raw.warnings, *_collective_warnings(names, order, directory)]
+    warnings += _collective_warnings(names, order, directory)
     supervisors = {t.supervisor: t.supervisor_title for t in raw.tasks if t.supervisor}
     return ParsedPlan(
         title=raw.title,
@@ -96,7 +99,9 @@ def plan_year(title: str | None) -> int | None:
     return int(match.group(1)) if match else None
 
 
-def _resolve_task(task: RawTask, names: _Names, year: int | None) -> ParsedTask:
+def _resolve_task(
+    task: RawTask, names: _Names, year: int | None, warnings: list[str]
+) -> ParsedTask:
     leads = list(dict.fromkeys(names.canonical(n) for n in task.leads))
     lead = leads[0] if leads else ""
     co_units = [
@@ -104,7 +109,7 @@ def _resolve_task(task: RawTask, names: _Names, year: int | None) -> ParsedTask:
         for n in dict.fromkeys([*leads[1:], *(names.canonical(n) for n in task.co_units)])
         if n != lead
     ]
-    deadline = extract_deadline(task.deadline_text, year) if task.deadline_text else None
+    deadline, milestones, notes = _dates(task, year, warnings)
     return ParsedTask(
         number=task.number,
         text=task.text,
@@ -113,10 +118,36 @@ def _resolve_task(task: RawTask, names: _Names, year: int | None) -> ParsedTask:
         lead=lead,
         co_units=tuple(co_units),
         co_leads=tuple(leads[1:]),
-        deadline=deadline or extract_deadline(task.text, year),
+        deadline=deadline,
         indicators=tuple(extract_indicators(task.text)),
-        notes=task.notes,
+        notes=notes,
+        milestones=milestones,
     )
+
+
+def _dates(
+    task: RawTask, year: int | None, warnings: list[str]
+) -> tuple[date | None, tuple[Milestone, ...], tuple[tuple[str, str], ...]]:
+    """The deadline (the 完成时限 label or column, else the latest date in the text), the
+    earlier dates as milestones, and the notes (an unreadable 完成时限 is kept there)."""
+    events = deadline_events(task.text, year)
+    notes = task.notes
+    if task.deadline_text:
+        cell = read_deadline_cell(task.deadline_text, year)
+        if cell.ongoing and not cell.dates:
+            return None, (), notes
+        if not cell.readable:
+            warnings.append(
+                f"任务 {task.number} 的完成时限「{task.deadline_text}」无法识别，已记入备注"
+            )
+            notes = (*notes, ("完成时限", task.deadline_text))
+        events += [(when, task.deadline_text) for when in cell.dates]
+    if not events:
+        return None, (), notes
+    deadline = max(when for when, _ in events)
+    earlier = {when: name for when, name in sorted(events, reverse=True) if when < deadline}
+    milestones = tuple(Milestone(when, name or "节点") for when, name in sorted(earlier.items()))
+    return deadline, milestones, notes
 
 
 def _collective_warnings(names: _Names, order: list[str], directory: Directory) -> list[str]:

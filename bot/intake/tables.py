@@ -14,10 +14,11 @@ from itertools import chain
 from pathlib import Path
 
 from bot.errors import IntakeError
+from bot.intake.leaders import read_leader
 from bot.intake.model import RawDocument, RawTask
 from bot.intake.office import csv_rows, docx_blocks, title_before, xlsx_sheets
 from bot.intake.office import docx_paragraph_text as docx_paragraph_text  # for the text parser
-from bot.intake.units import read_leader, split_unit_list
+from bot.intake.units import split_unit_list
 
 Row = Sequence[str | None]
 

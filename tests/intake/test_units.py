@@ -1,8 +1,8 @@
 from __future__ import annotations
 
+from bot.intake.leaders import read_leader
 from bot.intake.units import (
     match_key,
-    read_leader,
     read_unit_name,
     split_unit_list,
 )
