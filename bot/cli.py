@@ -20,12 +20,15 @@ from bot.cli_support import (
     settings_of,
 )
 from bot.config import load_settings
-from bot.errors import DubanError
+from bot.errors import DubanError, UsageError
 from bot.intake.importing import import_file
+from bot.intake.labels import parse_columns
 from bot.intake.model import ParsedPlan
 from bot.intake.reader import read_plan
+from bot.intake.review import Review, review_plan, review_sheet
 from bot.intake.store import ImportReport
 from bot.models import ASSIGNMENT_STATUSES
+from bot.present.sheets import check_target, render, write_atomic
 
 app = typer.Typer(
     help="督办：政府重点工作任务督办提醒机器人。",
@@ -58,32 +61,79 @@ def import_command(
     file: Annotated[Path, typer.Argument(help="责任分解文件：.txt .docx .xlsx .csv")],
     year: Annotated[int | None, typer.Option(help="计划年度（默认从标题识别）。")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="只解析，不写数据库。")] = False,
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "--output",
+            "-o",
+            help="与 --dry-run 同用：把解析结果写成表格（.xlsx），在 Excel 中改正后再导入。",
+        ),
+    ] = None,
+    columns: Annotated[
+        str | None,
+        typer.Option(help="指定表格的列，如「内容=民生实事,牵头=主办单位」。"),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """导入重点工作任务责任分解，生成任务、单位和交办。"""
     settings = settings_of(ctx)
+    overrides = parse_columns(columns) if columns else None
+    directory = directory_of(settings)
+    if output is not None:
+        _check_review_target(output, dry_run)
     if dry_run:
-        parsed = read_plan(file, directory_of(settings), year)
-        print_json(parsed.as_json()) if as_json else _show_parse(parsed)
+        parsed = read_plan(file, directory, year, overrides)
+        review = review_plan(parsed, directory)
+        if output is not None:
+            write_atomic(output, render(review_sheet(parsed, review), "xlsx"))
+        if as_json:
+            print_json({**parsed.as_json(), "review": review.as_json()})
+        else:
+            _show_parse(parsed, review, output)
         return
     parsed, report = import_file(
         sessions_of(ctx, write=True),
         file,
-        directory_of(settings),
+        directory,
         timezone=settings.plan.timezone,
         now=datetime.now(UTC),
         year=year,
+        columns=overrides,
     )
     print_json(report.as_json()) if as_json else _show_report(parsed, report)
 
 
-def _show_parse(parsed: ParsedPlan) -> None:
+def _check_review_target(output: Path, dry_run: bool) -> None:
+    if not dry_run:
+        raise UsageError("--output", "只能与 --dry-run 同用：先写出表格核对，再导入改好的表格")
+    if output.suffix.lower() != ".xlsx":
+        raise UsageError("--output", f"「{output.name}」不是 .xlsx 文件，请写作 review.xlsx")
+    check_target(output)
+
+
+def _show_parse(parsed: ParsedPlan, review: Review, output: Path | None) -> None:
     out.print(f"{parsed.title or '（无标题）'}  年度 {parsed.year or '未知'}", markup=False)
-    table = Table("序号", "牵头单位", "配合单位", "时限", "任务内容")
+    new = f"（单位名录中没有的 {len(review.new_units)} 个）" if review.new_units else ""
+    out.print(
+        f"任务 {review.tasks} 项，单位 {review.units} 个{new}；"
+        f"未找到责任单位的任务 {review.without_units} 项，"
+        f"未写完成时限的任务 {review.without_deadline} 项（按计划默认时限）",
+        markup=False,
+    )
+    table = Table("序号", "牵头单位", "配合单位", "时限", "分管领导", "任务内容", "核对")
     for task in parsed.tasks:
         deadline = task.deadline.isoformat() if task.deadline else ""
-        table.add_row(task.number, task.lead, "、".join(task.co_units), deadline, task.text[:30])
+        flag = "⚠" if review.flagged(task.number) else ""
+        co_units = "、".join(task.co_units)
+        row = (task.number, task.lead, co_units, deadline, task.supervisor or "", task.text[:30])
+        table.add_row(*row, flag)
     out.print(table)
+    if review.flags:
+        out.print(f"需要核对的任务（{len({f.number for f in review.flags})} 项）：")
+        for found in review.flags:
+            out.print(f"  任务 {found.number}：{found.problem}", markup=False)
+    if output is not None:
+        out.print(f"已写出 {output}：在 Excel 中改正标黄的行后，用 duban import {output} 导入。")
     _show_warnings(list(parsed.warnings))
 
 

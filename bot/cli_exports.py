@@ -12,19 +12,16 @@ import typer
 from bot import queries
 from bot.calendar import WorkCalendar, load_overrides
 from bot.cli_support import out, reports_errors, sessions_of, settings_of
+from bot.present.sheets import check_target, choose_format, render, write_atomic
 from bot.rules import load_rules
 from bot.supervise.exports import (
     check_as_of,
-    check_target,
-    choose_format,
     parse_day,
     progress_sheet,
     progress_table,
     ranking_history,
     ranking_periods,
     ranking_sheet,
-    render,
-    write_atomic,
 )
 from bot.supervise.ranking_flow import ranking_setup
 

@@ -2,6 +2,7 @@
 
 DubanError(Exception)           anything duban reports to the operator without a traceback
  ├─ ConfigError                 a bad setting; names the key (exit 2)
+ ├─ UsageError                  a command-line option that can't be used; names it (exit 2)
  ├─ IntakeError                 a document that can't be imported; names the file (exit 1)
  └─ NotFoundError               a plan, task or unit that does not exist (exit 1)
 """
@@ -21,6 +22,14 @@ class ConfigError(DubanError):
     def __init__(self, key: str, problem: str) -> None:
         self.key, self.problem = key, problem
         super().__init__(f"配置错误 {key}: {problem}")
+
+
+class UsageError(DubanError):
+    exit_code = 2
+
+    def __init__(self, option: str, problem: str) -> None:
+        self.option, self.problem = option, problem
+        super().__init__(f"{option}：{problem}")
 
 
 class IntakeError(DubanError):

@@ -145,6 +145,8 @@ class Task(Base):
     # {"lead": str, "co_units": [str], "co_leads": [str]}.
     responsibility: Mapped[dict[str, Any]]
     indicators: Mapped[list[Any]] = mapped_column(default=list)
+    # Earlier dates the document states besides the deadline: [{"due": iso, "name": str}].
+    milestones: Mapped[list[Any]] = mapped_column(default=list, server_default="[]")
     notes: Mapped[dict[str, Any]] = mapped_column(default=dict)
     # active | removed (left out of a later version of the document; history is kept)
     state: Mapped[str] = mapped_column(String(20), default="active")

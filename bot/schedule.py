@@ -10,6 +10,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import Row, select, update
@@ -26,7 +27,7 @@ from bot.ladder import (
     nominal_report_dates,
 )
 from bot.models import Assignment, DuePoint, Plan, Task
-from bot.rules import ReportCycle, Rules
+from bot.rules import Milestone, ReportCycle, Rules
 
 
 @dataclass(frozen=True)
@@ -39,6 +40,8 @@ class Context:
     start: date
     deadline: date
     tz: ZoneInfo
+    # The dates the document itself states before the deadline (「6月底前开工」).
+    milestones: tuple[Milestone, ...] = ()
 
 
 def plan_start(plan: Plan) -> date:
@@ -60,7 +63,8 @@ def _deadline(extended: date | None, task_deadline: date | None, plan: Plan) -> 
 
 
 def context_of(assignment: Assignment, task: Task, plan: Plan) -> Context:
-    return _context((assignment.id, assignment.deadline, task.number, task.deadline), plan)
+    row = (assignment.id, assignment.deadline, task.number, task.deadline, task.milestones)
+    return _context(row, plan)
 
 
 def report_after(ctx: Context, after: date, rules: Rules, cal: WorkCalendar) -> DueSpec | None:
@@ -92,10 +96,17 @@ def initial_specs(ctx: Context, rules: Rules, cal: WorkCalendar) -> list[DueSpec
             before_start,
             m.name,
         )
-        for m in rules.milestones_for(ctx.plan_keys, ctx.task_number)
+        for m in _milestones(ctx, rules)
         if m.due >= ctx.start  # a milestone before the plan started is history, not a reminder
     ]
     return specs
+
+
+def _milestones(ctx: Context, rules: Rules) -> list[Milestone]:
+    """The rule file's milestones for the task, then the document's own, each date once."""
+    found = {m.due: m for m in ctx.milestones}
+    found.update({m.due: m for m in rules.milestones_for(ctx.plan_keys, ctx.task_number)})
+    return [found[due] for due in sorted(found)]
 
 
 def point_row(
@@ -121,13 +132,20 @@ def point_row(
     }
 
 
-PendingRow = Row[int, date | None, str, date | None, int]
+PendingRow = Row[int, date | None, str, date | None, list[Any], int]
 
 
 def _pending(session: Session, limit: int) -> Sequence[PendingRow]:
     """The next assignments to schedule, as plain columns (locked against other daemons)."""
     return session.execute(
-        select(Assignment.id, Assignment.deadline, Task.number, Task.deadline, Task.plan_id)
+        select(
+            Assignment.id,
+            Assignment.deadline,
+            Task.number,
+            Task.deadline,
+            Task.milestones,
+            Task.plan_id,
+        )
         .join(Task, Assignment.task_id == Task.id)
         .where(Assignment.needs_schedule.is_(True))
         .order_by(Assignment.id)
@@ -136,8 +154,8 @@ def _pending(session: Session, limit: int) -> Sequence[PendingRow]:
     ).all()
 
 
-def _context(row: tuple[int, date | None, str, date | None], plan: Plan) -> Context:
-    assignment_id, extended, number, task_deadline = row
+def _context(row: tuple[int, date | None, str, date | None, list[Any]], plan: Plan) -> Context:
+    assignment_id, extended, number, task_deadline, milestones = row
     keys = tuple(k for k in (str(plan.id), plan.title, plan.key) if k)
     return Context(
         assignment_id,
@@ -146,6 +164,7 @@ def _context(row: tuple[int, date | None, str, date | None], plan: Plan) -> Cont
         plan_start(plan),
         _deadline(extended, task_deadline, plan),
         ZoneInfo(plan.timezone),
+        tuple(Milestone(date.fromisoformat(m["due"]), m["name"]) for m in milestones or ()),
     )
 
 
@@ -161,7 +180,14 @@ class _Templates:
 
     def fresh(self, ctx: Context) -> list[dict[str, object]]:
         own = self.rules.has_task_override(ctx.plan_keys, ctx.task_number)
-        key = (ctx.plan_keys, ctx.task_number if own else "", ctx.start, ctx.deadline, ctx.tz)
+        key = (
+            ctx.plan_keys,
+            ctx.task_number if own else "",
+            ctx.start,
+            ctx.deadline,
+            ctx.tz,
+            ctx.milestones,
+        )
         if key not in self.rows:
             specs = initial_specs(ctx, self.rules, self.cal)
             self.rows[key] = [point_row(ctx, s, self.rules, self.cal, self.now) for s in specs]
@@ -178,11 +204,11 @@ def schedule_pending(
     while rows := _pending(session, batch):
         ids = [row[0] for row in rows]
         existing = _existing_keys(session, ids)
-        for plan_id in {row[4] for row in rows} - plans.keys():
+        for plan_id in {row[5] for row in rows} - plans.keys():
             plans[plan_id] = session.get_one(Plan, plan_id)
         new_rows: list[dict[str, object]] = []
         for row in rows:
-            ctx = _context((row[0], row[1], row[2], row[3]), plans[row[4]])
+            ctx = _context((row[0], row[1], row[2], row[3], row[4]), plans[row[5]])
             have = existing.get(ctx.assignment_id, {})
             if not have:
                 new_rows += templates.fresh(ctx)

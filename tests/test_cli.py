@@ -35,6 +35,7 @@ TASK_KEYS = {
     "lead",
     "co_units",
     "deadline",
+    "milestones",
     "indicators",
 }
 
@@ -119,7 +120,15 @@ def test_a_dry_run_prints_the_documented_shape_and_writes_nothing(
     duban: Duban, db_url: str
 ) -> None:
     parsed = json_of(duban("import", SAMPLE, "--dry-run", "--json"))
-    assert set(parsed) == {"plan", "tasks", "units", "warnings"}
+    assert set(parsed) == {"plan", "tasks", "units", "warnings", "review"}
+    assert set(parsed["review"]) == {
+        "tasks",
+        "units",
+        "new_units",
+        "tasks_without_units",
+        "tasks_without_deadline",
+        "flags",
+    }
     assert parsed["plan"] == {"title": "2020 年市政府重点工作任务责任分解", "year": 2020}
     assert len(parsed["tasks"]) == 128
     for task in parsed["tasks"]:

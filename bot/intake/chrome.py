@@ -26,6 +26,7 @@ _SIGNATURE_DATE = re.compile(
 )
 # 「成文日期:2023-01-03」「发布日期:2013-03-27」 on the page around the document.
 _DATED = re.compile(r"(?:成文|发文|发布)日期\s*[:：]?\s*((?:19|20)\d{2})\s*[-年./]")
+_PLAN_YEAR = re.compile(r"(?<![\u4e00-\u9fff])(?:计划)?年度\s*[:：]\s*((?:19|20)\d{2})")
 _CN_DIGIT = {c: str(i) for i, c in enumerate("〇一二三四五六七八九")} | {
     "○": "0",
     "零": "0",
@@ -108,9 +109,13 @@ def _tidy(title: str) -> str:
 
 
 def document_year(title: str | None, lines: Sequence[str], file_name: str = "") -> int | None:
-    """The plan's year: title, 文号, file name, signature date — the first that names one."""
+    """The plan's year: title, 文号, file name, signature date — the first that names one
+    (duban's own review sheet says 「计划年度：2023」)."""
     if title and (found := _YEAR.search(title)):
         return int(found.group(1))
+    for line in lines:
+        if found := _PLAN_YEAR.search(line):
+            return int(found.group(1))
     for line in lines:
         if found := _DOC_NUMBER.search(line):
             return int(found.group(1))

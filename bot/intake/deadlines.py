@@ -67,7 +67,9 @@ _CELL_PATTERN = re.compile(
     re.VERBOSE,
 )
 # 「长期坚持」「持续推进」「常态化」: the task has no deadline of its own.
-_ONGOING = re.compile(r"长期|持续|常态|常年|逐年|每年|每月|每季|按年度|按季度|按月|年年")
+_ONGOING = re.compile(r"长期|持续|常态|常年|逐年|每年|每月|每季|按年度|按季度|按月|年年|不设时限")
+# What duban writes in its own review sheet for a task without a deadline of its own.
+NO_DEADLINE = "不设时限"
 _QUARTER_END_MONTH = {"1": 3, "2": 6, "3": 9, "4": 12}
 
 
@@ -104,11 +106,12 @@ def read_deadline_cell(text: str, year: int | None) -> DeadlineCell:
     return DeadlineCell((), ongoing=bool(_ONGOING.search(text)))
 
 
-def deadline_events(text: str, year: int | None) -> list[tuple[date, str]]:
-    """Each date in prose with the words that follow it: 「6月底前开工」 → (06-30, "开工")."""
+def deadline_events(text: str, year: int | None, *, cell: bool = False) -> list[tuple[date, str]]:
+    """Each date with the words that follow it: 「6月底前开工」 → (06-30, "开工"); `cell` reads
+    a 完成时限 cell's bare forms too."""
     folded = text.translate(_FOLD)
     events: list[tuple[date, str]] = []
-    for match in _PATTERN.finditer(folded):
+    for match in (_CELL_PATTERN if cell else _PATTERN).finditer(folded):
         when = _read_match(match, year)
         if when is not None and when not in [d for d, _ in events]:
             after = re.split(r"[，,。；;、：:（(]", folded[match.end() :], maxsplit=1)[0]

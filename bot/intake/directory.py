@@ -21,6 +21,7 @@ contacts = [{ name = "王五", wecom_userid = "wangwu" }]
 
 from __future__ import annotations
 
+import difflib
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,6 +30,10 @@ from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.errors import IntakeError
 from bot.intake.units import clean_name, match_key
+
+# How alike two names must be (difflib's ratio) for one to be offered for the other:
+# 「市发该委」 and 「市发改委」 share three characters of four (0.75).
+_CLOSE_ENOUGH = 0.75
 
 
 class _Strict(BaseModel):
@@ -108,6 +113,15 @@ class Directory:
     def aliases(self, name: str) -> list[str]:
         entry = self.units.get(name) or self.collectives.get(name)
         return [clean_name(a) for a in entry.aliases] if entry else []
+
+    def closest(self, name: str) -> str | None:
+        """The directory's name nearest to a misspelt one (「市发该委」 → 「市发改委」), if any
+        is close; None for a name the directory knows or nothing like it."""
+        key = match_key(name)
+        if key in self._keys:
+            return None
+        found = difflib.get_close_matches(key, list(self._keys), n=1, cutoff=_CLOSE_ENOUGH)
+        return self._keys[found[0]] if found else None
 
     def members(self, collective: str) -> list[str]:
         entry = self.collectives.get(collective)

@@ -17,7 +17,7 @@ from enum import Enum
 from bot.intake.chrome import is_title_line
 from bot.intake.deadlines import read_deadline_cell
 from bot.intake.fields import Fields
-from bot.intake.labels import LABEL, STRONG_TEXT, Role, header_role, simplified
+from bot.intake.labels import LABEL, Role, header_role, one_text_column, simplified
 from bot.intake.leaders import Leader, find_leader, read_person
 from bot.intake.model import RawTask
 from bot.intake.numbering import Scheme, numbered
@@ -76,7 +76,7 @@ def _header_at(lines: Sequence[str], index: int) -> FlatHeader | None:
     if len(spaced) >= 3 and all(len(c) <= _MAX_HEADER_CELL for c in spaced):
         roles = tuple(header_role(c) for c in spaced)
         if _fits_header(roles):
-            return FlatHeader(index, index + 1, _one_text(roles, spaced), tuple(spaced), True)
+            return FlatHeader(index, index + 1, one_text_column(roles, spaced), tuple(spaced), True)
     if not (cells := cells_of(lines[index])) or header_role(cells[0]) is Role.NOTE:
         return None  # a header starts with a column name (leading 「分块」-like cells are dropped)
     names: list[str] = []
@@ -90,7 +90,7 @@ def _header_at(lines: Sequence[str], index: int) -> FlatHeader | None:
     roles = tuple(header_role(name) for name in names)
     if len(names) < 2 or not _fits_header(roles):
         return None
-    return FlatHeader(index, end, _one_text(roles, names), tuple(names), False)
+    return FlatHeader(index, end, one_text_column(roles, names), tuple(names), False)
 
 
 def _header_cell(cell: str) -> bool:
@@ -111,16 +111,6 @@ def _fits_header(roles: tuple[Role, ...]) -> bool:
     known = set(roles) - {Role.NOTE}
     has_units = bool(known & set(_UNIT_ROLES))
     return has_units and (Role.TEXT in known or Role.NUMBER in known) and len(known) >= 2
-
-
-def _one_text(roles: tuple[Role, ...], names: Sequence[str]) -> tuple[Role, ...]:
-    """One text column: a strongly worded one if there is one, else the first."""
-    texts = [i for i, role in enumerate(roles) if role is Role.TEXT]
-    strong = [i for i in texts if STRONG_TEXT.search(names[i])]
-    keep = next(iter(strong or texts), None)
-    return tuple(
-        Role.NOTE if role is Role.TEXT and i != keep else role for i, role in enumerate(roles)
-    )
 
 
 def kind_of(cell: str) -> Kind:
@@ -305,8 +295,9 @@ def assign(cells: list[str], roles: list[Role]) -> list[tuple[str, Role]]:
 
 
 def _belongs_later(roles: list[Role], index: int, kind: Kind) -> bool:
-    """A note column does not take unit names, a person or a date that a later column wants."""
-    if roles[index] is not Role.NOTE or kind in (Kind.TEXT, Kind.FIGURE):
+    """A note column does not take the text, unit names, a person or a date that a later
+    column wants."""
+    if roles[index] is not Role.NOTE or kind is Kind.FIGURE:
         return False
     return any(_accepts(role, kind) for role in roles[index + 1 :] if role is not Role.NOTE)
 

@@ -12,6 +12,7 @@ from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan
 from bot.intake.reader import read_plan
 from bot.intake.store import ImportReport, Source, import_plan
+from bot.intake.tables import Overrides
 
 
 def import_file(
@@ -23,9 +24,10 @@ def import_file(
     now: datetime,
     year: int | None = None,
     sample: bool = False,
+    columns: Overrides | None = None,
 ) -> tuple[ParsedPlan, ImportReport]:
     """Parses `path` and applies it; a parse error raises before the database is touched."""
-    parsed = read_plan(path, directory, year)
+    parsed = read_plan(path, directory, year, columns)
     digest = hashlib.sha256(path.read_bytes()).hexdigest()
     source = Source(name=path.name, sha256=digest, timezone=timezone, sample=sample)
     with sessions.begin() as session:

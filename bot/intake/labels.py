@@ -7,8 +7,11 @@ bracket (「（责任领导:X；牵头单位:Y）」) and a table's header cell 
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
+
+from bot.errors import UsageError
 
 
 class Role(Enum):
@@ -62,6 +65,45 @@ _TRADITIONAL = str.maketrans(
     "號項設時間內資額萬責單稱務領導頭協辦門標舉實點節關總體參與擔傳聯監確認劃進達",
     "号项设时间内资额万责单称务领导头协办门标举实点节关总体参与担传联监确认划进达",
 )
+
+
+def one_text_column(roles: tuple[Role, ...], names: Sequence[str]) -> tuple[Role, ...]:
+    """One column holds the task: a strongly worded one if there is one, else the first;
+    other text-like columns are kept as notes."""
+    texts = [i for i, role in enumerate(roles) if role is Role.TEXT]
+    strong = [i for i in texts if STRONG_TEXT.search(names[i])]
+    keep = next(iter(strong or texts), None)
+    return tuple(
+        Role.NOTE if role is Role.TEXT and i != keep else role for i, role in enumerate(roles)
+    )
+
+
+# `duban import --columns 内容=民生实事,牵头=主办单位`: the words an operator names a role by.
+ROLE_WORDS: dict[str, Role] = {
+    "序号": Role.NUMBER,
+    "内容": Role.TEXT,
+    "任务": Role.TEXT,
+    "牵头": Role.LEADS,
+    "责任": Role.UNITS,
+    "配合": Role.CO_UNITS,
+    "时限": Role.DEADLINE,
+    "领导": Role.SUPERVISOR,
+    "备注": Role.NOTE,
+}
+
+
+def parse_columns(text: str) -> dict[str, Role]:
+    """「内容=民生实事,牵头=主办单位」 → {"民生实事": TEXT, "主办单位": LEADS}."""
+    found: dict[str, Role] = {}
+    for part in filter(None, (p.strip() for p in re.split(r"[,，;；]", text))):
+        word, sep, header = (x.strip() for x in part.replace("＝", "=").partition("="))
+        if not sep or not header or word not in ROLE_WORDS:
+            known = "、".join(ROLE_WORDS)
+            raise UsageError(
+                "--columns", f"无法理解「{part}」，应写作「内容=民生实事」，可用的列：{known}"
+            )
+        found[re.sub(r"\s+", "", header)] = ROLE_WORDS[word]
+    return found
 
 
 @dataclass(frozen=True)

@@ -110,9 +110,16 @@ def docx_blocks(path: Path) -> list[WordBlock]:
     ]
 
 
-def docx_paragraph_text(path: Path) -> str:
-    """The body's paragraphs joined with newlines, for the plain-text parser."""
-    return "\n".join(paragraph.text for paragraph in _open_docx(path).paragraphs)
+def docx_text(path: Path) -> str:
+    """The body's text in order, paragraphs and the text of table cells (each merged cell
+    once), for a document whose tables are layout, not a task table."""
+    lines: list[str] = []
+    for block in docx_blocks(path):
+        if isinstance(block, str):
+            lines.append(block)
+        else:
+            lines += [v for row in block for v in dict.fromkeys(c for c in row if c and c.strip())]
+    return "\n".join(lines)
 
 
 def _open_docx(path: Path) -> Document:

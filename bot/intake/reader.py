@@ -10,27 +10,30 @@ from bot.intake.chrome import document_year
 from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, RawDocument
 from bot.intake.resolve import resolve
-from bot.intake.tables import docx_paragraph_text, read_csv, read_docx, read_xlsx
+from bot.intake.tables import Overrides, docx_text, read_csv, read_docx, read_xlsx
 from bot.intake.text import read_text
 
 SUFFIXES = (".txt", ".text", ".md", ".docx", ".xlsx", ".csv")
 
 
-def read_plan(path: Path, directory: Directory, year: int | None = None) -> ParsedPlan:
-    """Parses `path` (text, Word, Excel or CSV); raises IntakeError naming the problem."""
-    raw = read_raw(path)
+def read_plan(
+    path: Path, directory: Directory, year: int | None = None, columns: Overrides | None = None
+) -> ParsedPlan:
+    """Parses `path` (text, Word, Excel or CSV); raises IntakeError naming the problem.
+    `columns` gives table columns the operator named (`--columns 内容=民生实事`)."""
+    raw = read_raw(path, columns)
     if not raw.tasks:
         raise IntakeError(str(path), "未识别到任何编号任务（如「1.任务内容」后接「责任单位:」）")
     return resolve(raw, directory, year)
 
 
-def read_raw(path: Path) -> RawDocument:
+def read_raw(path: Path, columns: Overrides | None = None) -> RawDocument:
     """The document's raw tasks; its year from the file name when the text names none."""
-    raw = _read_kind(path)
+    raw = _read_kind(path, columns)
     return raw if raw.year else replace(raw, year=document_year(raw.title, (), path.name))
 
 
-def _read_kind(path: Path) -> RawDocument:
+def _read_kind(path: Path, columns: Overrides | None) -> RawDocument:
     source = str(path)
     suffix = path.suffix.lower()
     if suffix not in SUFFIXES:
@@ -42,12 +45,12 @@ def _read_kind(path: Path) -> RawDocument:
     if path.stat().st_size == 0:
         raise IntakeError(source, "文件为空")
     if suffix == ".xlsx":
-        return read_xlsx(path)
+        return read_xlsx(path, columns)
     if suffix == ".csv":
-        return read_csv(path)
+        return read_csv(path, columns)
     if suffix == ".docx":
-        table = read_docx(path)
-        return table if table is not None else read_text(docx_paragraph_text(path), source=source)
+        table = read_docx(path, columns)
+        return table if table is not None else read_text(docx_text(path), source=source)
     return read_text(decode_text(path), source=source)
 
 

@@ -141,12 +141,15 @@ def _dates(
                 f"任务 {task.number} 的完成时限「{task.deadline_text}」无法识别，已记入备注"
             )
             notes = (*notes, ("完成时限", task.deadline_text))
-        events += [(when, task.deadline_text) for when in cell.dates]
+        events += deadline_events(task.deadline_text, year, cell=True)
     if not events:
         return None, (), notes
     deadline = max(when for when, _ in events)
-    earlier = {when: name for when, name in sorted(events, reverse=True) if when < deadline}
-    milestones = tuple(Milestone(when, name or "节点") for when, name in sorted(earlier.items()))
+    names: dict[date, str] = {}
+    for when, name in events:
+        if when < deadline and not names.get(when):
+            names[when] = name
+    milestones = tuple(Milestone(when, names[when] or "节点") for when in sorted(names))
     return deadline, milestones, notes
 
 

@@ -119,6 +119,7 @@ def _snapshot(task: ParsedTask, book: UnitBook) -> dict[str, Any]:
             "co_leads": list(task.co_leads),
         },
         "indicators": [i.as_json() for i in task.indicators],
+        "milestones": [m.as_json() for m in task.milestones],
         "notes": dict(task.notes),
     }
 
@@ -131,6 +132,7 @@ def _stored(task: Task) -> dict[str, Any]:
         "deadline": task.deadline.isoformat() if task.deadline else None,
         "responsibility": task.responsibility,
         "indicators": task.indicators,
+        "milestones": task.milestones,
         "notes": task.notes,
     }
 
@@ -179,6 +181,7 @@ def _apply(task: Task, wanted: dict[str, Any], book: UnitBook) -> None:
     task.deadline = date.fromisoformat(wanted["deadline"]) if wanted["deadline"] else None
     task.responsibility = wanted["responsibility"]
     task.indicators, task.notes = wanted["indicators"], wanted["notes"]
+    task.milestones = wanted["milestones"]
 
 
 def _new_task(
@@ -244,6 +247,9 @@ def _update_task(
         return
     _apply(task, wanted, book)
     task.updated_at = now
+    if {"deadline", "milestones"} & changes.keys():
+        for assignment in task.assignments:
+            assignment.needs_schedule = True  # the sweep adds the new dates' reminders
     record(
         session,
         now,

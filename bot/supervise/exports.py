@@ -1,8 +1,6 @@
 """Exports for the office: the progress table (进展情况表) and the ranking history (晾晒).
 
-Both are built as a `Sheet` — a title, columns and rows of plain values — then written as
-xlsx, csv (UTF-8 with BOM) or a GitHub Markdown table. The file appears only when it is
-complete: it is written to a temporary file in the same folder and renamed over the target.
+Both are built as a `Sheet` (bot/present/sheets.py) and written as xlsx, csv or Markdown.
 
 **The progress table** shows the plan as it stood at the end of the `as_of` day (local to
 the plan's time zone), from the audit trail, like the ranking (bot/supervise/ranking_flow.py,
@@ -31,24 +29,13 @@ score, light, trend and the counts behind the score.
 
 from __future__ import annotations
 
-import csv
-import io
-import os
-import re
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
-from openpyxl import Workbook
-from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
-from openpyxl.styles import Alignment, Font, PatternFill
-from openpyxl.utils import get_column_letter
-from openpyxl.worksheet.properties import PageSetupProperties
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
@@ -56,6 +43,11 @@ from bot.calendar import WorkCalendar
 from bot.errors import DubanError
 from bot.ladder import PAUSED_STATUSES, adjust_due
 from bot.models import ASSIGNMENT_STATUSES, Assignment, AuditEvent, Plan, Task
+from bot.present.sheets import (
+    Column,
+    Sheet,
+    Value,
+)
 from bot.rules import Level, Rules
 from bot.schedule import plan_start
 from bot.supervise.ranking import (
@@ -69,48 +61,15 @@ from bot.supervise.ranking import (
 )
 from bot.supervise.ranking_flow import History, RankingSetup, compute_ranking, ensure_ended
 
-FORMATS = ("xlsx", "csv", "md")
 LIGHTS = {"green": "绿", "yellow": "黄", "red": "红"}
 SEVERITY = ("green", "yellow", "red")
 TRENDS = {"up": "上升", "down": "下降", "same": "持平", "new": "新上榜"}
+LIGHT_FILLS = {"绿": "C6EFCE", "黄": "FFEB9C", "红": "FFC7CE"}
 KIND_NAMES = {"month": "按月", "week": "按周"}
 REPORTS = ("reply.progress", "reply.complete")
 NOT_REPORTED = "尚未报送"
 # Status of a task: the first of these that one of its assignments is in.
 STATUS_ORDER = ("closed", "closure_requested", "extension_requested", "in_progress")
-_FILLS = {"green": "C6EFCE", "yellow": "FFEB9C", "red": "FFC7CE"}
-# A spreadsheet reads a cell starting with one of these as a formula.
-_FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
-
-Value = str | int | float | None
-
-
-# --- what an export holds -----------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Column:
-    name: str
-    width: int  # the xlsx column width, in Latin characters (a Chinese one takes two)
-    light: bool = False  # the cells are light names (绿/黄/红): coloured in xlsx
-
-
-@dataclass(frozen=True)
-class Sheet:
-    title: str  # the first line of xlsx and md: what it is and as of when
-    name: str  # the xlsx worksheet's name
-    columns: tuple[Column, ...]
-    rows: tuple[tuple[Value, ...], ...]
-
-
-def choose_format(wanted: str | None, path: Path) -> str:
-    """The format asked for, else the one the file name's suffix names."""
-    chosen = (wanted if wanted is not None else path.suffix.lstrip(".")).strip().lower()
-    if chosen in FORMATS:
-        return chosen
-    if wanted is None:
-        raise DubanError(f"无法从文件名「{path.name}」判断格式，请用 --format 指定 xlsx、csv 或 md")
-    raise DubanError(f"不支持的格式「{wanted}」：--format 可选 xlsx、csv 或 md")
 
 
 def parse_day(text: str, option: str = "--as-of") -> date:
@@ -118,17 +77,6 @@ def parse_day(text: str, option: str = "--as-of") -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise DubanError(f"{option}「{text}」不是有效日期，请用 2020-10-31 的格式") from None
-
-
-def check_target(path: Path) -> None:
-    """Refuses, before any work, an output path that cannot be written."""
-    folder = path.parent
-    if path.is_dir():
-        raise DubanError(f"无法写入 {path}：这是一个目录，请给出文件名")
-    if not folder.is_dir():
-        raise DubanError(f"无法写入 {path}：目录 {folder} 不存在")
-    if not os.access(folder, os.W_OK | os.X_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise DubanError(f"无法写入 {path}：没有写权限")
 
 
 # --- the progress table -------------------------------------------------------------------
@@ -386,7 +334,7 @@ PROGRESS_COLUMNS = (
     Column("进展情况", 60),
     Column("责任单位", 30),
     Column("状态", 10),
-    Column("灯", 6, light=True),
+    Column("灯", 6, fills=LIGHT_FILLS),
 )
 
 
@@ -480,7 +428,7 @@ RANKING_COLUMNS = (
     Column("排名", 6),
     Column("单位", 24),
     Column("得分", 8),
-    Column("灯", 6, light=True),
+    Column("灯", 6, fills=LIGHT_FILLS),
     Column("趋势", 8),
     Column("应报送次数", 11),
     Column("按时报送次数", 13),
@@ -530,140 +478,3 @@ def ranking_sheet(
         columns=RANKING_COLUMNS,
         rows=tuple(rows),
     )
-
-
-# --- writing ------------------------------------------------------------------------------
-
-
-def render(sheet: Sheet, fmt: str) -> bytes:
-    if fmt == "xlsx":
-        return render_xlsx(sheet)
-    if fmt == "csv":
-        return render_csv(sheet)
-    if fmt == "md":
-        return render_md(sheet)
-    raise DubanError(f"不支持的格式「{fmt}」：可选 xlsx、csv 或 md")
-
-
-def _neutral(value: Value) -> Value:
-    """A text cell a spreadsheet would take for a formula gets a leading apostrophe."""
-    if isinstance(value, str) and value.startswith(_FORMULA_START):
-        return "'" + value
-    return value
-
-
-def render_csv(sheet: Sheet) -> bytes:
-    """UTF-8 with a BOM, so Excel reads the Chinese; the header row first, no title row."""
-    buffer = io.StringIO(newline="")
-    writer = csv.writer(buffer)
-    writer.writerow([c.name for c in sheet.columns])
-    for row in sheet.rows:
-        writer.writerow(["" if v is None else _neutral(v) for v in row])
-    return buffer.getvalue().encode("utf-8-sig")
-
-
-_MD_SPECIAL = str.maketrans({c: "\\" + c for c in "\\`*_[]<>|~&"})
-_LINE_BREAK = re.compile("\r\n|[\r\n\x85\u2028\u2029]")
-
-
-def md_cell(value: Value) -> str:
-    """Markdown punctuation escaped (so `|` stays in its cell), control characters dropped,
-    line breaks as <br>."""
-    if value is None:
-        return ""
-    text = _text(str(value)).translate(_MD_SPECIAL)
-    return "<br>".join(_LINE_BREAK.split(text))
-
-
-def render_md(sheet: Sheet) -> bytes:
-    lines = [f"# {md_cell(sheet.title)}", ""]
-    lines.append("| " + " | ".join(md_cell(c.name) for c in sheet.columns) + " |")
-    lines.append("|" + "|".join(" --- " for _ in sheet.columns) + "|")
-    lines += ["| " + " | ".join(md_cell(v) for v in row) + " |" for row in sheet.rows]
-    return ("\n".join(lines) + "\n").encode("utf-8")
-
-
-def _sheet_name(name: str) -> str:
-    cleaned = "".join("_" if c in "[]:*?/\\" else c for c in name).strip("'")
-    return cleaned[:31] or "Sheet1"
-
-
-def render_xlsx(sheet: Sheet) -> bytes:
-    """A title row, a bold frozen header with a filter, wrapped text, set column widths."""
-    book = Workbook()
-    ws = book.active
-    assert ws is not None
-    ws.title = _sheet_name(sheet.name)
-    width = len(sheet.columns)
-    last = get_column_letter(width)
-    ws.cell(row=1, column=1, value=_text(sheet.title)).font = Font(bold=True, size=14)
-    if width > 1:
-        ws.merge_cells(f"A1:{last}1")
-    ws.row_dimensions[1].height = 24
-    header_fill = PatternFill("solid", fgColor="D9E1F2")
-    for index, column in enumerate(sheet.columns, start=1):
-        head = ws.cell(row=2, column=index, value=column.name)
-        head.font = Font(bold=True)
-        head.fill = header_fill
-        head.alignment = Alignment(horizontal="center", vertical="center", wrap_text=True)
-        ws.column_dimensions[get_column_letter(index)].width = column.width
-    wrap = Alignment(vertical="top", wrap_text=True)
-    names = {label: key for key, label in LIGHTS.items()}
-    for r, row in enumerate(sheet.rows, start=3):
-        for index, (column, value) in enumerate(zip(sheet.columns, row, strict=True), start=1):
-            shown = _text(value) if isinstance(value, str) else value
-            cell = ws.cell(row=r, column=index, value=shown)
-            if cell.data_type == "f":  # text starting with "=" is text, not a formula
-                cell.data_type = "s"
-            cell.alignment = wrap
-            if column.light and isinstance(value, str) and value in names:
-                cell.fill = PatternFill("solid", fgColor=_FILLS[names[value]])
-    ws.freeze_panes = "A3"
-    ws.auto_filter.ref = f"A2:{last}{max(2, len(sheet.rows) + 2)}"
-    ws.print_title_rows = "2:2"
-    ws.page_setup.orientation = "landscape"
-    ws.page_setup.fitToWidth = 1
-    ws.page_setup.fitToHeight = 0
-    ws.sheet_properties.pageSetUpPr = PageSetupProperties(fitToPage=True)
-    buffer = io.BytesIO()
-    book.save(buffer)
-    return buffer.getvalue()
-
-
-def _text(value: str) -> str:
-    """Control characters an xlsx file cannot hold are dropped (tabs and newlines stay)."""
-    return str(ILLEGAL_CHARACTERS_RE.sub("", value))
-
-
-def write_atomic(path: Path, data: bytes) -> None:
-    """Writes `data` to `path` through a temporary file in the same folder, renamed over it
-    once complete: a failure leaves no file, or the previous one untouched."""
-    check_target(path)
-    try:
-        handle, temporary = tempfile.mkstemp(
-            dir=path.parent, prefix=f".{path.name}.", suffix=".tmp"
-        )
-    except OSError as exc:
-        raise DubanError(f"无法写入 {path}：{exc.strerror or exc}") from None
-    try:
-        with os.fdopen(handle, "wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.chmod(temporary, _file_mode(path))
-        os.replace(temporary, path)
-    except OSError as exc:
-        Path(temporary).unlink(missing_ok=True)
-        raise DubanError(f"无法写入 {path}：{exc.strerror or exc}") from None
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
-
-
-def _file_mode(path: Path) -> int:
-    """The mode of the file replaced, else what a new file gets (0666 less the umask)."""
-    if path.exists():
-        return path.stat().st_mode & 0o7777
-    mask = os.umask(0)
-    os.umask(mask)
-    return 0o666 & ~mask

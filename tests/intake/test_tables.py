@@ -11,12 +11,12 @@ from docx.table import Table
 from openpyxl import Workbook
 
 from bot.errors import IntakeError
+from bot.intake.labels import Role
 from bot.intake.model import RawTask
 from bot.intake.tables import (
-    Role,
     Row,
     classify,
-    docx_paragraph_text,
+    docx_text,
     read_csv,
     read_docx,
     read_table_rows,
@@ -392,8 +392,8 @@ def test_a_word_document_without_a_task_table_is_left_to_the_text_parser(tmp_pat
     add_table(word, [["签发人", "张三"]])
     word.save(str(tmp_path / "plan.docx"))
     assert read_docx(tmp_path / "plan.docx") is None
-    assert docx_paragraph_text(tmp_path / "plan.docx") == (
-        f"{TITLE}\n1.新增公共停车位1000个。\n责任单位：市建设局"
+    assert docx_text(tmp_path / "plan.docx") == (
+        f"{TITLE}\n1.新增公共停车位1000个。\n责任单位：市建设局\n签发人\n张三"
     )
 
 
@@ -403,4 +403,4 @@ def test_a_corrupt_word_file_is_an_intake_error(tmp_path: Path) -> None:
     with pytest.raises(IntakeError, match="无法读取 Word 文件"):
         read_docx(path)
     with pytest.raises(IntakeError, match="无法读取 Word 文件"):
-        docx_paragraph_text(path)
+        docx_text(path)

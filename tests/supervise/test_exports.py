@@ -20,27 +20,23 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.calendar import WorkCalendar
 from bot.errors import DubanError
 from bot.models import Assignment, DuePoint, Plan, Task, Unit
+from bot.present.sheets import Column, Sheet, choose_format, md_cell, render, write_atomic
 from bot.queries import current_plan
 from bot.rules import RulesModel, build_rules, default_rules
 from bot.supervise.exports import (
-    Column,
-    Sheet,
+    LIGHT_FILLS,
     UnitReport,
     check_as_of,
-    choose_format,
-    md_cell,
     parse_day,
     progress_sheet,
     progress_table,
     ranking_history,
     ranking_periods,
     ranking_sheet,
-    render,
     report_line,
     responsibility_text,
     task_light,
     task_status,
-    write_atomic,
 )
 from bot.supervise.ranking import parse_period
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
@@ -381,7 +377,7 @@ def test_the_rows_are_the_rankings_of_each_period(
 SAMPLE = Sheet(
     title="计划 进展情况（截至2020年10月31日）",
     name="进展情况 2020-10-31",
-    columns=(Column("序号", 8), Column("进展情况", 60), Column("灯", 6, light=True)),
+    columns=(Column("序号", 8), Column("进展情况", 60), Column("灯", 6, fills=LIGHT_FILLS)),
     rows=(
         ("1", "A（60%，10月26日）：立项\nB（10月22日）：a|b", "红"),
         ("2", '=HYPERLINK("x")\x0b', "绿"),
