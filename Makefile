@@ -42,6 +42,7 @@ check: lint typecheck test
 
 bench: install
 	$(BIN)/python bench/import_bench.py
+	$(BIN)/python bench/intake_bench.py
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/delivery_bench.py
 	$(BIN)/python bench/inbound_bench.py

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 import pytest
+from openpyxl import load_workbook
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
@@ -151,6 +152,66 @@ def test_a_dry_run_without_json_prints_a_table_of_tasks(duban: Duban) -> None:
     output = succeeds(duban("import", SAMPLE, "--dry-run")).stdout
     assert "2020 年市政府重点工作任务责任分解" in output
     assert "市发改委" in output
+
+
+def test_a_dry_run_counts_and_flags_what_a_clerk_should_check(duban: Duban, tmp_path: Path) -> None:
+    plan = write_plan(
+        tmp_path,
+        """
+        2023年重点工作任务分解
+        1.新增公共停车位 1000 个，10月底前完成。
+        责任单位:市发该委、市财政局
+        2.建设小干岛中央商务区。
+        """,
+    )
+    output = succeeds(duban("import", plan, "--dry-run")).stdout
+    assert "任务 2 项，单位 2 个（单位名录中没有的 1 个）" in output
+    assert "未找到责任单位的任务 1 项，未写完成时限的任务 1 项" in output
+    assert "任务 1：单位「市发该委」不在单位名录中，是否为「市发改委」？" in output
+    assert "任务 2：未找到责任单位" in output
+
+
+def test_a_review_sheet_corrected_in_excel_imports_as_corrected(
+    duban: Duban, db_url: str, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path, "2023年重点工作任务分解\n1.新增停车位。\n责任单位:市发该委")
+    review = tmp_path / "review.xlsx"
+    assert str(review) in succeeds(duban("import", plan, "--dry-run", "-o", review)).stdout
+    assert set(row_counts(db_url).values()) == {0}
+    book = load_workbook(review)
+    sheet = book.active
+    assert sheet is not None
+    assert [c.value for c in sheet[4]][:3] == ["1", "新增停车位。", "市发该委"]
+    sheet["C4"] = "市发改委"
+    book.save(review)
+    succeeds(duban("import", review))
+    [task] = json_of(duban("tasks", "--json"))
+    assert (task["lead"], task["text"]) == ("市发改委", "新增停车位。")
+
+
+def test_a_review_sheet_is_only_written_by_a_dry_run_and_only_as_xlsx(
+    duban: Duban, db_url: str, tmp_path: Path
+) -> None:
+    plan = write_plan(tmp_path, SMALL_PLAN)
+    line = fails_with_one_line(duban("import", plan, "-o", tmp_path / "r.xlsx"), code=2)
+    assert "--output" in line and "--dry-run" in line
+    line = fails_with_one_line(duban("import", plan, "--dry-run", "-o", tmp_path / "r.md"), 2)
+    assert "review.xlsx" in line
+    assert not list(tmp_path.glob("r.*"))
+    assert set(row_counts(db_url).values()) == {0}
+
+
+def test_columns_names_a_tables_columns_and_a_bad_one_is_a_usage_error(
+    duban: Duban, tmp_path: Path
+) -> None:
+    table = tmp_path / "plan.csv"
+    table.write_text("编号,项目,主办\n1,新建人行天桥2座,县住建局\n", encoding="utf-8")
+    parsed = json_of(
+        duban("import", table, "--dry-run", "--json", "--columns", "内容=项目,牵头=主办")
+    )
+    assert [(t["text"], t["lead"]) for t in parsed["tasks"]] == [("新建人行天桥2座", "县住建局")]
+    line = fails_with_one_line(duban("import", table, "--dry-run", "--columns", "正文=项目"), 2)
+    assert "--columns" in line
 
 
 # import, then the read-only views

@@ -14,7 +14,7 @@ import pytest
 from bot.calendar import WorkCalendar
 from bot.ladder import DueSpec
 from bot.models import Assignment, Plan, Task
-from bot.rules import Rules, RulesModel, build_rules, default_rules
+from bot.rules import Milestone, Rules, RulesModel, build_rules, default_rules
 from bot.schedule import (
     Context,
     context_of,
@@ -240,6 +240,19 @@ def test_milestones_from_the_task_override_are_due_points_on_working_days(
         milestone("2020-11-14", "2020-11-16", "开工建设"),
     ]
     assert initial_specs(make_context(task_number="13"), rules, calendar)[2:] == []
+
+
+def test_the_documents_own_milestones_are_due_points_beside_the_rule_files(
+    calendar: WorkCalendar,
+) -> None:
+    task = make_task(milestones=[{"due": "2020-10-30", "name": "开工"}])
+    ctx = context_of(make_assignment(), task, make_plan())
+    assert ctx.milestones == (Milestone(date(2020, 10, 30), "开工"),)
+    rules = rules_with(tasks={"12": {"milestones": [{"date": date(2020, 11, 16), "name": "验收"}]}})
+    assert initial_specs(ctx, rules, calendar)[2:] == [
+        milestone("2020-10-30", "2020-10-30", "开工"),
+        milestone("2020-11-16", "2020-11-16", "验收"),
+    ]
 
 
 # --- when a report cycle ends ---------------------------------------------------------------

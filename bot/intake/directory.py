@@ -123,6 +123,22 @@ class Directory:
         found = difflib.get_close_matches(key, list(self._keys), n=1, cutoff=_CLOSE_ENOUGH)
         return self._keys[found[0]] if found else None
 
+    def split(self, name: str) -> list[str]:
+        """A name the directory does not know, made of names it does, in those names
+        (「市发改委市财政局」 → both); otherwise the name alone."""
+        key = match_key(name)
+        if key in self._keys or len(key) < 6:
+            return [name]
+        parts: list[str] = []
+        start = 0
+        while start < len(key):
+            end = next((e for e in range(len(key), start, -1) if key[start:e] in self._keys), None)
+            if end is None:
+                return [name]
+            parts.append(key[start:end])
+            start = end
+        return parts if len(parts) > 1 else [name]
+
     def members(self, collective: str) -> list[str]:
         entry = self.collectives.get(collective)
         return [self.canonical(m) or clean_name(m) for m in entry.members] if entry else []

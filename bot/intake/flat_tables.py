@@ -118,11 +118,11 @@ def kind_of(cell: str) -> Kind:
     bare = cell.strip(_MARKS + " ")
     if LABEL.search(bare):
         return Kind.LABELLED
-    if _FIGURE.match(bare):
-        deadline = read_deadline_cell(bare, 2000)
-        return Kind.DEADLINE if deadline.dates and re.fullmatch(r"\d{4}年?", bare) else Kind.FIGURE
-    if len(bare) <= 24 and read_deadline_cell(bare, 2000).readable and not _looks_like_units(bare):
+    dated = len(bare) <= 24 and read_deadline_cell(bare, 2000).readable
+    if dated and not _looks_like_units(bare):
         return Kind.DEADLINE
+    if _FIGURE.match(bare):
+        return Kind.FIGURE
     if _looks_like_units(cell):
         return Kind.UNITS
     if _looks_like_person(bare):

@@ -8,7 +8,7 @@ everywhere in the document, and 「财政局」 is 「市财政局」 when that 
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 
 from bot.intake.deadlines import deadline_events, read_deadline_cell
@@ -73,6 +73,7 @@ class _Names:
 def resolve(raw: RawDocument, directory: Directory, year: int | None = None) -> ParsedPlan:
     """Canonical names, deadlines and indicators for every task of a raw document."""
     year = year or plan_year(raw.title) or raw.year
+    raw = replace(raw, tasks=tuple(_split_known(task, directory) for task in raw.tasks))
     names = _Names(directory)
     written = [name for task in raw.tasks for name in (*task.leads, *task.co_units)]
     # Names with an alias first, so 「市人才办」 written early still means 市委组织部.
@@ -91,6 +92,13 @@ def resolve(raw: RawDocument, directory: Directory, year: int | None = None) -> 
         supervisors=tuple(ParsedSupervisor(n, t) for n, t in supervisors.items()),
         warnings=tuple(warnings),
     )
+
+
+def _split_known(task: RawTask, directory: Directory) -> RawTask:
+    """Names written together without a separator, split on the directory's names."""
+    leads = [part for name in task.leads for part in directory.split(name)]
+    co_units = [part for name in task.co_units for part in directory.split(name)]
+    return replace(task, leads=tuple(leads), co_units=tuple(co_units))
 
 
 def plan_year(title: str | None) -> int | None:

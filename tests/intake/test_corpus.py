@@ -4,7 +4,16 @@ from __future__ import annotations
 
 import pytest
 
-from tests.intake.corpus.accuracy import FIELDS, Result, Score, evaluate_all, records
+from tests.intake.corpus.accuracy import (
+    FIELDS,
+    PAGE,
+    Result,
+    Score,
+    evaluate_all,
+    page_with,
+    records,
+    table,
+)
 
 LAYOUTS = {
     "unit-line",
@@ -65,3 +74,11 @@ def test_every_document_gets_its_year(corpus: tuple[list[Result], Score]) -> Non
     results, _ = corpus
     wrong = [r.record["file"] for r in results if r.year != r.record.get("year")]
     assert wrong == []
+
+
+def test_the_accuracy_page_shows_the_current_table(corpus: tuple[list[Result], Score]) -> None:
+    results, total = corpus
+    text = PAGE.read_text(encoding="utf-8")
+    assert text == page_with(text, table(results, total)), (
+        "run: .venv/bin/python -m tests.intake.corpus.accuracy --write"
+    )

@@ -6,7 +6,12 @@ from pathlib import Path
 
 import pytest
 
-from bot.intake.deadlines import extract_deadline, find_deadlines
+from bot.intake.deadlines import (
+    deadline_events,
+    extract_deadline,
+    find_deadlines,
+    read_deadline_cell,
+)
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "zhoushan-2020-key-tasks.txt"
 
@@ -160,3 +165,49 @@ def test_it_reads_every_sample_item_without_raising() -> None:
 
 def test_it_reads_only_the_dated_signature_in_the_whole_sample() -> None:
     assert find_deadlines(SAMPLE.read_text(encoding="utf-8"), None) == [date(2020, 2, 27)]
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("2027-10-31", date(2027, 10, 31)),
+        ("2027/10/31", date(2027, 10, 31)),
+        ("2027.10.31", date(2027, 10, 31)),
+        ("２０２７．１０．３１", date(2027, 10, 31)),
+        ("2027年10月", date(2027, 10, 31)),
+        ("2027.10", date(2027, 10, 31)),
+        ("12月底前", date(2027, 12, 31)),
+        ("9月投入使用", date(2027, 9, 30)),
+        ("5月底前动工", date(2027, 5, 31)),
+        ("9月", date(2027, 9, 30)),
+        ("年底前", date(2027, 12, 31)),
+        ("上半年", date(2027, 6, 30)),
+        ("三季度末", date(2027, 9, 30)),
+        ("2028年", date(2028, 12, 31)),
+    ],
+)
+def test_a_deadline_cell_reads_every_form_offices_write(text: str, expected: date) -> None:
+    assert read_deadline_cell(text, 2027).dates == (expected,)
+
+
+@pytest.mark.parametrize("text", ["长期坚持", "持续推进", "常态化开展", "不设时限"])
+def test_ongoing_work_has_no_deadline_of_its_own(text: str) -> None:
+    cell = read_deadline_cell(text, 2027)
+    assert (cell.dates, cell.ongoing, cell.readable) == ((), True, True)
+
+
+def test_an_unreadable_cell_is_neither_a_date_nor_ongoing() -> None:
+    assert not read_deadline_cell("待定", 2027).readable
+
+
+def test_prose_reads_a_month_with_what_happens_in_it_and_a_target_year() -> None:
+    assert find_deadlines("9月投入使用", 2023) == [date(2023, 9, 30)]
+    assert find_deadlines("到2025年,全市新增公共停车位", 2023) == [date(2025, 12, 31)]
+    assert find_deadlines("每年9月开展", 2023) == []
+
+
+def test_each_date_comes_with_what_is_due_then() -> None:
+    assert deadline_events("6月底前开工，12月底前建成投用。", 2023) == [
+        (date(2023, 6, 30), "开工"),
+        (date(2023, 12, 31), "建成投用"),
+    ]

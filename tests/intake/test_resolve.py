@@ -2,7 +2,7 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.intake.model import RawDocument
+from bot.intake.model import Milestone, RawDocument
 from bot.intake.resolve import plan_year, resolve
 from tests.factories import make_directory, make_raw_task
 
@@ -100,3 +100,38 @@ def test_the_year_is_read_from_the_title() -> None:
     assert plan_year("2020 年市政府重点工作任务责任分解") == 2020
     assert plan_year("重点工作任务") is None
     assert plan_year(None) is None
+
+
+def test_names_glued_together_are_split_on_the_directorys_names() -> None:
+    directory = make_directory(units={"市发改委": {}, "市财政局": {}})
+    plan = resolve(
+        RawDocument("t", (make_raw_task(leads=("市发改委市财政局",), co_units=()),)), directory
+    )
+    assert (plan.tasks[0].lead, plan.tasks[0].co_units) == ("市发改委", ("市财政局",))
+
+
+def test_a_task_with_two_dates_keeps_the_last_as_deadline_and_the_first_as_milestone() -> None:
+    task = make_raw_task(text="5月底前开工，12月底前竣工。")
+    (parsed,) = resolve(RawDocument("2023年重点工作", (task,)), make_directory()).tasks
+    assert parsed.deadline == date(2023, 12, 31)
+    assert parsed.milestones == (Milestone(date(2023, 5, 31), "开工"),)
+
+
+def test_an_ongoing_deadline_cell_gives_no_deadline_even_if_the_text_has_dates() -> None:
+    task = make_raw_task(text="年底前完成", deadline_text="长期坚持")
+    (parsed,) = resolve(RawDocument("2023年重点工作", (task,)), make_directory()).tasks
+    assert parsed.deadline is None
+
+
+def test_an_unreadable_deadline_cell_is_warned_about_and_kept_in_the_notes() -> None:
+    task = make_raw_task(number="7", text="新建幼儿园", deadline_text="视情况")
+    plan = resolve(RawDocument("2023年重点工作", (task,)), make_directory())
+    assert plan.tasks[0].deadline is None
+    assert ("完成时限", "视情况") in plan.tasks[0].notes
+    assert "任务 7 的完成时限「视情况」无法识别，已记入备注" in plan.warnings
+
+
+def test_the_year_from_the_document_dates_its_deadlines_when_the_title_has_none() -> None:
+    task = make_raw_task(text="10月底前完成")
+    plan = resolve(RawDocument("重点工作", (task,), year=2021), make_directory())
+    assert (plan.year, plan.tasks[0].deadline) == (2021, date(2021, 10, 31))

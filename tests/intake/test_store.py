@@ -207,3 +207,24 @@ def test_tables_import_with_sections_supervisors_and_collectives(
         "定海区政府",
         "普陀区政府",
     ]
+
+
+def test_a_changed_deadline_or_milestone_reschedules_the_tasks_assignments(
+    sessions: sessionmaker[Session], tmp_path: Path
+) -> None:
+    directory = make_directory(**DIRECTORY)
+    run_import(sessions, write_plan(tmp_path, PLAN), directory)
+    with sessions.begin() as session:
+        for assignment in session.scalars(select(Assignment)):
+            assignment.needs_schedule = False
+    edited = PLAN.replace("10月底前建成", "6月底前开工，11月底前建成")
+    report = run_import(sessions, write_plan(tmp_path, edited), directory, LATER)
+    assert report.changed["2"] == ["deadline", "milestones", "text"]
+    with sessions() as session:
+        task = session.scalars(select(Task).where(Task.number == "2")).one()
+        assert task.deadline == date(2020, 11, 30)
+        assert task.milestones == [{"due": "2020-06-30", "name": "开工"}]
+        rescheduled = {
+            a.task.number for a in session.scalars(select(Assignment)) if a.needs_schedule
+        }
+    assert rescheduled == {"2"}

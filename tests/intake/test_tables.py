@@ -10,9 +10,10 @@ from docx.document import Document as WordDocument
 from docx.table import Table
 from openpyxl import Workbook
 
-from bot.errors import IntakeError
-from bot.intake.labels import Role
+from bot.errors import IntakeError, UsageError
+from bot.intake.labels import Role, parse_columns
 from bot.intake.model import RawTask
+from bot.intake.reader import read_plan
 from bot.intake.tables import (
     Row,
     classify,
@@ -22,6 +23,7 @@ from bot.intake.tables import (
     read_table_rows,
     read_xlsx,
 )
+from tests.factories import make_directory
 
 TITLE = "2020年重点工作任务责任分解表"
 HEADER = ["序号", "工作任务", "责任单位", "完成时限"]
@@ -404,3 +406,122 @@ def test_a_corrupt_word_file_is_an_intake_error(tmp_path: Path) -> None:
         read_docx(path)
     with pytest.raises(IntakeError, match="无法读取 Word 文件"):
         docx_text(path)
+
+
+# --- columns, merged cells and continuation rows ------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "name", ["民生实事", "重点工作", "目标任务", "工作任务", "主要内容", "具体任务", "任务内容"]
+)
+def test_every_content_header_word_names_the_task_column(name: str) -> None:
+    task = only_task([["序号", name, "责任单位"], ["1", "新建人行天桥2座", "县住建局"]])
+    assert (task.text, task.leads) == ("新建人行天桥2座", ("县住建局",))
+
+
+def test_without_a_content_header_the_longest_column_holds_the_task() -> None:
+    rows = [
+        ["序号", "类别", "说明", "责任单位"],
+        ["1", "交通", "新建人行天桥2座，缓解学校门前交通拥堵", "县住建局"],
+        ["2", "教育", "新建中心幼儿园2所", "县教科局"],
+    ]
+    tasks = read_table_rows(rows, source="t").tasks
+    assert [t.text for t in tasks] == ["新建人行天桥2座，缓解学校门前交通拥堵", "新建中心幼儿园2所"]
+
+
+def test_the_operator_can_name_the_columns() -> None:
+    rows = [["编号", "项目", "主办", "协办"], ["1", "新建人行天桥2座", "县住建局", "县财政局"]]
+    overrides = parse_columns("内容=项目,牵头=主办,配合=协办")
+    (task,) = read_table_rows(rows, source="t", overrides=overrides).tasks
+    assert (task.text, task.leads, task.co_units) == (
+        "新建人行天桥2座",
+        ("县住建局",),
+        ("县财政局",),
+    )
+
+
+def test_a_misnamed_column_option_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="内容=民生实事"):
+        parse_columns("正文=项目")
+
+
+def test_units_in_one_cell_split_on_line_breaks_and_unit_endings() -> None:
+    task = only_task(
+        [HEADER, ["1", "启动建设东湖湿地公园", "县水务局\n县住建局县护城河指挥部", ""]]
+    )
+    assert (task.leads, task.co_units) == (("县水务局",), ("县住建局", "县护城河指挥部"))
+
+
+def test_a_row_continuing_the_task_above_is_the_same_task() -> None:
+    rows: list[Row] = [
+        HEADER,
+        ["1", "启动县图书馆新馆建设，", "县文体广新局", "12月底前"],
+        [None, "年内完成主体工程。", None, None],
+        [None, None, "县代建中心", None],
+        ["2", "新建2座人行天桥。", "县住建局", ""],
+    ]
+    first, second = read_table_rows(rows, source="t").tasks
+    assert first.text == "启动县图书馆新馆建设，年内完成主体工程。"
+    assert (first.leads, first.co_units) == (("县文体广新局",), ("县代建中心",))
+    assert second.number == "2"
+
+
+def test_a_vertically_merged_word_cell_is_one_task(tmp_path: Path) -> None:
+    word = docx.Document()
+    table = add_table(
+        word,
+        [
+            HEADER,
+            ["1", "开工建设县老年养护楼和老年大学。", "县民政局", "5月底前动工"],
+            ["1", "开工建设县老年养护楼和老年大学。", "县教科局", "12月底前"],
+        ],
+    )
+    table.cell(1, 0).merge(table.cell(2, 0))
+    table.cell(1, 1).merge(table.cell(2, 1))
+    word.save(str(tmp_path / "plan.docx"))
+    document = read_docx(tmp_path / "plan.docx")
+    assert document is not None
+    (task,) = document.tasks
+    assert (task.leads, task.co_units) == (("县民政局",), ("县教科局",))
+    assert task.deadline_text == "5月底前动工；12月底前"
+
+
+def test_a_merged_excel_row_is_one_task(tmp_path: Path) -> None:
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in [
+        HEADER,
+        ["1", "开工建设县老年养护楼。", "县民政局", "5月底前"],
+        [None, None, "县财政局", None],
+    ]:
+        sheet.append(row)
+    sheet.merge_cells("A2:A3")
+    sheet.merge_cells("B2:B3")
+    book.save(tmp_path / "plan.xlsx")
+    (task,) = read_xlsx(tmp_path / "plan.xlsx").tasks
+    assert (task.leads, task.co_units) == (("县民政局",), ("县财政局",))
+
+
+def test_a_word_document_whose_only_table_holds_no_tasks_is_read_as_text(
+    tmp_path: Path,
+) -> None:
+    word = docx.Document()
+    add_table(word, [["序号", "工作任务", "责任单位"]])
+    word.add_paragraph(TITLE)
+    word.add_paragraph("1.新增公共停车位1000个。")
+    word.add_paragraph("责任单位：市建设局")
+    path = tmp_path / "plan.docx"
+    word.save(str(path))
+    assert read_docx(path) is None
+    plan = read_plan(path, make_directory())
+    assert [(t.number, t.lead) for t in plan.tasks] == [("1", "市建设局")]
+
+
+def test_a_layout_table_holding_the_text_is_read_as_text(tmp_path: Path) -> None:
+    word = docx.Document()
+    add_table(word, [[f"{TITLE}\n1.新增公共停车位1000个。\n责任单位：市建设局"]])
+    path = tmp_path / "plan.docx"
+    word.save(str(path))
+    plan = read_plan(path, make_directory())
+    assert [(t.number, t.lead) for t in plan.tasks] == [("1", "市建设局")]

@@ -75,3 +75,43 @@ def test_a_leader_is_read_with_name_and_title() -> None:
     assert read_leader("王五常务副市长主抓重点工作") == ("王五", "常务副市长")
     assert read_leader("赵六副市长牵头重点工作") == ("赵六", "副市长")
     assert read_leader("经济发展主任务") is None
+
+
+def test_names_written_without_a_separator_are_split_at_unit_endings() -> None:
+    assert split_unit_list("县水务局县住建局县护城河指挥部") == [
+        "县水务局",
+        "县住建局",
+        "县护城河指挥部",
+    ]
+    assert split_unit_list("市委市政府政研室") == ["市委市政府政研室"]
+    assert split_unit_list("县委县政府督查室") == ["县委县政府督查室"]
+
+
+def test_line_breaks_and_spaced_names_separate_units_but_padded_names_stay_whole() -> None:
+    assert split_unit_list("市发改委\n市财政局") == ["市发改委", "市财政局"]
+    assert split_unit_list("区发改局 区财政局") == ["区发改局", "区财政局"]
+    assert split_unit_list("市 财政局") == ["市财政局"]
+
+
+def test_two_units_joined_by_and_are_two_but_a_name_with_and_is_one() -> None:
+    assert split_unit_list("省直有关部门和各市人民政府") == ["省直有关部门", "各市人民政府"]
+    assert split_unit_list("省农业厅等省直有关部门") == ["省农业厅", "省直有关部门"]
+    assert split_unit_list("市住房和城乡建设局") == ["市住房和城乡建设局"]
+
+
+def test_a_shared_word_keeps_a_collective_whole() -> None:
+    assert split_unit_list("市财政局、统计局,各县、区人民政府") == [
+        "市财政局",
+        "统计局",
+        "各县、区人民政府",
+    ]
+    assert split_unit_list("各县、市、区政府") == ["各县、市、区政府"]
+
+
+def test_verbs_after_a_list_are_not_part_of_a_name() -> None:
+    assert split_unit_list("市人力社保局、市农业农村局分别牵头") == ["市人力社保局", "市农业农村局"]
+
+
+def test_a_bracket_after_a_collective_qualifies_it() -> None:
+    unit = read_unit_name("各镇乡(街道)")
+    assert (unit.name, unit.alias, unit.collective) == ("各镇乡(街道)", None, True)

@@ -1,7 +1,8 @@
 """Reads every corpus document with duban and compares it with the hand-written record.
 
 Run `.venv/bin/python -m tests.intake.corpus.accuracy` for the per-document table (Markdown);
-`--write docs/intake-accuracy.md` writes it there. `test_corpus.py` holds the thresholds.
+`--write` puts it in docs/intake-accuracy.md, `--misses` lists every wrong answer.
+`test_corpus.py` holds the thresholds and checks that the page shows the current table.
 """
 
 from __future__ import annotations
@@ -190,12 +191,28 @@ def table(results: list[Result], total: Score) -> str:
     return "\n".join(lines)
 
 
+PAGE = CORPUS.parent.parent.parent / "docs" / "intake-accuracy.md"
+TABLE_START = "<!-- table: python -m tests.intake.corpus.accuracy --write -->"
+TABLE_END = "<!-- end of table -->"
+
+
+def page_with(text: str, rendered: str) -> str:
+    """The accuracy page with its table replaced by `rendered`."""
+    before, _, rest = text.partition(TABLE_START)
+    _, _, after = rest.partition(TABLE_END)
+    return f"{before}{TABLE_START}\n{rendered}\n{TABLE_END}{after}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--misses", action="store_true", help="list every wrong answer")
+    parser.add_argument("--write", action="store_true", help=f"update {PAGE.name}")
     args = parser.parse_args()
     results, total = evaluate_all()
-    print(table(results, total))
+    rendered = table(results, total)
+    print(rendered)
+    if args.write:
+        PAGE.write_text(page_with(PAGE.read_text(encoding="utf-8"), rendered), encoding="utf-8")
     if args.misses:
         for result in results:
             if result.score.misses or result.error:
