@@ -194,7 +194,8 @@ def test_a_review_sheet_is_only_written_by_a_dry_run_and_only_as_xlsx(
 ) -> None:
     plan = write_plan(tmp_path, SMALL_PLAN)
     line = fails_with_one_line(duban("import", plan, "-o", tmp_path / "r.xlsx"), code=2)
-    assert "--output" in line and "--dry-run" in line
+    assert "--output" in line
+    assert "--dry-run" in line
     line = fails_with_one_line(duban("import", plan, "--dry-run", "-o", tmp_path / "r.md"), 2)
     assert "review.xlsx" in line
     assert not list(tmp_path.glob("r.*"))

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 
 import docx
 import pytest
+from openpyxl import Workbook
 
 from bot.errors import IntakeError
 from bot.intake.reader import read_plan
@@ -119,3 +120,26 @@ def test_gb18030_text_is_read(tmp_path: Path) -> None:
     path = tmp_path / "plan.txt"
     path.write_bytes("1.新增公共停车位 1000 个。\n责任单位:市住建局\n".encode("gb18030"))
     assert read_plan(path, make_directory()).tasks[0].lead == "市住建局"
+
+
+def test_an_excel_date_cell_is_a_deadline(tmp_path: Path) -> None:
+    rows: list[list[object]] = [
+        ["2027年重点工作任务分解表", None, None, None],
+        ["序号", "工作任务", "责任单位", "完成时限"],
+        ["1", "新建人行天桥2座", "县住建局", datetime(2027, 10, 31)],
+    ]
+    book = Workbook()
+    sheet = book.active
+    assert sheet is not None
+    for row in rows:
+        sheet.append(row)
+    book.save(tmp_path / "plan.xlsx")
+    plan = read_plan(tmp_path / "plan.xlsx", make_directory())
+    assert plan.tasks[0].deadline == date(2027, 10, 31)
+
+
+def test_without_a_title_the_year_comes_from_the_file_name(tmp_path: Path) -> None:
+    path = tmp_path / "2027年重点工作任务.csv"
+    path.write_text("序号,工作任务,责任单位\n1,年底前建成人行天桥2座,县住建局\n", encoding="utf-8")
+    plan = read_plan(path, make_directory())
+    assert (plan.year, plan.tasks[0].deadline) == (2027, date(2027, 12, 31))

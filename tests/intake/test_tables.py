@@ -490,11 +490,12 @@ def test_a_merged_excel_row_is_one_task(tmp_path: Path) -> None:
     book = Workbook()
     sheet = book.active
     assert sheet is not None
-    for row in [
-        HEADER,
+    rows: list[list[str | None]] = [
+        list(HEADER),
         ["1", "开工建设县老年养护楼。", "县民政局", "5月底前"],
         [None, None, "县财政局", None],
-    ]:
+    ]
+    for row in rows:
         sheet.append(row)
     sheet.merge_cells("A2:A3")
     sheet.merge_cells("B2:B3")
