@@ -170,11 +170,12 @@ class FlatTableReader:
     tasks: list[RawTask] = field(default_factory=list)
     last: int = 0  # the last 序号
     last_text: int = 0  # the last number written at the start of a task's text
-    rows: list[_Row] = field(default_factory=list)
+    row: _Row | None = None  # the row being read
 
     @property
-    def columns(self) -> list[tuple[int, Role]]:
-        return [(i, r) for i, r in enumerate(self.header.roles) if r is not Role.NUMBER]
+    def roles(self) -> list[Role]:
+        """The columns a row's cells go to; the 序号 opened the row."""
+        return [role for role in self.header.roles if role is not Role.NUMBER]
 
     def read(self, lines: Sequence[str]) -> list[RawTask]:
         for line in lines:
@@ -192,8 +193,7 @@ class FlatTableReader:
             return
         spaced = _SPACED_ROW.match(line) if self.header.spaced else None
         if spaced and self.next_number(int(spaced["n"])):
-            self.start_row(spaced["n"], numbered=True)
-            self.rows[-1].cells.extend(spaced["rest"].split())
+            self.start_row(spaced["n"], numbered=True).cells.extend(spaced["rest"].split())
             return
         for cell in cells_of(line):
             self.feed_cell(cell)
@@ -210,29 +210,30 @@ class FlatTableReader:
             and found.value == self.last_text + 1
         ):
             # 「1.地区生产总值…」「2.一般公共…」: tasks numbered in their text, under one 序号
-            current = self.rows[-1] if self.rows else None
-            if current is None or current.numbered_text:
-                self.start_row(str(found.value))
-            self.rows[-1].numbered_text = True
-            self.rows[-1].number = str(found.value)
+            row = self.row
+            if row is None or row.numbered_text:
+                row = self.start_row(str(found.value))
+            row.numbered_text, row.number = True, str(found.value)
             self.last_text = found.value
             cell = found.text
-        if self.rows:
-            self.rows[-1].cells.extend(cell.split() if self.header.spaced else [cell])
+        if self.row is not None:
+            self.row.cells.extend(cell.split() if self.header.spaced else [cell])
 
     def next_number(self, value: int) -> bool:
         return value == self.last + 1 or (self.last == 0 and value < 1000)
 
-    def start_row(self, number: str, *, numbered: bool = False) -> None:
+    def start_row(self, number: str, *, numbered: bool = False) -> _Row:
         """A new row; `numbered` when it opens with its 序号."""
         self.flush()
-        self.rows.append(_Row(number))
+        self.row = _Row(number)
         if numbered:
             self.last = int(number)
+        return self.row
 
     def flush(self) -> None:
-        while self.rows:
-            self.tasks.append(self.task(self.rows.pop(0)))
+        if self.row is not None:
+            self.tasks.append(self.task(self.row))
+            self.row = None
 
     def open_section(self, line: str, text: str) -> None:
         self.section = text
@@ -240,7 +241,7 @@ class FlatTableReader:
 
     def task(self, row: _Row) -> RawTask:
         fields, text = Fields(), []
-        for cell, role in assign(row.cells, [r for _, r in self.columns]):
+        for cell, role in assign(row.cells, self.roles):
             if role is Role.TEXT:
                 text.append(cell)
             else:

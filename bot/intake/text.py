@@ -108,8 +108,8 @@ class _Reader:
         else:
             self.plain.append(len(self.lines) - 1)
             if is_title_line(line) or _ATTACHMENT_MARK.match(line) or self.attachments:
-                self.last.clear()  # a new part of the document: numbering starts again
-            elif current is not None:
+                self.last.clear()  # perhaps a new part of the document: numbering may restart
+            if current is not None and not self.attachments:
                 self.add_text(current, line)
 
     def item_start(self, line: str) -> Numbered | None:

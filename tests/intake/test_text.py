@@ -445,3 +445,11 @@ def test_a_title_split_over_two_lines_is_joined() -> None:
 def test_the_year_comes_from_the_doc_number_or_the_signature(preamble: str, year: int) -> None:
     doc = parse(f"{preamble}\n1.地区生产总值增长11%左右。\n责任单位:省发改委")
     assert doc.year == year
+
+
+def test_a_line_of_a_task_that_reads_like_a_title_stays_in_its_text() -> None:
+    doc = parse(
+        "1.推进重点工作\n加快民生实事项目建设\n责任单位:市发改委\n2.新增停车位。\n责任单位:市住建局"
+    )
+    assert doc.tasks[0].text == "推进重点工作加快民生实事项目建设"
+    assert [t.number for t in doc.tasks] == ["1", "2"]
