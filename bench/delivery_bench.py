@@ -40,17 +40,17 @@ import httpx
 from pgtemp import postgres_engine
 from sqlalchemy import Engine, Table, delete, func, insert, select
 
-from bot import database
-from bot.calendar import WorkCalendar
-from bot.channels import CaptureChannel, Channel
-from bot.config import ChannelSettings
+from bot.app.config import ChannelSettings
+from bot.app.runtime import Runtime, make_channel
+from bot.delivery.outbox import BATCH, Dispatcher
+from bot.domain.calendar import WorkCalendar
+from bot.domain.rules import default_rules
+from bot.engine.simulate import simulate
 from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
-from bot.models import AuditEvent, Base, Message, RateBucket
-from bot.outbox import BATCH, Dispatcher
-from bot.rules import default_rules
-from bot.runtime import Runtime, make_channel
-from bot.simulate import simulate
+from bot.platforms import CaptureChannel, Channel
+from bot.store import database
+from bot.store.models import AuditEvent, Base, Message, RateBucket
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -38,13 +38,18 @@ from pgtemp import postgres_engine
 from sqlalchemy import Connection, Engine, Table, func, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import database
-from bot.calendar import WorkCalendar
-from bot.channels import CaptureChannel, Channel
+from bot.app.runtime import Runtime
+from bot.domain.calendar import WorkCalendar
+from bot.domain.ladder import ladder_steps
+from bot.domain.rules import Rules, default_rules
+from bot.engine.schedule import schedule_pending
+from bot.engine.simulate import simulate
+from bot.engine.sweep import SweepResult, sweep
 from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
-from bot.ladder import ladder_steps
-from bot.models import (
+from bot.platforms import CaptureChannel, Channel
+from bot.store import database
+from bot.store.models import (
     Assignment,
     Base,
     DuePoint,
@@ -55,11 +60,6 @@ from bot.models import (
     Task,
     Unit,
 )
-from bot.rules import Rules, default_rules
-from bot.runtime import Runtime
-from bot.schedule import schedule_pending
-from bot.simulate import simulate
-from bot.sweep import SweepResult, sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "zhoushan-2020-key-tasks.txt"

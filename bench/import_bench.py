@@ -16,10 +16,10 @@ from pathlib import Path
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import database
 from bot.intake.directory import Directory, load_directory
 from bot.intake.importing import import_file
 from bot.intake.reader import read_plan
+from bot.store import database
 
 ROOT = Path(__file__).resolve().parent.parent
 SAMPLE = ROOT / "examples" / "zhoushan-2020-key-tasks.txt"

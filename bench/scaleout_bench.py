@@ -31,9 +31,9 @@ from typing import cast
 from pgtemp import postgres_url
 from sqlalchemy import Engine, delete
 
-from bot import database
-from bot.models import AuditEvent, Message, RateBucket
-from bot.outbox import BATCH
+from bot.delivery.outbox import BATCH
+from bot.store import database
+from bot.store.models import AuditEvent, Message, RateBucket
 
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from alembic import context
 from sqlalchemy import Connection, create_engine
 
-from bot.models import Base
+from bot.store.models import Base
 
 config = context.config
 

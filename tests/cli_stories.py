@@ -8,8 +8,8 @@ from pathlib import Path
 
 from typer.testing import CliRunner, Result
 
-from bot import database
 from bot.cli import app
+from bot.store import database
 from tests.engine_factories import writer_sessions
 from tests.supervise.test_ranking_flow import Story
 from tests.test_cli import Duban, environment

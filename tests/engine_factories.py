@@ -13,17 +13,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import database
-from bot.calendar import WorkCalendar
-from bot.channels import CaptureChannel, Outgoing
+from bot.app.runtime import Runtime
+from bot.domain.calendar import WorkCalendar
+from bot.domain.rules import default_rules
+from bot.engine.simulate import actor_named
 from bot.intake.importing import import_file
-from bot.models import Message, Notification
-from bot.queries import current_plan
+from bot.platforms import CaptureChannel, Outgoing
 from bot.replies.apply import apply_command
 from bot.replies.keywords import parse_command
-from bot.rules import default_rules
-from bot.runtime import Runtime
-from bot.simulate import actor_named
+from bot.store import database
+from bot.store.models import Message, Notification
+from bot.store.queries import current_plan
 from tests.factories import make_directory, write_plan
 
 TZ = ZoneInfo("Asia/Shanghai")

@@ -8,13 +8,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import (
-    CalendarOverrides,
-    SendWindow,
-    WorkCalendar,
-    load_overrides,
-)
-from bot.errors import ConfigError
+from bot.app.errors import ConfigError
+from bot.domain.calendar import CalendarOverrides, SendWindow, WorkCalendar, load_overrides
 from tests.conftest import ROOT
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")

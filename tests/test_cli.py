@@ -13,9 +13,9 @@ from openpyxl import load_workbook
 from sqlalchemy import func, select
 from typer.testing import CliRunner, Result
 
-from bot import database
 from bot.cli import app
-from bot.models import Base
+from bot.store import database
+from bot.store.models import Base
 from tests.conftest import ROOT, SAMPLE, SAMPLE_UNITS
 from tests.factories import write_plan, write_table
 

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Message
-from bot.render import KINDS
+from bot.delivery.render import KINDS
+from bot.store.models import Message
 from tests.emulator import PlatformEmulator
 from tests.test_cli import Duban, fails_with_one_line, json_of, make_duban, succeeds
 

@@ -14,8 +14,8 @@ import pytest
 from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bot import database
-from bot.calendar import WorkCalendar
+from bot.domain.calendar import WorkCalendar
+from bot.store import database
 from bot.supervise.exports import LIGHTS, RANKING_COLUMNS, TRENDS
 from bot.supervise.ranking import RankingConfig, parse_period
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking

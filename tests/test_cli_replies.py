@@ -11,9 +11,9 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
-from bot import database
-from bot.models import Assignment, AuditEvent, Message
 from bot.replies.keywords import help_text
+from bot.store import database
+from bot.store.models import Assignment, AuditEvent, Message
 from tests.test_cli import Duban, fails_with_one_line, json_of, make_duban, succeeds
 from tests.web.helpers import write_directory, write_plan
 

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 from sqlalchemy import select
 
-from bot import database
-from bot.calendar import WorkCalendar
-from bot.models import AuditEvent, Message
+from bot.domain.calendar import WorkCalendar
+from bot.store import database
+from bot.store.models import AuditEvent, Message
 from bot.supervise.accountability import raise_entries
 from bot.supervise.ranking import RankingConfig, parse_period
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 from pydantic import BaseModel
 
-from bot.config import Settings, load_settings
-from bot.errors import ConfigError
+from bot.app.config import Settings, load_settings
+from bot.app.errors import ConfigError
 from tests.conftest import ROOT
 
 EXAMPLE = ROOT / "config.example.toml"

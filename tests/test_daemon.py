@@ -23,13 +23,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import database
-from bot.calendar import CalendarOverrides, SendWindow, WorkCalendar
-from bot.channels import CaptureChannel
-from bot.daemon import build_scheduler, run_daemon
-from bot.rules import default_rules
-from bot.runtime import Runtime
-from bot.sweep import SweepResult
+from bot.app.daemon import build_scheduler, run_daemon
+from bot.app.runtime import Runtime
+from bot.domain.calendar import CalendarOverrides, SendWindow, WorkCalendar
+from bot.domain.rules import default_rules
+from bot.engine.sweep import SweepResult
+from bot.platforms import CaptureChannel
+from bot.store import database
 from tests.conftest import ROOT
 from tests.engine_factories import TZ, writer_sessions
 from tests.test_outbox import load, make_message

@@ -19,26 +19,26 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import outbox
-from bot.calendar import WorkCalendar
-from bot.channels import Channel
-from bot.channels import wecom as wecom_module
-from bot.channels.dingtalk import DingtalkChannel
-from bot.channels.feishu import FeishuChannel
-from bot.channels.webhook import (
+from bot.app.runtime import Runtime
+from bot.delivery import outbox
+from bot.delivery.outbox import RETRY_AFTER
+from bot.delivery.splitting import utf8_len
+from bot.domain.calendar import WorkCalendar
+from bot.domain.rules import default_rules
+from bot.intake.importing import import_file
+from bot.platforms import Channel
+from bot.platforms.dingtalk.robot import DingtalkChannel
+from bot.platforms.feishu.robot import FeishuChannel
+from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.generic.robot import (
     SIGNATURE_HEADER,
     TIMESTAMP_HEADER,
     WebhookChannel,
     verify_webhook,
 )
-from bot.channels.wecom import MARKDOWN_LIMIT, WecomChannel
-from bot.formats import Formats, MessageFormat
-from bot.intake.importing import import_file
-from bot.models import Message, RateBucket
-from bot.outbox import RETRY_AFTER
-from bot.rules import default_rules
-from bot.runtime import Runtime
-from bot.splitting import utf8_len
+from bot.platforms.wecom import robot as wecom_module
+from bot.platforms.wecom.robot import MARKDOWN_LIMIT, WecomChannel
+from bot.store.models import Message, RateBucket
 from tests.emulator import FaultKind, PlatformEmulator, Received, VirtualClock
 from tests.engine_factories import TZ, local, writer_sessions
 from tests.factories import make_directory, write_plan

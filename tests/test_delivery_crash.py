@@ -20,8 +20,8 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Message
-from bot.outbox import LEASE
+from bot.delivery.outbox import LEASE
+from bot.store.models import Message
 from tests.conftest import ROOT
 from tests.emulator import PlatformEmulator
 from tests.engine_factories import import_plan, local, utc, writer_sessions

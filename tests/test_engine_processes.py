@@ -12,7 +12,7 @@ from sqlalchemy import Engine, func, select
 from typer.testing import CliRunner
 
 from bot.cli import app
-from bot.models import Message, Notification
+from bot.store.models import Message, Notification
 from tests.conftest import ROOT
 from tests.engine_factories import count, import_plan, writer_sessions
 

@@ -9,8 +9,8 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import WorkCalendar
-from bot.ladder import (
+from bot.domain.calendar import WorkCalendar
+from bot.domain.ladder import (
     Decision,
     DueSpec,
     PointState,
@@ -23,7 +23,7 @@ from bot.ladder import (
     next_report,
     nominal_report_dates,
 )
-from bot.rules import ReportCycle, default_rules
+from bot.domain.rules import ReportCycle, default_rules
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULES = default_rules()

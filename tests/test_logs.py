@@ -9,14 +9,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from bot.config import (
-    ChannelSettings,
-    DatabaseSettings,
-    InboundSettings,
-    Settings,
-    WebSettings,
-)
-from bot.logs import secrets_of, setup_logging
+from bot.app.config import ChannelSettings, DatabaseSettings, InboundSettings, Settings, WebSettings
+from bot.app.logs import secrets_of, setup_logging
 
 WECOM_KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 DINGTALK_TOKEN = "d1n6t4lk0cc3sst0k3n"

@@ -14,11 +14,8 @@ from sqlalchemy import Engine, func, select
 from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import database
-from bot.calendar import WorkCalendar
-from bot.channels import CaptureChannel, Channel, DeliveryError, Outgoing, Receipt
-from bot.models import AuditEvent, Message
-from bot.outbox import (
+from bot.app.runtime import Runtime
+from bot.delivery.outbox import (
     LANE_CAP,
     LEASE,
     MAX_ATTEMPTS,
@@ -28,8 +25,11 @@ from bot.outbox import (
     dispatch_all,
     dispatch_once,
 )
-from bot.rules import default_rules
-from bot.runtime import Runtime
+from bot.domain.calendar import WorkCalendar
+from bot.domain.rules import default_rules
+from bot.platforms import CaptureChannel, Channel, DeliveryError, Outgoing, Receipt
+from bot.store import database
+from bot.store.models import AuditEvent, Message
 from tests.engine_factories import TZ, local, writer_sessions
 
 NOW = local("2020-10-12T10:00").astimezone(UTC)  # a Monday morning, inside the send window

@@ -55,9 +55,9 @@ import pytest
 from sqlalchemy import Engine, Table, func, insert, select, text, update
 from sqlalchemy.exc import OperationalError, ProgrammingError, SQLAlchemyError
 
-from bot import database
-from bot.database import retry_while_unreachable
-from bot.models import Base, Message, Plan, RateBucket
+from bot.store import database
+from bot.store.database import retry_while_unreachable
+from bot.store.models import Base, Message, Plan, RateBucket
 from tests.conftest import ROOT
 from tests.emulator import FAULT_KINDS, FaultKind, PlatformEmulator, Received
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from bot.errors import ConfigError
-from bot.rules import (
+from bot.app.errors import ConfigError
+from bot.domain.rules import (
     Milestone,
     ReportCycle,
     Rules,

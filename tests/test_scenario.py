@@ -48,12 +48,14 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import database
-from bot.channels import CaptureChannel
-from bot.config import DirectorySettings, InboundSettings, SchedulesSettings, Settings
+from bot.app.config import DirectorySettings, InboundSettings, SchedulesSettings, Settings
+from bot.app.runtime import Runtime, build_runtime
+from bot.engine.simulate import ScriptedReply, read_replies
 from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
-from bot.models import (
+from bot.platforms import CaptureChannel
+from bot.store import database
+from bot.store.models import (
     AccountabilityEntry,
     Assignment,
     AuditEvent,
@@ -64,8 +66,6 @@ from bot.models import (
     Task,
     Unit,
 )
-from bot.runtime import Runtime, build_runtime
-from bot.simulate import ScriptedReply, read_replies
 from bot.supervise.accountability import Decision, decide, list_entries
 from bot.supervise.ranking import expected_progress, parse_period, period_of
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking

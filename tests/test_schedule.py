@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.calendar import WorkCalendar
-from bot.ladder import DueSpec
-from bot.models import Assignment, Plan, Task
-from bot.rules import Milestone, Rules, RulesModel, build_rules, default_rules
-from bot.schedule import (
+from bot.domain.calendar import WorkCalendar
+from bot.domain.ladder import DueSpec
+from bot.domain.rules import Milestone, Rules, RulesModel, build_rules, default_rules
+from bot.engine.schedule import (
     Context,
     context_of,
     deadline_of,
@@ -24,6 +23,7 @@ from bot.schedule import (
     point_row,
     superseded_at,
 )
+from bot.store.models import Assignment, Plan, Task
 
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 RULES = default_rules()

@@ -11,7 +11,7 @@ from sqlalchemy import Engine, select, update
 from typer.testing import CliRunner, Result
 
 from bot.cli import app
-from bot.models import Message
+from bot.store.models import Message
 from tests.engine_factories import count, import_plan, writer_sessions
 from tests.test_engine_processes import environment
 

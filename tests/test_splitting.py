@@ -2,7 +2,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.splitting import cut_to_bytes, split_message, utf8_len
+from bot.delivery.splitting import cut_to_bytes, split_message, utf8_len
 
 TITLE = "【催办通知】市发改委："
 

@@ -9,9 +9,9 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.calendar import WorkCalendar
-from bot.models import Assignment, AuditEvent, DuePoint, Message, Notification, Unit
-from bot.runtime import Runtime
+from bot.app.runtime import Runtime
+from bot.domain.calendar import WorkCalendar
+from bot.store.models import Assignment, AuditEvent, DuePoint, Message, Notification, Unit
 from tests.engine_factories import (
     apply_reply,
     count,

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from bot.errors import IntakeError
+from bot.app.errors import IntakeError
 from bot.intake.units import clean_name, match_key
 
 # How alike two names must be (difflib's ratio) for one to be offered for the other:

@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from enum import Enum
 
-from bot.errors import UsageError
+from bot.app.errors import UsageError
 
 
 class Role(Enum):

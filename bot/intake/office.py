@@ -24,7 +24,7 @@ from docx.opc.exceptions import PackageNotFoundError
 from docx.table import Table
 from openpyxl.utils.exceptions import InvalidFileException
 
-from bot.errors import IntakeError
+from bot.app.errors import IntakeError
 
 Cells = list[str | None]
 Sheet = list[Cells]

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from pathlib import Path
 
-from bot.errors import IntakeError
+from bot.app.errors import IntakeError
 from bot.intake.chrome import document_year
 from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, RawDocument

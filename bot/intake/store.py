@@ -14,11 +14,11 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit import record, record_many
 from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, ParsedTask
 from bot.intake.units_store import UnitBook
-from bot.models import Assignment, Plan, Task
+from bot.store.audit import record, record_many
+from bot.store.models import Assignment, Plan, Task
 
 
 @dataclass

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field, replace
 from itertools import chain
 from pathlib import Path
 
-from bot.errors import IntakeError
+from bot.app.errors import IntakeError
 from bot.intake.chrome import document_year, is_title_line
 from bot.intake.fields import Fields
 from bot.intake.labels import Role, header_role, one_text_column

@@ -13,10 +13,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit import record
 from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, ParsedTask
-from bot.models import CollectiveMember, Supervisor, Unit, UnitAlias
+from bot.store.audit import record
+from bot.store.models import CollectiveMember, Supervisor, Unit, UnitAlias
 
 Assigned = tuple[str, bool, int | None]  # role, co-lead flag, id of the collective it came from
 

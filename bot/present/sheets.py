@@ -22,7 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.properties import PageSetupProperties
 
-from bot.errors import DubanError
+from bot.app.errors import DubanError
 
 FORMATS = ("xlsx", "csv", "md")
 # A spreadsheet reads a cell starting with one of these as a formula.

@@ -15,8 +15,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit import record
-from bot.models import (
+from bot.delivery.render import render
+from bot.replies.keywords import Command, CommandKind, help_text
+from bot.store.audit import record
+from bot.store.models import (
     ASSIGNMENT_STATUSES,
     Assignment,
     AuditEvent,
@@ -25,8 +27,6 @@ from bot.models import (
     Plan,
     Task,
 )
-from bot.render import render
-from bot.replies.keywords import Command, CommandKind, help_text
 
 OFFICE = ("office", None, "督查室")
 APPROVALS = frozenset(

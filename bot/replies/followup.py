@@ -14,10 +14,10 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.audit import record
-from bot.calendar import WorkCalendar
-from bot.models import Assignment, AuditEvent, Message
-from bot.render import render
+from bot.delivery.render import render
+from bot.domain.calendar import WorkCalendar
+from bot.store.audit import record
+from bot.store.models import Assignment, AuditEvent, Message
 
 SETTLED = frozenset({"closure_requested", "closed", "withdrawn"})
 

@@ -16,9 +16,9 @@ from sqlalchemy.orm import Session
 
 from bot.intake.directory import OfficeEntry
 from bot.intake.units import match_key
-from bot.models import Supervisor, Unit, UnitAlias
 from bot.replies.apply import APPROVALS, Actor
 from bot.replies.keywords import CommandKind
+from bot.store.models import Supervisor, Unit, UnitAlias
 
 # The contact fields that identify a sender on each platform. The generic hook (scripts,
 # other systems) may name a sender by any of them.

@@ -20,15 +20,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.audit import record
-from bot.channels.mentions import neutralize_mentions
-from bot.errors import NotFoundError
-from bot.models import InboundEvent
-from bot.queries import current_plan
+from bot.app.errors import NotFoundError
+from bot.platforms.inbound import InboundMessage
+from bot.platforms.mentions import neutralize_mentions
 from bot.replies.apply import apply_command
 from bot.replies.identity import People
-from bot.replies.inbound import InboundMessage
 from bot.replies.keywords import CommandKind, ParseError, help_text, parse_command
+from bot.store.audit import record
+from bot.store.models import InboundEvent
+from bot.store.queries import current_plan
 
 UNKNOWN_SENDER = (
     "您的账号尚未登记为责任单位、分管领导或督查室的联络人，本条回复未作处理。"

@@ -20,7 +20,7 @@ from typing import Protocol
 
 import httpx
 
-from bot.channels.http import JSON_HEADERS
+from bot.platforms.http import JSON_HEADERS
 from bot.replies.inbox import Handled
 
 log = logging.getLogger("duban.replies")

@@ -34,11 +34,12 @@ from typing import Any, Literal, TypeVar
 from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.audit import record, record_many
-from bot.database import insert_ignoring_duplicates
-from bot.errors import DubanError, NotFoundError
-from bot.ladder import PAUSED_STATUSES
-from bot.models import (
+from bot.app.errors import DubanError, NotFoundError
+from bot.delivery.render import WHAT, shorten
+from bot.domain.ladder import PAUSED_STATUSES
+from bot.store.audit import record, record_many
+from bot.store.database import insert_ignoring_duplicates
+from bot.store.models import (
     AccountabilityEntry,
     Assignment,
     AuditEvent,
@@ -49,7 +50,6 @@ from bot.models import (
     Task,
     Unit,
 )
-from bot.render import WHAT, shorten
 from bot.supervise.ranking import Period, RankedUnit, last_ended
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
 

@@ -19,8 +19,9 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.errors import NotFoundError
-from bot.models import (
+from bot.app.errors import NotFoundError
+from bot.domain.rules import Rules
+from bot.store.models import (
     ASSIGNMENT_STATUSES,
     Assignment,
     AuditEvent,
@@ -33,8 +34,7 @@ from bot.models import (
     Unit,
     UnitAlias,
 )
-from bot.queries import current_plan
-from bot.rules import Rules
+from bot.store.queries import current_plan
 from bot.supervise.ranking import Period, RankedUnit, period_of, rank_units, ranks_by_unit
 from bot.supervise.ranking_flow import History, RankingSetup, compute_ranking, published_at
 

@@ -40,13 +40,16 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.audit import record
-from bot.calendar import WorkCalendar, load_overrides
-from bot.config import Settings
-from bot.database import insert_ignoring_duplicates
-from bot.formats import Formats, MessageFormat
-from bot.ladder import PAUSED_STATUSES
-from bot.models import (
+from bot.app.config import Settings
+from bot.delivery.render import WHAT, due_label, render
+from bot.delivery.splitting import split_message
+from bot.domain.calendar import WorkCalendar, load_overrides
+from bot.domain.ladder import PAUSED_STATUSES
+from bot.domain.rules import Rules, load_rules
+from bot.platforms.formats import Formats, MessageFormat
+from bot.store.audit import record
+from bot.store.database import insert_ignoring_duplicates
+from bot.store.models import (
     AccountabilityEntry,
     Assignment,
     AuditEvent,
@@ -58,9 +61,6 @@ from bot.models import (
     Task,
     Unit,
 )
-from bot.render import WHAT, due_label, render
-from bot.rules import Rules, load_rules
-from bot.splitting import split_message
 from bot.supervise.accountability import RULE_NAMES, confirmed_between
 from bot.supervise.ranking import period_of
 

@@ -39,17 +39,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from bot.calendar import WorkCalendar
-from bot.errors import DubanError
-from bot.ladder import PAUSED_STATUSES, adjust_due
-from bot.models import ASSIGNMENT_STATUSES, Assignment, AuditEvent, Plan, Task
-from bot.present.sheets import (
-    Column,
-    Sheet,
-    Value,
-)
-from bot.rules import Level, Rules
-from bot.schedule import plan_start
+from bot.app.errors import DubanError
+from bot.domain.calendar import WorkCalendar
+from bot.domain.ladder import PAUSED_STATUSES, adjust_due
+from bot.domain.rules import Level, Rules
+from bot.engine.schedule import plan_start
+from bot.present.sheets import Column, Sheet, Value
+from bot.store.models import ASSIGNMENT_STATUSES, Assignment, AuditEvent, Plan, Task
 from bot.supervise.ranking import (
     PERIOD_KINDS,
     Period,

@@ -34,8 +34,8 @@ from pydantic import (
     model_validator,
 )
 
-from bot.errors import DubanError
-from bot.tomlfiles import invalid, read_toml
+from bot.app.errors import DubanError
+from bot.domain.tomlfiles import invalid, read_toml
 
 PeriodKind = Literal["week", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month")

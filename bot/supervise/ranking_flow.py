@@ -38,17 +38,17 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from bot.audit import record
-from bot.calendar import WorkCalendar, load_overrides
-from bot.config import Settings
-from bot.errors import ConfigError, DubanError
-from bot.formats import Formats, MessageFormat
-from bot.ladder import PAUSED_STATUSES, adjust_due
-from bot.models import Assignment, AuditEvent, DuePoint, Message, Plan, Task, Unit
-from bot.render import render
-from bot.rules import load_rules
-from bot.schedule import plan_start
-from bot.splitting import split_message
+from bot.app.config import Settings
+from bot.app.errors import ConfigError, DubanError
+from bot.delivery.render import render
+from bot.delivery.splitting import split_message
+from bot.domain.calendar import WorkCalendar, load_overrides
+from bot.domain.ladder import PAUSED_STATUSES, adjust_due
+from bot.domain.rules import load_rules
+from bot.engine.schedule import plan_start
+from bot.platforms.formats import Formats, MessageFormat
+from bot.store.audit import record
+from bot.store.models import Assignment, AuditEvent, DuePoint, Message, Plan, Task, Unit
 from bot.supervise.ranking import (
     Period,
     RankedUnit,

@@ -23,10 +23,12 @@ from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
-from bot.config import InboundSettings
-from bot.replies import dingtalk, feishu, generic
-from bot.replies.inbound import InboundMessage, Rejected
-from bot.replies.wecom import WecomCrypto
+from bot.app.config import InboundSettings
+from bot.platforms.dingtalk import callback as dingtalk
+from bot.platforms.feishu import callback as feishu
+from bot.platforms.generic import callback as generic
+from bot.platforms.inbound import InboundMessage, Rejected
+from bot.platforms.wecom.callback import WecomCrypto
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
 from bot.web.observability import add_observability

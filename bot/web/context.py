@@ -16,13 +16,11 @@ from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import InboundSettings, Settings
-from bot.database import session_factory, writer
+from bot.app.config import InboundSettings, Settings
+from bot.app.metrics import INBOUND_REQUESTS
 from bot.intake.directory import Directory, load_directory
-from bot.metrics import INBOUND_REQUESTS
-from bot.models import InboundEvent
+from bot.platforms.inbound import InboundMessage
 from bot.replies.identity import People
-from bot.replies.inbound import InboundMessage
 from bot.replies.inbox import Handled, handle, pending, stored_event_id
 from bot.replies.respond import (
     DingtalkResponder,
@@ -31,6 +29,8 @@ from bot.replies.respond import (
     HttpFeishuApi,
     Responder,
 )
+from bot.store.database import session_factory, writer
+from bot.store.models import InboundEvent
 from bot.web.workers import Processor, Receiver
 
 log = logging.getLogger("duban.web")

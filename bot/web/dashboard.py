@@ -34,18 +34,12 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoes
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.database import session_factory
-from bot.errors import ConfigError, DubanError
-from bot.models import ASSIGNMENT_STATUSES
-from bot.rules import Rules, default_rules, load_rules
+from bot.app.errors import ConfigError, DubanError
+from bot.domain.rules import Rules, default_rules, load_rules
+from bot.store.database import session_factory
+from bot.store.models import ASSIGNMENT_STATUSES
 from bot.supervise import board as boards
-from bot.supervise.ranking import (
-    Lights,
-    RankedUnit,
-    last_ended,
-    parse_period,
-    score_text,
-)
+from bot.supervise.ranking import Lights, RankedUnit, last_ended, parse_period, score_text
 from bot.supervise.ranking_flow import RankingSetup, ranking_setup
 from bot.web.context import WebContext
 

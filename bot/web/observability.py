@@ -11,8 +11,8 @@ from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 from sqlalchemy import func, select, text
 from starlette.concurrency import run_in_threadpool
 
-from bot.metrics import DISABLED_WEBHOOKS, MESSAGES, PAUSED_WEBHOOKS, REGISTRY
-from bot.models import Message, RateBucket
+from bot.app.metrics import DISABLED_WEBHOOKS, MESSAGES, PAUSED_WEBHOOKS, REGISTRY
+from bot.store.models import Message, RateBucket
 from bot.web.context import WebContext
 
 STATES = ("pending", "sending", "sent", "failed", "dead", "split")

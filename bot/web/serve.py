@@ -9,8 +9,8 @@ import httpx
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import Settings
-from bot.errors import DubanError
+from bot.app.config import Settings
+from bot.app.errors import DubanError
 from bot.web.app import create_app
 from bot.web.context import WebContext
 

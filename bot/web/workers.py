@@ -23,7 +23,7 @@ from datetime import datetime
 
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.replies.inbound import InboundMessage
+from bot.platforms.inbound import InboundMessage
 from bot.replies.inbox import receive_many
 
 log = logging.getLogger("duban.web")

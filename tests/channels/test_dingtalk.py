@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.channels import DeliveryError, Outgoing
-from bot.channels.dingtalk import BODY_LIMIT, DingtalkChannel, sign_dingtalk
+from bot.platforms import DeliveryError, Outgoing
+from bot.platforms.dingtalk.robot import BODY_LIMIT, DingtalkChannel, sign_dingtalk
 
 TOKEN = "0b1c9a7e5d3f4e2a8c6b0d9e7f5a3c1b2d4e6f8a0c2e4b6d8f0a2c4e6b8d0f2a"
 WEBHOOK = f"https://oapi.dingtalk.com/robot/send?access_token={TOKEN}"

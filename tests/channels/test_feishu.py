@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.channels import DeliveryError, Outgoing
-from bot.channels.feishu import BODY_LIMIT, FeishuChannel, sign_feishu
+from bot.platforms import DeliveryError, Outgoing
+from bot.platforms.feishu.robot import BODY_LIMIT, FeishuChannel, sign_feishu
 
 TOKEN = "2d6c2f0e-8b1a-4c3d-9e5f-7a6b5c4d3e2f"
 WEBHOOK = f"https://open.feishu.cn/open-apis/bot/v2/hook/{TOKEN}"

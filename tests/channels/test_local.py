@@ -6,7 +6,7 @@ import io
 import json
 from pathlib import Path
 
-from bot.channels import CaptureChannel, ConsoleChannel, JsonlChannel, Outgoing
+from bot.platforms import CaptureChannel, ConsoleChannel, JsonlChannel, Outgoing
 
 REMINDER = Outgoing(
     7, "市住建局", "remind", "请于本周内报送“新增公共停车位”进展。", ("13800000001",)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.channels.mentions import escape_markdown, neutralize_mentions
+from bot.platforms.mentions import escape_markdown, neutralize_mentions
 
 
 @pytest.mark.parametrize(

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.channels import DeliveryError, Outgoing
-from bot.channels.webhook import WebhookChannel, sign_webhook, verify_webhook
+from bot.platforms import DeliveryError, Outgoing
+from bot.platforms.generic.robot import WebhookChannel, sign_webhook, verify_webhook
 
 URL = "https://oa.example.gov.cn/hooks/duban?token=tk_5b7e2c"
 SECRET = "whsec_9f3a1c7e5b"

@@ -9,8 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.channels import DeliveryError, Outgoing
-from bot.channels.wecom import MARKDOWN_LIMIT, TEXT_LIMIT, WecomChannel
+from bot.platforms import DeliveryError, Outgoing
+from bot.platforms.wecom.robot import MARKDOWN_LIMIT, TEXT_LIMIT, WecomChannel
 
 KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 WEBHOOK = f"https://qyapi.weixin.qq.com/cgi-bin/webhook/send?key={KEY}"

@@ -9,7 +9,7 @@ import docx
 import pytest
 from openpyxl import Workbook
 
-from bot.errors import IntakeError
+from bot.app.errors import IntakeError
 from bot.intake.reader import read_plan
 from tests.factories import make_directory, write_plan, write_table
 

@@ -9,12 +9,12 @@ import pytest
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import IntakeError
+from bot.app.errors import IntakeError
 from bot.intake.directory import Directory, load_directory
 from bot.intake.importing import import_file
 from bot.intake.store import ImportReport
-from bot.models import Assignment, AuditEvent, Plan, Task, Unit
-from bot.queries import list_units, show_task
+from bot.store.models import Assignment, AuditEvent, Plan, Task, Unit
+from bot.store.queries import list_units, show_task
 from tests.conftest import SAMPLE, SAMPLE_UNITS
 from tests.factories import make_directory, write_plan, write_table
 

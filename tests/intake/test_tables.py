@@ -10,7 +10,7 @@ from docx.document import Document as WordDocument
 from docx.table import Table
 from openpyxl import Workbook
 
-from bot.errors import IntakeError, UsageError
+from bot.app.errors import IntakeError, UsageError
 from bot.intake.labels import Role, parse_columns
 from bot.intake.model import RawTask
 from bot.intake.reader import read_plan

@@ -1,11 +1,7 @@
 from __future__ import annotations
 
 from bot.intake.leaders import read_leader
-from bot.intake.units import (
-    match_key,
-    read_unit_name,
-    split_unit_list,
-)
+from bot.intake.units import match_key, read_unit_name, split_unit_list
 
 
 def test_it_splits_on_both_commas_and_the_enumeration_comma() -> None:

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.replies.feishu import (
+from bot.platforms.feishu.callback import (
     MESSAGE_EVENT,
     Challenge,
     FeishuCallback,
@@ -24,7 +24,7 @@ from bot.replies.feishu import (
     signature,
     verify,
 )
-from bot.replies.inbound import InboundMessage, Rejected
+from bot.platforms.inbound import InboundMessage, Rejected
 from tests.replies.strategies import json_bytes, json_objects, json_values, only_rejected
 
 VECTOR_KEY = "test key"

@@ -11,14 +11,14 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.calendar import WorkCalendar
+from bot.domain.calendar import WorkCalendar
 from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
-from bot.models import AuditEvent, Message
+from bot.platforms.inbound import InboundMessage
 from bot.replies.followup import ack_followups
 from bot.replies.identity import People
-from bot.replies.inbound import InboundMessage
 from bot.replies.inbox import handle, receive
+from bot.store.models import AuditEvent, Message
 from tests.engine_factories import TZ, local, make_runtime
 from tests.web.helpers import IMPORTED, write_directory, write_plan
 

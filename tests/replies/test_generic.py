@@ -9,9 +9,14 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook, verify_webhook
-from bot.replies.generic import parse_callback
-from bot.replies.inbound import Rejected
+from bot.platforms.generic.callback import parse_callback
+from bot.platforms.generic.robot import (
+    SIGNATURE_HEADER,
+    TIMESTAMP_HEADER,
+    sign_webhook,
+    verify_webhook,
+)
+from bot.platforms.inbound import Rejected
 from tests.replies.strategies import json_bytes, json_objects, only_rejected
 
 SECRET = "whsec_9f3a1c7e5b"

@@ -6,7 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.replies.inbound import (
+from bot.platforms.inbound import (
     InboundMessage,
     Rejected,
     check_fresh,

@@ -12,9 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.intake.directory import Directory, load_directory
 from bot.intake.importing import import_file
-from bot.models import AuditEvent, InboundEvent
+from bot.platforms.inbound import InboundMessage
 from bot.replies.identity import People
-from bot.replies.inbound import InboundMessage
 from bot.replies.inbox import (
     NO_PLAN,
     NOT_TEXT,
@@ -25,6 +24,7 @@ from bot.replies.inbox import (
     stored_event_id,
 )
 from bot.replies.keywords import help_text
+from bot.store.models import AuditEvent, InboundEvent
 from tests.web.helpers import IMPORTED, NOW, write_directory, write_plan
 
 WEBHOOK = "https://oapi.dingtalk.com/robot/sendBySession?session=c3f1b2"

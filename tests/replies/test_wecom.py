@@ -12,8 +12,8 @@ from defusedxml import ElementTree
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.replies.inbound import Rejected
-from bot.replies.wecom import WecomCrypto, callback_body
+from bot.platforms.inbound import Rejected
+from bot.platforms.wecom.callback import WecomCrypto, callback_body
 from tests.replies.strategies import only_rejected, xml_documents
 
 # Vector A: the official sample.

@@ -9,7 +9,7 @@ import pytest
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.calendar import WorkCalendar
+from bot.domain.calendar import WorkCalendar
 from bot.supervise.ranking import RankingConfig
 from bot.supervise.ranking_flow import RankingSetup
 from tests.engine_factories import TZ, writer_sessions

@@ -10,8 +10,8 @@ import pytest
 from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.errors import DubanError, NotFoundError
-from bot.models import AccountabilityEntry, AuditEvent, OnceKey
+from bot.app.errors import DubanError, NotFoundError
+from bot.store.models import AccountabilityEntry, AuditEvent, OnceKey
 from bot.supervise.accountability import decide, list_entries, raise_entries
 from bot.supervise.ranking import Accountability, parse_period
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking

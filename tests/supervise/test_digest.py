@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.formats import Formats, MessageFormat
-from bot.models import AuditEvent, Message, OnceKey, Supervisor, Task
+from bot.platforms.formats import Formats, MessageFormat
+from bot.store.models import AuditEvent, Message, OnceKey, Supervisor, Task
 from bot.supervise.accountability import decide, raise_entries
 from bot.supervise.digest import Digest, DigestSetup, send_digests
 from bot.supervise.ranking import Accountability, RankingConfig

@@ -17,12 +17,12 @@ from openpyxl.worksheet.worksheet import Worksheet
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.calendar import WorkCalendar
-from bot.errors import DubanError
-from bot.models import Assignment, DuePoint, Plan, Task, Unit
+from bot.app.errors import DubanError
+from bot.domain.calendar import WorkCalendar
+from bot.domain.rules import RulesModel, build_rules, default_rules
 from bot.present.sheets import Column, Sheet, choose_format, md_cell, render, write_atomic
-from bot.queries import current_plan
-from bot.rules import RulesModel, build_rules, default_rules
+from bot.store.models import Assignment, DuePoint, Plan, Task, Unit
+from bot.store.queries import current_plan
 from bot.supervise.exports import (
     LIGHT_FILLS,
     UnitReport,

@@ -9,7 +9,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from bot.errors import ConfigError, DubanError
+from bot.app.errors import ConfigError, DubanError
 from bot.supervise.ranking import (
     Lights,
     RankingConfig,

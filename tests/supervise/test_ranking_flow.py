@@ -12,11 +12,11 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.calendar import WorkCalendar
-from bot.errors import DubanError
-from bot.formats import Formats, MessageFormat
-from bot.models import Assignment, AuditEvent, Message, Plan
-from bot.runtime import Runtime
+from bot.app.errors import DubanError
+from bot.app.runtime import Runtime
+from bot.domain.calendar import WorkCalendar
+from bot.platforms.formats import Formats, MessageFormat
+from bot.store.models import Assignment, AuditEvent, Message, Plan
 from bot.supervise import ranking_flow
 from bot.supervise.ranking import RankingConfig, parse_period
 from bot.supervise.ranking_flow import (

@@ -15,7 +15,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import DirectorySettings, Settings
+from bot.app.config import DirectorySettings, Settings
 from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
 from bot.web.context import WebContext

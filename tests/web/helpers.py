@@ -16,12 +16,13 @@ from defusedxml import ElementTree
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot import queries
-from bot.channels.webhook import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
-from bot.config import InboundSettings
-from bot.models import Assignment, AuditEvent, InboundEvent, Message, Task, Unit
-from bot.replies import dingtalk, feishu
-from bot.replies.wecom import WecomCrypto, callback_body
+from bot.app.config import InboundSettings
+from bot.platforms.dingtalk import callback as dingtalk
+from bot.platforms.feishu import callback as feishu
+from bot.platforms.generic.robot import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
+from bot.platforms.wecom.callback import WecomCrypto, callback_body
+from bot.store import queries
+from bot.store.models import Assignment, AuditEvent, InboundEvent, Message, Task, Unit
 from tests.conftest import SAMPLE, SAMPLE_UNITS
 
 NOW = datetime(2020, 3, 10, 2, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Zhoushan

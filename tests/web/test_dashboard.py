@@ -22,9 +22,9 @@ from markupsafe import escape
 from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.config import DirectorySettings, SchedulesSettings, Settings, WebSettings
-from bot.models import Task
-from bot.runtime import Runtime
+from bot.app.config import DirectorySettings, SchedulesSettings, Settings, WebSettings
+from bot.app.runtime import Runtime
+from bot.store.models import Task
 from bot.supervise.ranking import Lights, RankedUnit, UnitMetrics, parse_period
 from bot.supervise.ranking_flow import compute_ranking, ranking_setup
 from bot.web.app import create_app

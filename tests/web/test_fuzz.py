@@ -16,12 +16,13 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bot import database
-from bot.config import DirectorySettings, Settings
+from bot.app.config import DirectorySettings, Settings
 from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
-from bot.replies import dingtalk, feishu
-from bot.replies.wecom import callback_body
+from bot.platforms.dingtalk import callback as dingtalk
+from bot.platforms.feishu import callback as feishu
+from bot.platforms.wecom.callback import callback_body
+from bot.store import database
 from bot.web.app import create_app
 from bot.web.context import WebContext
 from tests.replies.strategies import json_bytes, json_objects, json_values, xml_documents

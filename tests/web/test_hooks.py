@@ -13,8 +13,8 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.platforms.wecom.callback import callback_body
 from bot.replies.inbox import UNKNOWN_SENDER
-from bot.replies.wecom import callback_body
 from bot.web.context import WebContext
 from tests.web.helpers import (
     NOW,

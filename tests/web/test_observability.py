@@ -7,7 +7,7 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Message, RateBucket
+from bot.store.models import Message, RateBucket
 from bot.web.context import WebContext
 from tests.web.helpers import NOW, generic_post
 

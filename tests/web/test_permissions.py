@@ -11,8 +11,8 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.models import Assignment, Task
 from bot.replies.inbox import UNKNOWN_SENDER
+from bot.store.models import Assignment, Task
 from tests.web.helpers import (
     NOW,
     assignment_of,

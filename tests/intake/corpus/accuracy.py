@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bot.errors import IntakeError
+from bot.app.errors import IntakeError
 from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, ParsedTask
 from bot.intake.numbering import number_value

@@ -1,0 +1,301 @@
+"""Settings: a TOML file, overridden by `DUBAN_`-prefixed environment variables.
+
+The file is `--config PATH`, else `$DUBAN_CONFIG`, else ./config.toml, else
+./config.example.toml. `DUBAN_DATABASE__URL=...` overrides `[database] url`. Settings are
+loaded once by the CLI and passed down; nothing reads them at import time.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from pathlib import Path
+from typing import Any, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    InitSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+    SettingsError,
+)
+
+from bot.app.errors import ConfigError
+
+DEFAULT_FILES = (Path("config.toml"), Path("config.example.toml"))
+
+
+NAME = re.compile(r"[A-Za-z0-9_-]{1,30}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class DatabaseSettings(_Section):
+    url: str = "sqlite:///duban.db"
+    """SQLAlchemy URL: sqlite:///PATH (embedded default) or postgresql+psycopg://…"""
+
+    @field_validator("url")
+    @classmethod
+    def _known_backend(cls, value: str) -> str:
+        if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
+            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+        return value
+
+
+class DirectorySettings(_Section):
+    path: Path | None = Path("examples/zhoushan-units.toml")
+
+
+class PlanSettings(_Section):
+    timezone: str = "Asia/Shanghai"
+    sample: Path = Path("examples/zhoushan-2020-key-tasks.txt")
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_zone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "America" is a folder
+            raise ValueError(f"unknown time zone {value!r}") from exc
+        return value
+
+
+class SchedulesSettings(_Section):
+    rules: Path = Path("schedules/default.toml")
+    calendar: Path = Path("schedules/calendar.toml")
+    ranking: Path = Path("schedules/ranking.toml")
+
+
+class ChannelSettings(_Section):
+    """One chat channel. Secrets can come from the environment, for example
+    DUBAN_CHANNELS__FGW__SECRET or DUBAN_CHANNELS__FGW__WEBHOOK."""
+
+    platform: Literal["console", "jsonl", "wecom", "dingtalk", "feishu", "webhook"]
+    # Kept out of repr so that a logged setting never shows a key or a secret.
+    webhook: str | None = Field(default=None, repr=False)
+    secret: str | None = Field(default=None, repr=False)
+    msgtype: Literal["text", "markdown"] | None = None
+    path: Path | None = None
+    timeout: float = 10.0
+
+    @model_validator(mode="after")
+    def _complete(self) -> ChannelSettings:
+        if self.platform == "jsonl" and self.path is None:
+            raise ValueError("a jsonl channel needs a path")
+        if self.platform in ("wecom", "dingtalk", "feishu", "webhook") and not self.webhook:
+            raise ValueError(f"a {self.platform} channel needs a webhook URL")
+        if self.platform == "webhook" and not self.secret:
+            raise ValueError("a webhook channel needs a secret (receivers verify the signature)")
+        if self.webhook and not self.webhook.startswith(("https://", "http://")):
+            raise ValueError("webhook must be an http(s) URL")
+        if self.msgtype == "markdown" and self.platform == "feishu":
+            raise ValueError("feishu channels send text (rich posts are not supported)")
+        return self
+
+    @property
+    def markup(self) -> str:
+        if self.msgtype is not None:
+            return self.msgtype
+        return "markdown" if self.platform in ("wecom", "dingtalk") else "text"
+
+
+class DeliverySettings(_Section):
+    default_channel: str = "console"
+    office_channel: str = "console"
+    dispatch_seconds: int = 10
+    workers: int = 32
+
+    @field_validator("dispatch_seconds", "workers")
+    @classmethod
+    def _positive(cls, value: int) -> int:
+        if value < 1:
+            raise ValueError("must be at least 1 second")
+        return value
+
+
+class InboundSettings(_Section):
+    """One chat platform's callback, served at /hooks/PLATFORM/NAME. Secrets can come from
+    the environment, for example DUBAN_INBOUND__WECOM__ENCODING_AES_KEY."""
+
+    platform: Literal["wecom", "dingtalk", "feishu", "generic"]
+    # WeCom self-built app: the callback's Token and EncodingAESKey, and the corp id.
+    token: str | None = Field(default=None, repr=False)
+    encoding_aes_key: str | None = Field(default=None, repr=False)
+    corp_id: str | None = None
+    # DingTalk app robot: the app's AppSecret (it signs callbacks). Feishu: with app_id,
+    # the credentials that send replies through the Feishu API.
+    app_id: str | None = None
+    app_secret: str | None = Field(default=None, repr=False)
+    # Feishu event subscription: Encrypt Key (optional) and Verification Token.
+    encrypt_key: str | None = Field(default=None, repr=False)
+    verification_token: str | None = Field(default=None, repr=False)
+    api_base: str = "https://open.feishu.cn"
+    # Generic JSON hook: the HMAC-SHA256 key of X-Duban-Signature.
+    secret: str | None = Field(default=None, repr=False)
+
+    @model_validator(mode="after")
+    def _complete(self) -> InboundSettings:
+        needs = {
+            "wecom": ("token", "encoding_aes_key", "corp_id"),
+            "dingtalk": ("app_secret",),
+            "feishu": ("verification_token",),
+            "generic": ("secret",),
+        }[self.platform]
+        missing = [key for key in needs if not getattr(self, key)]
+        if missing:
+            raise ValueError(f"a {self.platform} inbound hook needs {', '.join(missing)}")
+        if self.platform == "wecom" and len(self.encoding_aes_key or "") != 43:
+            raise ValueError("encoding_aes_key must be the 43 characters WeCom shows")
+        if not self.api_base.startswith(("https://", "http://")):
+            raise ValueError("api_base must be an http(s) URL")
+        return self
+
+
+class WebSettings(_Section):
+    """The web app (inbound hooks, health) that `duban run` and `duban serve` serve."""
+
+    enabled: bool = True  # `duban run` serves it beside the scheduler
+    host: str = "127.0.0.1"
+    port: int = 8000
+    max_body: int = 65536  # bytes; a larger request gets 413
+    # When set, the dashboard asks for it (?token=… once, then a cookie, or a Bearer
+    # header); the hooks keep their platforms' own checks and /healthz stays open.
+    token: str = Field(default="", repr=False)
+
+    @field_validator("port")
+    @classmethod
+    def _port(cls, value: int) -> int:
+        if not 0 <= value <= 65535:
+            raise ValueError("must be a TCP port (0–65535)")
+        return value
+
+
+class LogSettings(_Section):
+    format: Literal["text", "json"] = "text"
+    level: Literal["DEBUG", "INFO", "WARNING", "ERROR"] = "INFO"
+
+
+class DigestSettings(_Section):
+    """The supervisors' and the office's digest of escalated items and open blockers."""
+
+    enabled: bool = True
+    time: str = "08:30"  # local time on working days
+
+    @field_validator("time")
+    @classmethod
+    def _clock_time(cls, value: str) -> str:
+        hours, _, minutes = value.partition(":")
+        if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
+            raise ValueError("must be a time of day such as 08:30")
+        if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
+            raise ValueError("must be a time of day such as 08:30")
+        return value
+
+
+class RepliesSettings(_Section):
+    ack_followup_days: int = 3
+    """Working days after 「收到」 without progress before the unit is asked again."""
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="DUBAN_", env_nested_delimiter="__", extra="forbid", frozen=True
+    )
+
+    database: DatabaseSettings = DatabaseSettings()
+    directory: DirectorySettings = DirectorySettings()
+    plan: PlanSettings = PlanSettings()
+    schedules: SchedulesSettings = SchedulesSettings()
+    delivery: DeliverySettings = DeliverySettings()
+    channels: dict[str, ChannelSettings] = {"console": ChannelSettings(platform="console")}
+    inbound: dict[str, InboundSettings] = {}
+    web: WebSettings = WebSettings()
+    replies: RepliesSettings = RepliesSettings()
+    digest: DigestSettings = DigestSettings()
+    log: LogSettings = LogSettings()
+
+    @model_validator(mode="after")
+    def _names(self) -> Settings:
+        # Names appear in URLs (/hooks/PLATFORM/NAME) and in the audit trail (30 characters).
+        for section, names in (("channels", self.channels), ("inbound", self.inbound)):
+            for name in names:
+                if not NAME.fullmatch(name):
+                    raise ValueError(
+                        f"{section}.{name}: a name is 1–30 letters, digits, '-' or '_'"
+                    )
+        return self
+
+    @model_validator(mode="after")
+    def _channels_exist(self) -> Settings:
+        for key in ("default_channel", "office_channel"):
+            name = getattr(self.delivery, key)
+            if name is not None and name not in self.channels:
+                raise ValueError(f"delivery.{key}: no [channels.{name}] is configured")
+        return self
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # The file's values arrive as init kwargs; the environment wins over them.
+        assert isinstance(init_settings, InitSettingsSource)
+        return env_settings, init_settings
+
+
+def find_config_file(explicit: Path | None = None) -> Path | None:
+    """The file to read: the one named, $DUBAN_CONFIG, or the first default that exists."""
+    named = explicit or (
+        Path(os.environ["DUBAN_CONFIG"]) if os.environ.get("DUBAN_CONFIG") else None
+    )
+    if named is not None:
+        if not named.is_file():
+            raise ConfigError("--config", f"file not found: {named}")
+        return named
+    return next((p for p in DEFAULT_FILES if p.is_file()), None)
+
+
+def load_settings(explicit: Path | None = None) -> Settings:
+    """Reads and validates the settings; a bad value raises ConfigError naming the key."""
+    path = find_config_file(explicit)
+    data = _read_toml(path) if path else {}
+    try:
+        return Settings(**data)
+    except ValidationError as exc:
+        error = exc.errors()[0]
+        parts = [str(part) for part in error["loc"]]
+        key = ".".join(parts) or "config"
+        raise ConfigError(key, f"{error['msg']} (in {_origin(parts, path)})") from None
+    except SettingsError as exc:  # e.g. DUBAN_PLAN=x: a whole section must be a JSON object
+        raise ConfigError("environment", str(exc)) from None
+
+
+def _origin(parts: list[str], path: Path | None) -> str:
+    """Where a bad value came from: its DUBAN_ variable if set, else the file."""
+    name = "DUBAN_" + "__".join(parts).upper()
+    if any(variable.upper() == name for variable in os.environ):
+        return f"${name}"
+    return str(path or "defaults")
+
+
+def _read_toml(path: Path) -> dict[str, Any]:
+    try:
+        return tomllib.loads(path.read_text(encoding="utf-8"))
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
+        raise ConfigError(str(path), f"not valid TOML: {exc}") from None

@@ -1,0 +1,175 @@
+"""What the daemon, `run --once` and the simulator share: rules, calendar, channels, and the
+sweep-then-dispatch cycle."""
+
+from __future__ import annotations
+
+import logging
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Literal
+from zoneinfo import ZoneInfo
+
+import httpx
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app.config import ChannelSettings, Settings
+from bot.app.metrics import SWEEP_DUE, SWEEP_NOTIFICATIONS, SWEEP_SECONDS
+from bot.delivery.outbox import Dispatcher
+from bot.domain.calendar import WorkCalendar, load_overrides
+from bot.domain.rules import Rules, load_rules
+from bot.engine.sweep import SweepOptions, SweepResult, sweep
+from bot.platforms import Channel, ConsoleChannel, JsonlChannel
+from bot.platforms.dingtalk.robot import DingtalkChannel
+from bot.platforms.feishu.robot import FeishuChannel
+from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.generic.robot import WebhookChannel
+from bot.platforms.wecom.robot import WecomChannel
+from bot.replies.followup import ack_followups
+from bot.supervise.accountability import raise_entries
+from bot.supervise.digest import DigestSetup, digest_setup, send_digests
+from bot.supervise.ranking_flow import RankingSetup, publish_due_rankings, ranking_setup
+
+log = logging.getLogger("duban")
+
+
+@dataclass(frozen=True)
+class CycleResult:
+    sweep: SweepResult
+    sent: int
+
+
+@dataclass
+class Runtime:
+    sessions: sessionmaker[Session]
+    rules: Rules
+    calendar: WorkCalendar
+    tz: ZoneInfo
+    channels: dict[str, Channel]
+    default_channel: str
+    simulated: bool = False
+    formats: Formats | None = None
+    office_channel: str | None = None
+    platforms: dict[str, str] = field(default_factory=dict)
+    workers: int = 32
+    ack_followup_days: int = 3
+    ranking: RankingSetup | None = None
+    digest: DigestSetup | None = None
+
+    def channel_for(self, name: str | None) -> Channel:
+        """The named channel; an unknown or missing name falls back to the default."""
+        if name is not None and name in self.channels:
+            return self.channels[name]
+        return self.channels[self.default_channel]
+
+    def sweep(self, now: datetime) -> SweepResult:
+        formats = self.formats or Formats(
+            {name: MessageFormat(self.platforms.get(name, "console")) for name in self.channels},
+            self.default_channel,
+            self.office_channel or self.default_channel,
+        )
+        options = SweepOptions(formats=formats, simulated=self.simulated)
+        started = time.perf_counter()
+        with self.sessions.begin() as session:
+            result = sweep(session, self.rules, self.calendar, now, options=options)
+            ack_followups(
+                session,
+                self.calendar,
+                self.tz,
+                self.ack_followup_days,
+                now,
+                simulated=self.simulated,
+            )
+        SWEEP_SECONDS.observe(time.perf_counter() - started)
+        SWEEP_DUE.inc(result.points)
+        SWEEP_NOTIFICATIONS.inc(result.notifications)
+        return result
+
+    def dispatcher(self) -> Dispatcher:
+        return Dispatcher(
+            self.sessions,
+            self.channel_for,
+            self.platforms,
+            self.office_channel or self.default_channel,
+            workers=self.workers,
+        )
+
+    def dispatch(self, now: datetime) -> int:
+        """Sends what is ready, but only inside the send window (quiet hours postpone)."""
+        if not self.calendar.in_send_window(now, self.rules.window, self.tz):
+            return 0
+        return self.dispatcher().dispatch_all(now)
+
+    def publish_rankings(self, now: datetime) -> int:
+        """Posts (or previews) the ranking of every period that has just ended, once."""
+        if self.ranking is None:
+            return 0
+        with self.sessions.begin() as session:
+            return len(publish_due_rankings(session, self.ranking, now))
+
+    def send_digests(self, now: datetime) -> int:
+        """Queues each supervisor's and the office's digest of the day, once."""
+        if self.digest is None:
+            return 0
+        with self.sessions.begin() as session:
+            return len(send_digests(session, self.digest, now))
+
+    def raise_accountability(self, now: datetime) -> int:
+        """Applies the accountability rules; each entry is raised once."""
+        if self.ranking is None:
+            return 0
+        with self.sessions.begin() as session:
+            return len(raise_entries(session, self.ranking, now))
+
+    def cycle(self, now: datetime) -> CycleResult:
+        return CycleResult(self.sweep(now), self.dispatch(now))
+
+
+def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> Channel:
+    """The channel a `[channels.NAME]` section describes."""
+    webhook, secret = settings.webhook or "", settings.secret
+    markup: Literal["text", "markdown"] = "text" if settings.markup == "text" else "markdown"
+    timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
+    if settings.platform == "wecom":
+        return WecomChannel(name, webhook, client, msgtype=markup, timeout=timeout)
+    if settings.platform == "dingtalk":
+        return DingtalkChannel(
+            name, webhook, client, secret=secret, msgtype=markup, timeout=timeout
+        )
+    if settings.platform == "feishu":
+        return FeishuChannel(name, webhook, client, secret=secret, timeout=timeout)
+    if settings.platform == "webhook":
+        return WebhookChannel(name, webhook, client, secret=secret or "", timeout=timeout)
+    if settings.platform == "jsonl":
+        assert settings.path is not None
+        return JsonlChannel(settings.path, name=name)
+    return ConsoleChannel(name=name)
+
+
+def build_runtime(
+    settings: Settings, sessions: sessionmaker[Session], client: httpx.Client | None = None
+) -> Runtime:
+    """Loads the rule and calendar files named in the settings; bad files raise ConfigError."""
+    calendar = WorkCalendar(load_overrides(settings.schedules.calendar), warn=log.warning)
+    http = client or httpx.Client(limits=httpx.Limits(max_connections=64))
+    formats = Formats(
+        {n: MessageFormat(c.platform, c.markup) for n, c in settings.channels.items()},
+        settings.delivery.default_channel,
+        settings.delivery.office_channel,
+    )
+    rules = load_rules(settings.schedules.rules)
+    return Runtime(
+        sessions=sessions,
+        rules=rules,
+        calendar=calendar,
+        tz=ZoneInfo(settings.plan.timezone),
+        channels={n: make_channel(n, c, http) for n, c in settings.channels.items()},
+        default_channel=settings.delivery.default_channel,
+        formats=formats,
+        office_channel=settings.delivery.office_channel,
+        platforms={n: c.platform for n, c in settings.channels.items()},
+        workers=settings.delivery.workers,
+        ack_followup_days=settings.replies.ack_followup_days,
+        ranking=ranking_setup(settings),
+        digest=digest_setup(settings, rules, calendar),
+    )

@@ -1,0 +1,138 @@
+"""The delivery commands: `preview`, `send-test`, `outbox`, `outbox retry`."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Annotated
+
+import httpx
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from bot.app.errors import DubanError, NotFoundError
+from bot.app.runtime import build_runtime
+from bot.cli.support import out, print_json, reports_errors, sessions_of, settings_of
+from bot.delivery.preview import PLATFORM_MARKUP, preview
+from bot.delivery.ratelimit import enable
+from bot.delivery.render import KINDS, render
+from bot.platforms import DeliveryError, Outgoing
+from bot.store.models import Message
+
+outbox_app = typer.Typer(help="发件箱：查看与重发消息。", invoke_without_command=True)
+STATES = ("pending", "sending", "sent", "failed", "dead", "split")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("preview")(preview_command)
+    app.command("send-test")(send_test_command)
+    app.add_typer(outbox_app, name="outbox")
+
+
+@reports_errors
+def preview_command(
+    kind: Annotated[str, typer.Argument(help=f"消息类型：{'、'.join(KINDS)}。")],
+    platform: Annotated[
+        str, typer.Option("--platform", help="平台：text、markdown、wecom、dingtalk、feishu。")
+    ] = "text",
+) -> None:
+    """用示例数据预览某类消息。"""
+    if kind not in KINDS:
+        raise DubanError(f"未知的消息类型「{kind}」，可选：{'、'.join(KINDS)}")
+    if platform not in PLATFORM_MARKUP:
+        raise DubanError(f"未知的平台「{platform}」，可选：{'、'.join(PLATFORM_MARKUP)}")
+    out.print(preview(kind, platform), markup=False)
+
+
+@reports_errors
+def send_test_command(
+    ctx: typer.Context,
+    channel: Annotated[str, typer.Argument(help="渠道名称（[channels.NAME]）。")],
+) -> None:
+    """向某个渠道发送一条测试消息，并显示平台的应答。"""
+    settings = settings_of(ctx)
+    if channel not in settings.channels:
+        raise DubanError(f"没有名为「{channel}」的渠道，已配置：{'、'.join(settings.channels)}")
+    markup = settings.channels[channel].markup
+    text = render("test", markup, channel=channel)
+    with httpx.Client() as http:  # closed when done: no connection left open behind
+        runtime = build_runtime(settings, sessions_of(ctx), http)
+        try:
+            receipt = runtime.channels[channel].send(Outgoing(0, channel, "test", text))
+        except DeliveryError as exc:
+            what = "永久错误，请检查配置" if exc.permanent else "暂时错误，可稍后重试"
+            raise DubanError(f"发送失败（{what}）：{exc}") from None
+    out.print(f"发送成功。平台应答：{receipt.detail}", markup=False)
+
+
+@outbox_app.callback()
+@reports_errors
+def outbox_command(
+    ctx: typer.Context,
+    state: Annotated[
+        str | None, typer.Option("--state", help=f"按状态筛选：{'、'.join(STATES)}。")
+    ] = None,
+    limit: Annotated[int, typer.Option("--limit", help="最多显示条数。")] = 200,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+) -> None:
+    """列出发件箱中的消息（最新在前）。"""
+    if ctx.invoked_subcommand is not None:
+        return
+    if state is not None and state not in STATES:
+        raise DubanError(f"未知的状态「{state}」，可选：{'、'.join(STATES)}")
+    query = select(Message).order_by(Message.id.desc()).limit(limit)
+    if state is not None:
+        query = query.where(Message.state == state)
+    with sessions_of(ctx)() as session:
+        rows = [
+            {
+                "id": m.id,
+                "channel": m.channel,
+                "kind": m.kind,
+                "state": m.state,
+                "attempts": m.attempts,
+                "last_error": m.last_error,
+                "recipient": m.recipient_name,
+            }
+            for m in session.scalars(query)
+        ]
+    if as_json:
+        print_json(
+            [
+                {k: r[k] for k in ("id", "channel", "kind", "state", "attempts", "last_error")}
+                for r in rows
+            ]
+        )
+        return
+    table = Table("编号", "渠道", "接收方", "类型", "状态", "次数", "最近错误")
+    for r in rows:
+        table.add_row(
+            *(
+                str(r[k] or "")
+                for k in ("id", "channel", "recipient", "kind", "state", "attempts", "last_error")
+            )
+        )
+    out.print(table)
+
+
+@outbox_app.command("retry")
+@reports_errors
+def outbox_retry_command(
+    ctx: typer.Context,
+    message_id: Annotated[int, typer.Argument(help="消息编号。")],
+) -> None:
+    """把一条失败（dead）的消息重新放回待发送队列，并重新启用其渠道。"""
+    now = datetime.now(UTC)
+    with sessions_of(ctx, write=True).begin() as session:
+        message = session.get(Message, message_id)
+        if message is None:
+            raise NotFoundError(f"没有编号为 {message_id} 的消息")
+        if message.state != "dead":
+            raise DubanError(
+                f"消息 {message_id} 的状态是 {message.state}，只有 dead 的消息可以重发"
+            )
+        message.state, message.attempts, message.not_before = "pending", 0, now
+        message.last_error = None
+        reopened = enable(session, f"channel:{message.channel}", now)
+    note = "，并已重新启用该渠道" if reopened else ""
+    out.print(f"消息 {message_id} 已重新排队{note}。")

@@ -1,0 +1,194 @@
+"""The reminder-engine commands: `run`, `calendar check`, `simulate`."""
+
+from __future__ import annotations
+
+import logging
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.table import Table
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app.config import Settings
+from bot.app.daemon import run_daemon
+from bot.app.errors import DubanError
+from bot.app.logs import setup_logging
+from bot.app.runtime import build_runtime
+from bot.cli.support import (
+    directory_of,
+    engine_of,
+    err,
+    out,
+    print_json,
+    reports_errors,
+    sessions_of,
+    settings_of,
+)
+from bot.domain.calendar import WorkCalendar, load_overrides
+from bot.engine.simulate import (
+    parse_moment,
+    read_replies,
+    refuse_real_history,
+    scratch_copy,
+    simulate,
+)
+from bot.intake.importing import import_file
+from bot.store import database, queries
+from bot.web.serve import make_server, web_context
+
+log = logging.getLogger("duban")
+
+calendar_app = typer.Typer(help="工作日历。", no_args_is_help=True)
+
+
+def register(app: typer.Typer) -> None:
+    app.command("run")(run_command)
+    app.command("simulate")(simulate_command)
+    app.add_typer(calendar_app, name="calendar")
+
+
+def import_sample_if_empty(
+    settings: Settings, sessions: sessionmaker[Session], now: datetime
+) -> None:
+    """An empty database gets the bundled sample plan, moved to the current year."""
+    with sessions() as session:
+        if queries.summary(session)["plans"]:
+            return
+    year = now.astimezone().year
+    out.print(f"数据库为空，导入示例计划（移至 {year} 年）：{settings.plan.sample}", markup=False)
+    _, report = import_file(
+        sessions,
+        settings.plan.sample,
+        directory_of(settings),
+        timezone=settings.plan.timezone,
+        now=now,
+        year=year,
+        sample=True,
+    )
+    out.print(f"示例计划：任务 {report.tasks} 项，交办 {report.assignments} 条。")
+
+
+@reports_errors
+def run_command(
+    ctx: typer.Context,
+    once: Annotated[bool, typer.Option("--once", help="只执行一轮扫描与发送后退出。")] = False,
+    at: Annotated[
+        str | None, typer.Option("--at", help="以该时刻执行（ISO 时间，配合 --once）。")
+    ] = None,
+) -> None:
+    """运行督办守护进程：定时扫描到期事项并发送提醒（Ctrl-C 停止）。"""
+    settings = settings_of(ctx)
+    sessions = sessions_of(ctx, write=True)
+    runtime = build_runtime(settings, sessions)
+    if at is not None and not once:
+        raise DubanError("--at 只能与 --once 一起使用")
+    try:
+        now = parse_moment(at, runtime.tz).astimezone(UTC) if at else datetime.now(UTC)
+    except ValueError:
+        raise DubanError(f"--at 不是有效的 ISO 时间：{at}") from None
+    import_sample_if_empty(settings, sessions, now)
+    if once:
+        result = runtime.cycle(now)
+        out.print(
+            f"扫描 {result.sweep.points} 个到期点，新建提醒 {result.sweep.notifications} 条、"
+            f"消息 {result.sweep.messages} 条，发送 {result.sent} 条。"
+        )
+        return
+    setup_logging(settings)
+    if not settings.web.enabled:
+        run_daemon(runtime, settings.delivery.dispatch_seconds)
+        return
+    web = web_context(settings, sessions)
+    server = make_server(web, settings.web.host, settings.web.port)
+    log.info("serving the web app on http://%s:%s", settings.web.host, settings.web.port)
+    run_daemon(runtime, settings.delivery.dispatch_seconds, server=server, web=web)
+
+
+@calendar_app.command("check")
+@reports_errors
+def calendar_check_command(
+    ctx: typer.Context,
+    year: Annotated[int | None, typer.Argument(help="年份（默认今年）。")] = None,
+) -> None:
+    """查看某年的工作日历覆盖情况和生效的调整。"""
+    settings = settings_of(ctx)
+    overrides = load_overrides(settings.schedules.calendar)
+    warnings: list[str] = []
+    cal = WorkCalendar(overrides, warn=warnings.append)
+    year = year or datetime.now(UTC).year
+    days = [
+        date.fromordinal(o)
+        for o in range(date(year, 1, 1).toordinal(), date(year, 12, 31).toordinal() + 1)
+    ]
+    off = [d for d in days if d.weekday() < 5 and not cal.is_working_day(d)]
+    weekend_work = [d for d in days if d.weekday() >= 5 and cal.is_working_day(d)]
+    coverage = {
+        "statutory": "法定节假日数据（chinese-calendar）",
+        "overrides": "仅 schedules 中的调整",
+        "weekdays": "无数据，按周一至周五",
+    }
+    out.print(
+        f"{year} 年：{coverage[cal.coverage(year)]}；工作日 "
+        f"{sum(cal.is_working_day(d) for d in days)} 天。",
+        markup=False,
+    )
+    table = Table("类型", "日期")
+    table.add_row("工作日放假", "、".join(d.strftime("%m-%d") for d in off) or "—")
+    table.add_row("周末调休上班", "、".join(d.strftime("%m-%d") for d in weekend_work) or "—")
+    mine = sorted(d for d in overrides.holidays | overrides.workdays if d.year == year)
+    table.add_row("本地调整", "、".join(d.isoformat() for d in mine) or "—")
+    out.print(table)
+    for warning in warnings:
+        err.print(f"警告：{warning}", markup=False)
+
+
+@reports_errors
+def simulate_command(
+    ctx: typer.Context,
+    start: Annotated[str, typer.Option("--from", help="开始日期 YYYY-MM-DD。")],
+    end: Annotated[str, typer.Option("--to", help="结束日期 YYYY-MM-DD。")],
+    replies: Annotated[
+        Path | None, typer.Option("--replies", help="模拟回复 CSV：at,unit,text。")
+    ] = None,
+    apply: Annotated[bool, typer.Option("--apply", help="保留模拟结果（仅限演示库）。")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+) -> None:
+    """用虚拟时钟模拟一段时间内的提醒发送（默认在数据库的临时副本上进行）。"""
+    settings = settings_of(ctx)
+    try:
+        first, last = date.fromisoformat(start), date.fromisoformat(end)
+    except ValueError:
+        raise DubanError("--from/--to 应为 YYYY-MM-DD 日期") from None
+    if last < first:
+        raise DubanError("--to 不能早于 --from")
+    engine = engine_of(ctx)
+    if apply:
+        sessions = database.session_factory(database.writer(engine))
+        refuse_real_history(sessions)
+        timeline = _simulate(settings, sessions, first, last, replies)
+    else:
+        with scratch_copy(engine) as sessions:
+            timeline = _simulate(settings, sessions, first, last, replies)
+    if as_json:
+        print_json(timeline)
+        return
+    for entry in timeline:
+        out.print(
+            f"[{entry['at']}] → {entry['to']['name']}（{entry['kind']}）\n{entry['text']}\n",
+            markup=False,
+        )
+    out.print(f"共 {len(timeline)} 条。")
+
+
+def _simulate(
+    settings: Settings,
+    sessions: sessionmaker[Session],
+    first: date,
+    last: date,
+    replies: Path | None,
+) -> list[dict[str, Any]]:
+    runtime = build_runtime(settings, sessions)
+    scripted = read_replies(replies, runtime.tz) if replies else []
+    return simulate(runtime, first, last, scripted)

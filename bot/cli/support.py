@@ -1,0 +1,64 @@
+"""What every CLI command module shares: consoles, error reporting, settings, sessions."""
+
+from __future__ import annotations
+
+import functools
+import json
+from collections.abc import Callable
+from typing import Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from sqlalchemy import Engine
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app.config import Settings
+from bot.app.errors import DubanError
+from bot.intake.directory import Directory, load_directory
+from bot.store import database
+
+P = ParamSpec("P")
+R = TypeVar("R")
+out = Console(highlight=False, soft_wrap=True)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
+    """Operator mistakes end with one clear line and a non-zero exit, never a traceback."""
+
+    @functools.wraps(func)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        try:
+            return func(*args, **kwargs)
+        except DubanError as exc:
+            err.print(f"错误：{exc}", markup=False)
+            raise typer.Exit(exc.exit_code) from None
+
+    return wrapper
+
+
+def settings_of(ctx: typer.Context) -> Settings:
+    settings = ctx.find_root().obj
+    assert isinstance(settings, Settings)
+    return settings
+
+
+def engine_of(ctx: typer.Context) -> Engine:
+    """The configured database, migrated if it is SQLite; closed when the command ends."""
+    engine = database.make_engine(settings_of(ctx).database.url)
+    ctx.call_on_close(engine.dispose)
+    database.prepare(engine)
+    return engine
+
+
+def sessions_of(ctx: typer.Context, *, write: bool = False) -> sessionmaker[Session]:
+    engine = engine_of(ctx)
+    return database.session_factory(database.writer(engine) if write else engine)
+
+
+def directory_of(settings: Settings) -> Directory:
+    return load_directory(settings.directory.path)
+
+
+def print_json(data: Any) -> None:
+    print(json.dumps(data, ensure_ascii=False, indent=2))

@@ -1,0 +1,559 @@
+"""Dispatch: claims pending messages atomically, sends them, records the answer.
+
+A claim is a short transaction that moves a batch of rows to `sending` with a lease and
+takes each webhook's send budget (bot/ratelimit.py) for its share; what the budget refuses
+goes back to wait. The sends happen outside it, webhooks in parallel and each webhook's
+messages in order, so a slow or failing webhook does not hold up the others. Successes are
+recorded together (group commit): a worker hands its success over and sends nothing more
+until the transaction holding it has committed; failures are recorded at once. So each
+worker has at most one message the database cannot account for, in flight or sent and not
+yet recorded. A process killed at any point leaves those rows `sending` until the lease
+expires, and then they are claimed again: delivery is at-least-once, and one kill repeats
+at most `workers` messages (with `[delivery] workers = 1`, at most one). A database restart
+meanwhile delays the records (they are written again until it answers, up to a minute) and
+holds the workers, rather than losing the records.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import cast
+
+from sqlalchemy import Engine, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
+from bot.delivery.ratelimit import PLATFORM_LIMITS, Limit, Verdict, disable, grant_many, pause
+from bot.delivery.render import render
+from bot.delivery.splitting import split_message, utf8_len
+from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
+from bot.platforms.formats import MENTION_IDS
+from bot.store.audit import record
+from bot.store.database import retry_while_unreachable, session_factory, writer
+from bot.store.models import AuditEvent, Message
+
+MESSAGES = cast(Table, Message.__table__)
+SENT = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        state="sent",
+        sent_at=bindparam("at"),
+        claimed_until=None,
+        response=bindparam("answer"),
+        last_error=None,
+    )
+)
+SENT_EVENTS = insert(cast(Table, AuditEvent.__table__)).values(
+    actor="dispatch", action="message.sent", subject_type="message"
+)
+LEASE = timedelta(minutes=5)
+BATCH = 500  # messages a claim takes
+LANE_CAP = 20  # a remote webhook's messages in one batch: 20 × a 10 s timeout < LEASE
+WAKE = 0.5  # seconds: the recorder looks at its workers at least this often
+GATHER = 0.005  # seconds a group of confirmations waits for more (unless every worker waits)
+RETRY_AFTER = timedelta(minutes=1)
+DISABLED_RECHECK = timedelta(minutes=10)
+MAX_ATTEMPTS = 8
+LOCAL_PLATFORMS = frozenset({"console", "jsonl"})
+
+ChannelFor = Callable[[str | None], Channel]
+
+
+@dataclass(frozen=True)
+class Claimed:
+    outgoing: Outgoing
+    channel: str | None
+
+
+def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
+    """Moves up to `limit` sendable rows to `sending` and returns what to send."""
+    sendable = []
+    for message in _claimable(session, now, limit):
+        if message.state == "sending" and message.attempts >= MAX_ATTEMPTS:
+            _expired(session, message, now)
+            continue
+        message.state, message.claimed_until = "sending", now + LEASE
+        message.attempts += 1
+        sendable.append(message)
+    return [Claimed(_outgoing(m), m.channel) for m in sendable]
+
+
+def _claimable(session: Session, now: datetime, limit: int) -> list[Message]:
+    """Ready rows, locked; rows another dispatcher holds are skipped, not waited for."""
+    ready = or_(
+        and_(Message.state.in_(("pending", "failed")), Message.not_before <= now),
+        and_(Message.state == "sending", Message.claimed_until < now),
+    )
+    return list(
+        session.scalars(
+            select(Message)
+            .where(ready)
+            .order_by(Message.not_before, Message.id)
+            .limit(limit)
+            .with_for_update(skip_locked=True)
+        )
+    )
+
+
+def _expired(session: Session, message: Message, now: datetime) -> None:
+    """Claimed again and again and never confirmed: sending it kills its sender."""
+    message.state, message.claimed_until = "dead", None
+    message.last_error = "lease expired after the last attempt"
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.dead",
+        "message",
+        message.id,
+        {"error": message.last_error},
+    )
+
+
+def _wait_for_budget(
+    session: Session, messages: list[Message], verdict: Verdict, now: datetime
+) -> None:
+    """Back to pending until the webhook's budget has room (or, disabled, for a while)."""
+    wait = DISABLED_RECHECK if verdict.wait is None else timedelta(seconds=verdict.wait)
+    for message in messages:
+        message.state, message.not_before = "pending", now + wait
+        message.claimed_until, message.last_error = None, f"waiting: {verdict.reason}"
+
+
+def _outgoing(message: Message) -> Outgoing:
+    mentions = message.mentions or {}
+    ids = [i for key in MENTION_IDS for i in mentions.get(key, [])]
+    return Outgoing(
+        message.id,
+        message.recipient_name,
+        message.kind,
+        message.text,
+        tuple(mentions.get("mobiles", [])),
+        tuple(ids),
+    )
+
+
+@dataclass(frozen=True)
+class Batch:
+    """One claim: what was looked at (a full batch: more may wait) and what will be sent."""
+
+    examined: int
+    lanes: dict[str, list[Claimed]]
+    deferred: int = 0  # ready, but past a webhook's LANE_CAP: the next batch takes them
+
+    @property
+    def claimed(self) -> int:
+        return sum(len(lane) for lane in self.lanes.values())
+
+
+class _Confirmations:
+    """Successful sends on their way to the database (group commit). A worker hands one over
+    and waits until the recorder has written it; the recorder writes whatever has gathered
+    in one transaction, once every busy worker waits or after GATHER seconds. While a worker
+    waits it sends nothing, so each worker has at most one message whose fate the database
+    does not know."""
+
+    def __init__(self, lanes: int) -> None:
+        self._changed = threading.Condition()
+        self._sent: list[tuple[Claimed, str, Receipt]] = []
+        self._waiting: list[threading.Event] = []
+        self._lanes = lanes
+        self._busy = 0  # workers in a lane
+        self._finished = self._seen = 0  # lanes done, and as the recorder last saw
+        self._broken = False  # a transaction failed: the workers stop sending
+
+    def begin(self) -> None:
+        with self._changed:
+            self._busy += 1
+
+    def end(self) -> None:
+        with self._changed:
+            self._busy -= 1
+            self._finished += 1
+            self._changed.notify()
+
+    def add(self, item: Claimed, channel: str, receipt: Receipt) -> bool:
+        """Hands a success over and waits for its record; False if recording failed."""
+        recorded = threading.Event()
+        with self._changed:
+            if self._broken:
+                return False
+            self._sent.append((item, channel, receipt))
+            self._waiting.append(recorded)
+            self._changed.notify()
+        recorded.wait()
+        return not self._broken
+
+    def done(self) -> bool:
+        with self._changed:
+            return self._finished == self._lanes
+
+    def take(
+        self, timeout: float
+    ) -> tuple[list[threading.Event], list[tuple[Claimed, str, Receipt]]]:
+        """What has gathered, and who waits for it. Waits (at most `timeout`) for a success
+        or a lane to finish; then, for at most GATHER seconds, for every busy worker's."""
+        with self._changed:
+            self._changed.wait_for(lambda: bool(self._sent) or self._finished > self._seen, timeout)
+            if self._sent:
+                self._changed.wait_for(lambda: len(self._sent) >= self._busy, GATHER)
+            self._seen = self._finished
+            waiting, self._waiting = self._waiting, []
+            sent, self._sent = self._sent, []
+            return waiting, sent
+
+    def written(self, waiting: list[threading.Event]) -> None:
+        for recorded in waiting:
+            recorded.set()
+
+    def broken(self, waiting: list[threading.Event]) -> None:
+        with self._changed:
+            self._broken = True
+            waiting = waiting + self._waiting
+        for recorded in waiting:
+            recorded.set()
+
+
+@dataclass
+class Dispatcher:
+    """Sends what is claimable, within each webhook's budget; records every outcome."""
+
+    sessions: sessionmaker[Session]
+    channel_for: ChannelFor
+    platforms: dict[str, str] = field(default_factory=dict)
+    office_channel: str | None = None
+    workers: int = 16
+
+    def __post_init__(self) -> None:
+        # Dispatch reads then writes from several threads: on SQLite its transactions must
+        # take the write lock at BEGIN (see database.writer), whatever sessions it was given.
+        bind = self.sessions.kw.get("bind")
+        if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
+            self.sessions = session_factory(writer(bind))
+
+    def dispatch_once(self, now: datetime, limit: int = BATCH) -> int:
+        """Sends one batch; returns how many messages it claimed."""
+        return self._dispatch(now, self._batch(limit)).claimed
+
+    def dispatch_all(self, now: datetime, limit: int = BATCH) -> int:
+        limit, sent = self._batch(limit), 0
+        while True:
+            batch = self._dispatch(now, limit)
+            sent += batch.claimed
+            more = batch.examined == limit or batch.deferred > 0
+            if not more or batch.claimed == 0:
+                return sent
+
+    def _batch(self, limit: int) -> int:
+        """At most LANE_CAP messages a worker: a batch ends well inside its lease."""
+        return max(1, min(limit, self.workers * LANE_CAP))
+
+    def _dispatch(self, now: datetime, limit: int) -> Batch:
+        with self.sessions.begin() as session:
+            batch = self._claim(session, now, limit)
+        if not batch.lanes:
+            return batch
+        # Webhooks in parallel; one webhook's messages in order (numbered parts stay in order).
+        lanes = list(batch.lanes.items())
+        confirmations = _Confirmations(len(lanes))
+        with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
+            futures = [
+                pool.submit(self._deliver_lane, name, lane, now, confirmations)
+                for name, lane in lanes
+            ]
+            while not confirmations.done():
+                waiting, sent = confirmations.take(WAKE)
+                try:
+                    self._confirm(sent, now)
+                except BaseException:
+                    # The workers stop; their rows stay claimed until the lease expires.
+                    confirmations.broken(waiting)
+                    raise
+                confirmations.written(waiting)
+        for future in futures:
+            future.result()  # a failure no record could hold (the database gone for long)
+        return batch
+
+    def _claim(self, session: Session, now: datetime, limit: int) -> Batch:
+        """Claims a batch, at most LANE_CAP messages a webhook, and takes each webhook's
+        budget for its share in the same transaction; what the budget refuses waits."""
+        rows = _claimable(session, now, limit)
+        lanes: dict[str, list[Message]] = {}
+        deferred = 0
+        for message in rows:
+            if message.state == "sending" and message.attempts >= MAX_ATTEMPTS:
+                _expired(session, message, now)
+                continue
+            name = self.channel_for(message.channel).name
+            lane = lanes.setdefault(name, [])
+            if self._local(name) or len(lane) < LANE_CAP:
+                lane.append(message)
+            else:
+                deferred += 1  # stays pending, unclaimed, for the next batch
+        remote = {name: lane for name, lane in lanes.items() if not self._local(name)}
+        grants = grant_many(
+            session,
+            {f"channel:{name}": (self._limits(name), len(lane)) for name, lane in remote.items()},
+            now,
+        )
+        claimed: dict[str, list[Claimed]] = {}
+        for name, lane in lanes.items():
+            grant = grants.get(f"channel:{name}")
+            granted = len(lane) if grant is None else grant.granted
+            for message in lane[:granted]:
+                message.state, message.claimed_until = "sending", now + LEASE
+                message.attempts += 1
+            if grant is not None and granted < len(lane):
+                _wait_for_budget(session, lane[granted:], grant.verdict, now)
+            if granted:
+                claimed[name] = [Claimed(_outgoing(m), m.channel) for m in lane[:granted]]
+        return Batch(len(rows), claimed, deferred)
+
+    def _local(self, name: str) -> bool:
+        """The console and files: no budget, never disabled, no lane cap."""
+        return self.platforms.get(name, "console") in LOCAL_PLATFORMS
+
+    def _deliver_lane(
+        self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
+    ) -> None:
+        confirmations.begin()
+        try:
+            self._send_lane(name, lane, now, confirmations)
+        finally:
+            confirmations.end()
+
+    def _send_lane(
+        self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
+    ) -> None:
+        channel = self.channel_for(lane[0].channel)
+        platform = self.platforms.get(name, "console")
+        for index, item in enumerate(lane):
+            started = time.perf_counter()
+            try:
+                receipt = channel.send(item.outgoing)
+            except DeliveryError as exc:
+                SEND_SECONDS.labels(platform, "failed").observe(time.perf_counter() - started)
+                self._failed(name, item.outgoing, exc, now)
+                if exc.retry_after is not None or exc.permanent:
+                    # Paused or disabled: the rest of the lane waits for the webhook's budget.
+                    wait = (
+                        DISABLED_RECHECK
+                        if exc.retry_after is None
+                        else timedelta(seconds=exc.retry_after)
+                    )
+                    self._release(lane[index + 1 :], now + wait, f"waiting: {exc}")
+                    return
+                continue
+            except Exception as exc:  # a channel bug must not strand the rest of the batch
+                error = DeliveryError(f"{type(exc).__name__}: {exc}")
+                self._failed(name, item.outgoing, error, now)
+                continue
+            SEND_SECONDS.labels(platform, "sent").observe(time.perf_counter() - started)
+            if not confirmations.add(item, name, receipt):
+                return  # the record failed: the rest stays claimed until the lease expires
+
+    def _release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
+        """Claimed, not attempted: back to pending until the webhook may be tried again."""
+        if rest:
+            retry_while_unreachable(
+                lambda: self._write_release(rest, until, reason), "releasing messages"
+            )
+
+    def _write_release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
+        with self.sessions.begin() as session:
+            session.execute(
+                update(Message)
+                .where(Message.id.in_([item.outgoing.message_id for item in rest]))
+                .where(Message.state == "sending")
+                .values(
+                    state="pending",
+                    not_before=until,
+                    claimed_until=None,
+                    attempts=Message.attempts - 1,
+                    last_error=reason,
+                )
+            )
+
+    def _confirm(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
+        """Records the sends; a database restart meanwhile delays the record, rather than
+        losing it (a lost record means the messages go again when their lease expires)."""
+        if sent:
+            retry_while_unreachable(
+                lambda: self._write_confirmations(sent, now), "recording sent messages"
+            )
+
+    def _write_confirmations(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
+        # Prepared statements on the session's connection: a group of confirmations is written
+        # by one UPDATE and one INSERT, each executed for many rows.
+        with self.sessions.begin() as session:
+            connection = session.connection()
+            connection.execute(
+                SENT,
+                [
+                    {"message_id": item.outgoing.message_id, "answer": receipt.detail, "at": now}
+                    for item, _, receipt in sent
+                ],
+            )
+            connection.execute(
+                SENT_EVENTS,
+                [
+                    {
+                        "at": now,
+                        "channel": channel,
+                        "subject_id": item.outgoing.message_id,
+                        "detail": {"channel": channel, "recipient": item.outgoing.recipient},
+                    }
+                    for item, channel, _ in sent
+                ],
+            )
+
+    def _limits(self, channel: str) -> tuple[Limit, ...]:
+        return PLATFORM_LIMITS.get(self.platforms.get(channel, ""), ())
+
+    def _failed(
+        self, channel: str, outgoing: Outgoing, error: DeliveryError, now: datetime
+    ) -> None:
+        retry_while_unreachable(
+            lambda: self._write_failure(channel, outgoing, error, now), "recording a failure"
+        )
+
+    def _write_failure(
+        self, channel: str, outgoing: Outgoing, error: DeliveryError, now: datetime
+    ) -> None:
+        with self.sessions.begin() as session:
+            if error.too_long:
+                _split(session, outgoing.message_id, error, now)
+            elif error.retry_after is not None:
+                RATE_LIMIT_PAUSES.labels(self.platforms.get(channel, "console")).inc()
+                pause(session, f"channel:{channel}", error.retry_after, now)
+                _requeue(session, outgoing.message_id, error, now, error.retry_after)
+            elif error.permanent:
+                DEAD_LETTERS.labels(self.platforms.get(channel, "console")).inc()
+                _dead(session, outgoing.message_id, channel, error, now)
+                disable(session, f"channel:{channel}", str(error), now)
+                self._alert(session, channel, str(error), now)
+            elif _retry_later(session, outgoing.message_id, channel, error, now):
+                DEAD_LETTERS.labels(self.platforms.get(channel, "console")).inc()
+
+    def _alert(self, session: Session, channel: str, reason: str, now: datetime) -> None:
+        """The office hears of a channel that stopped working (unless it is that channel)."""
+        if self.office_channel is None or self.office_channel == channel:
+            return
+        text = render("alert", channel=channel, reason=reason)
+        session.add_all(
+            Message.queued(("office", None, "督查室"), self.office_channel, "alert", [text], now)
+        )
+
+
+def _requeue(
+    session: Session, message_id: int, error: DeliveryError, now: datetime, seconds: float
+) -> None:
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(
+            state="pending",
+            not_before=now + timedelta(seconds=seconds),
+            claimed_until=None,
+            last_error=str(error),
+        )
+    )
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.rate_limited",
+        "message",
+        message_id,
+        {"error": str(error), "wait": seconds},
+    )
+
+
+def _dead(
+    session: Session, message_id: int, channel: str, error: DeliveryError, now: datetime
+) -> None:
+    session.execute(
+        update(Message)
+        .where(Message.id == message_id)
+        .values(state="dead", claimed_until=None, last_error=str(error), response=error.answer)
+    )
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.dead",
+        "message",
+        message_id,
+        {"channel": channel, "error": str(error)},
+        channel=channel,
+    )
+
+
+def _retry_later(
+    session: Session, message_id: int, channel: str, error: DeliveryError, now: datetime
+) -> bool:
+    """Backs the message off, or gives up on it after MAX_ATTEMPTS (returns True then)."""
+    message = session.get_one(Message, message_id)
+    dead = message.attempts >= MAX_ATTEMPTS
+    message.state = "dead" if dead else "failed"
+    message.last_error, message.claimed_until = str(error), None
+    message.response = error.answer or None
+    message.not_before = now + RETRY_AFTER * 2 ** min(message.attempts, 6)
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.dead" if dead else "message.failed",
+        "message",
+        message.id,
+        {"channel": channel, "error": str(error)},
+        channel=channel,
+    )
+    return dead
+
+
+def _split(session: Session, message_id: int, error: DeliveryError, now: datetime) -> None:
+    """The platform found it too long: resend it as parts half the size."""
+    message = session.get_one(Message, message_id)
+    parts = split_message(message.text, max(utf8_len(message.text) // 2, 256))
+    message.state, message.claimed_until, message.last_error = "split", None, str(error)
+    recipient = (message.recipient_kind, message.recipient_id, message.recipient_name)
+    session.add_all(
+        Message.queued(
+            recipient,
+            message.channel,
+            message.kind,
+            parts,
+            now,
+            mentions=message.mentions,
+            simulated=message.simulated,
+        )
+    )
+    record(
+        session,
+        now,
+        "dispatch",
+        "message.split",
+        "message",
+        message.id,
+        {"parts": len(parts), "error": str(error)},
+    )
+
+
+def dispatch_once(
+    sessions: sessionmaker[Session], channel_for: ChannelFor, now: datetime, limit: int = 20
+) -> int:
+    """One batch without per-webhook budgets (local channels, tests)."""
+    return Dispatcher(sessions, channel_for).dispatch_once(now, limit)
+
+
+def dispatch_all(
+    sessions: sessionmaker[Session], channel_for: ChannelFor, now: datetime, limit: int = 20
+) -> int:
+    return Dispatcher(sessions, channel_for).dispatch_all(now, limit)

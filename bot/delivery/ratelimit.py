@@ -1,0 +1,150 @@
+"""Per-webhook send budgets kept in the database, so every daemon shares them.
+
+Each webhook has a row holding the times of its most recent sends; a send is allowed when
+every window of the platform's limits still has room (WeCom and DingTalk 20 a minute;
+Feishu 100 a minute and 5 a second). A rolling-window log, rather than a refilling token
+bucket, because a bucket lets a full burst plus a minute's refill through in one rolling
+minute — more than the platform accepts. The row is locked while it is read and written
+(`FOR UPDATE` on PostgreSQL; SQLite's write transaction), so two daemons cannot both spend
+the last slot. A rate-limit answer pauses the webhook; a permanent error disables it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from bot.store.database import insert_ignoring_duplicates
+from bot.store.models import RateBucket
+
+
+@dataclass(frozen=True)
+class Limit:
+    count: int
+    seconds: float
+
+
+PLATFORM_LIMITS: dict[str, tuple[Limit, ...]] = {
+    "wecom": (Limit(20, 60),),
+    "dingtalk": (Limit(20, 60),),
+    "feishu": (Limit(100, 60), Limit(5, 1)),
+}
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """Whether a send may go now; if not, how long to wait (None: disabled until fixed)."""
+
+    allowed: bool
+    wait: float | None = 0.0
+    reason: str = ""
+
+
+def _buckets(session: Session, keys: list[str], now: datetime) -> dict[str, RateBucket]:
+    """The webhooks' rows, locked in key order (two daemons never wait on each other in a
+    cycle); rows two daemons meet at once are created without conflict, then locked."""
+    ordered = sorted(set(keys))
+
+    def locked() -> dict[str, RateBucket]:
+        query = (
+            select(RateBucket)
+            .where(RateBucket.key.in_(ordered))
+            .order_by(RateBucket.key)
+            .with_for_update()
+        )
+        return {bucket.key: bucket for bucket in session.scalars(query)}
+
+    buckets = locked()
+    missing = [key for key in ordered if key not in buckets]
+    if missing:
+        blank = {"sent": [], "updated_at": now, "paused_until": None, "disabled_reason": None}
+        insert_ignoring_duplicates(session, RateBucket, [{"key": key, **blank} for key in missing])
+        buckets = locked()
+    return buckets
+
+
+def _bucket(session: Session, key: str, now: datetime) -> RateBucket:
+    return _buckets(session, [key], now)[key]
+
+
+@dataclass(frozen=True)
+class Grant:
+    """How many of the sends asked for may go now; the verdict for the rest."""
+
+    granted: int
+    verdict: Verdict
+
+
+def acquire(session: Session, key: str, limits: tuple[Limit, ...], now: datetime) -> Verdict:
+    """Takes one send from the webhook's budget, or says how long to wait for one."""
+    grant = grant_many(session, {key: (limits, 1)}, now)[key]
+    return grant.verdict if grant.granted == 0 else Verdict(True)
+
+
+def grant_many(
+    session: Session, wanted: Mapping[str, tuple[tuple[Limit, ...], int]], now: datetime
+) -> dict[str, Grant]:
+    """Takes up to `count` sends from each webhook's budget, all in one transaction: the
+    dispatcher asks once per batch rather than once per message."""
+    buckets = _buckets(session, list(wanted), now)
+    return {key: _take(buckets[key], limits, count, now) for key, (limits, count) in wanted.items()}
+
+
+def _take(bucket: RateBucket, limits: tuple[Limit, ...], count: int, now: datetime) -> Grant:
+    if bucket.disabled_reason:
+        return Grant(0, Verdict(False, None, bucket.disabled_reason))
+    if bucket.paused_until is not None and bucket.paused_until > now:
+        return Grant(0, Verdict(False, (bucket.paused_until - now).total_seconds(), "paused"))
+    if not limits:
+        return Grant(count, Verdict(True))
+    stamp = now.timestamp()
+    longest = max(limit.seconds for limit in limits)
+    recent = [t for t in bucket.sent if t > stamp - longest]
+    granted, verdict = 0, Verdict(True)
+    while granted < count:
+        wait = max(_wait(recent, limit, stamp) for limit in limits)
+        if wait > 0:
+            verdict = Verdict(False, wait, "rate limit")
+            break
+        recent.append(stamp)
+        granted += 1
+    if granted:
+        keep = max(limit.count for limit in limits)
+        bucket.sent, bucket.updated_at = recent[-keep:], now
+    return Grant(granted, verdict)
+
+
+def _wait(recent: list[float], limit: Limit, stamp: float) -> float:
+    inside = [t for t in recent if t > stamp - limit.seconds]
+    if len(inside) < limit.count:
+        return 0.0
+    # The window frees a slot when its oldest counted send leaves it.
+    oldest = sorted(inside)[-limit.count]
+    return max(oldest + limit.seconds - stamp, 0.001)
+
+
+def pause(session: Session, key: str, seconds: float, now: datetime) -> None:
+    """A rate-limit answer: this webhook rests; other webhooks keep flowing."""
+    bucket = _bucket(session, key, now)
+    until = now + timedelta(seconds=seconds)
+    if bucket.paused_until is None or bucket.paused_until < until:
+        bucket.paused_until = until
+    bucket.updated_at = now
+
+
+def disable(session: Session, key: str, reason: str, now: datetime) -> None:
+    """A permanent error: no more sends to this webhook until `enable` (config fixed)."""
+    bucket = _bucket(session, key, now)
+    bucket.disabled_reason, bucket.updated_at = reason, now
+
+
+def enable(session: Session, key: str, now: datetime) -> bool:
+    bucket = session.get(RateBucket, key)
+    if bucket is None or bucket.disabled_reason is None:
+        return False
+    bucket.disabled_reason, bucket.paused_until, bucket.updated_at = None, None, now
+    return True

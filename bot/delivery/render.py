@@ -1,0 +1,106 @@
+"""Message rendering: templates in messages/ hold all prose; Python builds the structure.
+
+One template per kind (`messages/KIND.j2`, plain text) with per-markup overrides
+(`messages/markdown/KIND.j2` for the WeCom and DingTalk robots). `StrictUndefined` turns a
+missing variable into an error, and `|e` escapes what users wrote for the target markup and
+neutralizes mention syntax in it (PROTOCOLS.md §7).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import date
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
+
+from bot.platforms.mentions import escape_markdown, neutralize_mentions
+
+TEMPLATES = Path(__file__).resolve().parents[2] / "messages"
+MARKUPS = ("text", "markdown")
+KINDS = (
+    "notice",
+    "urge",
+    "supervise",
+    "escalate",
+    "digest",
+    "ranking",
+    "reply",
+    "help",
+    "alert",
+    "test",
+    "blocker",
+    "followup",
+)
+REMINDER_KINDS = ("notice", "urge", "supervise", "escalate")
+WHAT = {"report": "报送进展", "deadline": "办结", "milestone": "节点"}
+
+
+def shorten(text: str, width: int) -> str:
+    """At most `width` characters, an ellipsis marking the cut."""
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def _escaper(markup: str) -> Callable[[object], str]:
+    if markup == "markdown":
+        return lambda value: escape_markdown(neutralize_mentions(str(value)))
+    return lambda value: neutralize_mentions(str(value))
+
+
+@cache
+def environment(markup: str) -> Environment:
+    env = Environment(
+        loader=FileSystemLoader(TEMPLATES),
+        undefined=StrictUndefined,
+        autoescape=False,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    env.filters["shorten"] = shorten
+    env.filters["e"] = _escaper(markup)
+    return env
+
+
+def render(kind: str, markup: str = "text", **context: Any) -> str:
+    """Renders `kind` for `markup`, using the markup's override when there is one."""
+    env = environment(markup)
+    names = [f"{markup}/{kind}.j2", f"{kind}.j2"] if markup != "text" else [f"{kind}.j2"]
+    try:
+        template = env.select_template(names)
+    except TemplateNotFound:
+        raise ValueError(f"no template for message kind {kind!r}") from None
+    return template.render(**context).strip()
+
+
+def due_label(due: str) -> str:
+    day = date.fromisoformat(due)
+    return f"{day.month}月{day.day}日"
+
+
+def render_reminder(
+    kind: str,
+    recipient: str,
+    recipient_kind: str,
+    items: list[dict[str, Any]],
+    mentions: str = "",
+    markup: str = "text",
+) -> str:
+    """The text of one bundled reminder message."""
+    shown = [
+        {
+            **item,
+            "what": item.get("name") or WHAT.get(item["kind"], ""),
+            "due_label": due_label(item["due"]),
+        }
+        for item in items
+    ]
+    return render(
+        kind,
+        markup,
+        recipient=recipient,
+        recipient_kind=recipient_kind,
+        items=shown,
+        mentions=mentions,
+    )

@@ -1,0 +1,193 @@
+"""`duban simulate`: the real engine on a virtual clock, through every send window of a range.
+
+By default it works on a temporary SQLite copy of the database, so nothing real changes;
+scripted replies (CSV `at,unit,text`) are applied at their moments as if the unit had sent
+them. The result is the timeline of what would have been sent, deterministic for the same
+database and arguments.
+"""
+
+from __future__ import annotations
+
+import csv
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from datetime import date, datetime, timedelta
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import Engine, event, insert, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app.errors import DubanError
+from bot.app.runtime import Runtime
+from bot.domain.ladder import local_at
+from bot.platforms import CaptureChannel, Channel
+from bot.replies.apply import Actor, apply_command
+from bot.replies.keywords import ParseError, parse_command
+from bot.store import database
+from bot.store.models import Base, Message, Plan, Unit, UnitAlias
+
+OFFICE_NAMES = frozenset({"督查室", "office"})
+
+
+@dataclass(frozen=True)
+class ScriptedReply:
+    at: datetime
+    unit: str
+    text: str
+
+
+def read_replies(path: Path, tz: ZoneInfo) -> list[ScriptedReply]:
+    """Reads `at,unit,text` rows; a bad row raises DubanError naming the file and line."""
+    try:
+        with path.open(encoding="utf-8-sig", newline="") as handle:
+            rows = list(csv.DictReader(handle))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise DubanError(f"{path}: 无法读取回复脚本：{exc}") from None
+    replies = []
+    for line, row in enumerate(rows, start=2):
+        try:
+            at = parse_moment(row["at"], tz)
+            replies.append(ScriptedReply(at, row["unit"].strip(), row["text"].strip()))
+        except (KeyError, ValueError, AttributeError):
+            raise DubanError(f"{path}:{line}: 需要 at,unit,text 三列，at 为 ISO 时间") from None
+    return sorted(replies, key=lambda r: r.at)
+
+
+def parse_moment(text: str, tz: ZoneInfo) -> datetime:
+    """An ISO date-time; without an offset it is read in the plan's time zone."""
+    moment = datetime.fromisoformat(text.strip())
+    return moment if moment.tzinfo else moment.replace(tzinfo=tz)
+
+
+def sweep_moments(start: date, end: date, runtime: Runtime) -> list[datetime]:
+    """Every working day's send-window start and ladder send times, in order."""
+    times = sorted({runtime.rules.window.start, *(lv.at for lv in runtime.rules.ladder)})
+    moments, day = [], start
+    while day <= end:
+        if runtime.calendar.is_working_day(day):
+            moments += [local_at(day, t, runtime.tz) for t in times]
+        day += timedelta(days=1)
+    return moments
+
+
+@contextmanager
+def scratch_copy(source: Engine) -> Iterator[sessionmaker[Session]]:
+    """A temporary migrated SQLite database holding a copy of every row of `source`."""
+    with tempfile.TemporaryDirectory(prefix="duban-sim-") as folder:
+        engine = database.make_engine(f"sqlite:///{Path(folder) / 'sim.db'}")
+        # A scratch copy thrown away afterwards need not survive a power cut.
+        event.listen(engine, "connect", _no_sync)
+        database.upgrade(engine)
+        with source.connect() as reader, engine.begin() as writer:
+            for table in Base.metadata.sorted_tables:
+                rows = [dict(r) for r in reader.execute(select(table)).mappings()]
+                if rows:
+                    writer.execute(insert(table), rows)
+        try:
+            yield database.session_factory(database.writer(engine))
+        finally:
+            engine.dispose()
+
+
+def _no_sync(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.execute("PRAGMA synchronous=OFF")
+
+
+def refuse_real_history(sessions: sessionmaker[Session]) -> None:
+    with sessions() as session:
+        real = session.scalar(
+            select(Message.id).where(Message.simulated.is_(False), Message.state == "sent").limit(1)
+        )
+    if real is not None:
+        raise DubanError("数据库中已有真实发送的消息，--apply 只能用于演示或培训用的数据库")
+
+
+def simulate(
+    runtime: Runtime, start: date, end: date, replies: list[ScriptedReply]
+) -> list[dict[str, Any]]:
+    """Runs the range and returns the timeline of messages and reply answers."""
+    capture = CaptureChannel()
+    channels: dict[str, Channel] = {name: capture for name in runtime.channels}
+    engine = replace(runtime, channels=channels, simulated=True)
+    timeline: list[dict[str, Any]] = []
+    pending = list(replies)
+    for moment in sweep_moments(start, end, engine):
+        while pending and pending[0].at <= moment:
+            timeline.append(_reply(engine, pending.pop(0)))
+        engine.cycle(moment)
+        timeline += _sent(engine, capture, moment)
+    for reply in pending:
+        if reply.at.astimezone(engine.tz).date() <= end:
+            timeline.append(_reply(engine, reply))
+    return timeline
+
+
+def _sent(runtime: Runtime, capture: CaptureChannel, moment: datetime) -> list[dict[str, Any]]:
+    ids = [m.message_id for m in capture.sent]
+    capture.sent.clear()
+    if not ids:
+        return []
+    with runtime.sessions() as session:
+        messages = session.scalars(
+            select(Message).where(Message.id.in_(ids)).order_by(Message.id)
+        ).all()
+    return [_entry(m, moment, runtime.tz) for m in messages]
+
+
+def _entry(message: Message, moment: datetime, tz: ZoneInfo) -> dict[str, Any]:
+    return {
+        "at": (message.sent_at or moment).astimezone(tz).isoformat(),
+        "to": {"kind": message.recipient_kind, "name": message.recipient_name},
+        "kind": message.kind,
+        "items": [
+            # Reminders carry all four; blockers, follow-ups and digests only some.
+            {key: i.get(key) for key in ("task", "unit", "level", "due")}
+            for i in message.items
+        ],
+        "text": message.text,
+    }
+
+
+def _reply(runtime: Runtime, reply: ScriptedReply) -> dict[str, Any]:
+    with runtime.sessions.begin() as session:
+        plan = session.scalars(
+            select(Plan).order_by(Plan.year.desc().nulls_last(), Plan.id.desc())
+        ).first()
+        actor = actor_named(session, reply.unit)
+        if plan is None or actor is None:
+            answer = f"未找到单位「{reply.unit}」，该回复未处理。"
+        else:
+            answer = _answer(session, actor, reply, plan, runtime.office_channel)
+    return {
+        "at": reply.at.astimezone(runtime.tz).isoformat(),
+        "to": {"kind": "office" if reply.unit in OFFICE_NAMES else "unit", "name": reply.unit},
+        "kind": "reply",
+        "items": [],
+        "text": answer,
+    }
+
+
+def _answer(
+    session: Session, actor: Actor, reply: ScriptedReply, plan: Plan, office: str | None
+) -> str:
+    try:
+        command = parse_command(reply.text, year=plan.year)
+    except ParseError as exc:
+        return exc.message
+    outcome = apply_command(
+        session, actor, command, plan, reply.at, channel="simulate", office_channel=office
+    )
+    return outcome.reply
+
+
+def actor_named(session: Session, name: str) -> Actor | None:
+    """The office, or the unit of that name or alias, acting; None for an unknown name."""
+    if name in OFFICE_NAMES:
+        return Actor("office", "督查室")
+    unit = session.scalar(select(Unit).where(Unit.name == name))
+    unit = unit or session.scalar(select(Unit).join(UnitAlias).where(UnitAlias.alias == name))
+    return Actor("unit", unit.name, (unit.id,)) if unit else None

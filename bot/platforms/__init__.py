@@ -1,0 +1,20 @@
+"""Chat channels behind one small interface: `send(outgoing) -> Receipt`.
+
+One module per platform. This release has the local ones — `console` (prints) and `jsonl`
+(appends to a file) — and `capture` for simulations and tests.
+"""
+
+from __future__ import annotations
+
+from bot.platforms.base import Channel, DeliveryError, Outgoing, Receipt
+from bot.platforms.local import CaptureChannel, ConsoleChannel, JsonlChannel
+
+__all__ = [
+    "CaptureChannel",
+    "Channel",
+    "ConsoleChannel",
+    "DeliveryError",
+    "JsonlChannel",
+    "Outgoing",
+    "Receipt",
+]

@@ -1,0 +1,60 @@
+"""The channel interface and its error: what every platform module implements.
+
+Errors say what the caller should do next (STYLE.md): retry later (the default), split the
+message and resend (`too_long`), wait before using this webhook again (`retry_after`,
+seconds; set for rate limits), or stop (`permanent`: bad key, token gone, signature
+rejected — the row is dead-lettered and the operator alerted).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from bot.app.errors import DubanError
+
+
+@dataclass(frozen=True)
+class Outgoing:
+    """A message as a channel sends it: text already rendered for the channel, plus mentions."""
+
+    message_id: int
+    recipient: str
+    kind: str
+    text: str
+    mobiles: tuple[str, ...] = ()
+    # Platform user ids to mention (wecom_userid / dingtalk_userid / feishu_open_id).
+    user_ids: tuple[str, ...] = ()
+    title: str = ""
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the platform answered to a successful send."""
+
+    detail: dict[str, Any] = field(default_factory=dict)
+
+
+class DeliveryError(DubanError):
+    """A send that did not succeed, and what to do about it."""
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        permanent: bool = False,
+        too_long: bool = False,
+        retry_after: float | None = None,
+        answer: dict[str, Any] | None = None,
+    ) -> None:
+        self.permanent = permanent
+        self.too_long = too_long
+        self.retry_after = retry_after
+        self.answer = answer or {}
+        super().__init__(message)
+
+
+class Channel(Protocol):
+    name: str
+
+    def send(self, message: Outgoing) -> Receipt: ...

@@ -1,0 +1,138 @@
+"""DingTalk (钉钉) custom robot: one JSON POST per message to a (signed) webhook URL.
+
+PROTOCOLS.md §3. With a secret ("加签") the URL gets `&timestamp=MS&sign=S`, the sign
+URL-encoded exactly once. A mention needs both the top-level `at` object and `@<mobile>` in
+the text. The whole serialized JSON body is limited to 20,000 bytes.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import re
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import quote
+
+import httpx
+
+from bot.platforms.base import DeliveryError, Outgoing, Receipt
+from bot.platforms.http import Scrubber, compact_json, post_json
+
+BODY_LIMIT = 20_000
+TEXT_BUDGET = 19_000  # leaves room for the JSON around the text, the title and the mentions
+TITLE_CHARS = 64
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+RATE_LIMIT_WAIT = 60.0
+PENALTY_WAIT = 600.0  # beyond 20 a minute the robot is throttled for 10 minutes
+SEND_TOO_FAST = 130101
+CHECK_FAILED = 310000
+NO_TOKEN = 300001
+TOO_LONG = 460101
+ABOUT_TIME = re.compile(r"\btime(?:stamp)?\b|时间", re.IGNORECASE)
+
+
+def sign_dingtalk(secret: str, ms: int) -> str:
+    """base64(HMAC-SHA256(key=secret, msg=f"{ms}\\n{secret}")), before URL encoding."""
+    digest = hmac.new(secret.encode(), f"{ms}\n{secret}".encode(), hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class DingtalkChannel:
+    """Posts to one DingTalk robot; `webhook` is the full `…/robot/send?access_token=T` URL."""
+
+    def __init__(
+        self,
+        name: str,
+        webhook: str,
+        client: httpx.Client,
+        *,
+        secret: str | None = None,
+        msgtype: str = "markdown",
+        now: Callable[[], float] = time.time,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        if msgtype not in ("text", "markdown"):
+            raise ValueError(f"dingtalk msgtype must be 'text' or 'markdown', not {msgtype!r}")
+        self.name, self.msgtype = name, msgtype
+        self._timeout = timeout  # per request; `[channels.NAME] timeout`
+        self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
+        self._scrub = Scrubber(webhook, secret)
+
+    @property
+    def max_bytes(self) -> int:
+        """A text budget in UTF-8 bytes that keeps the whole body under `BODY_LIMIT`."""
+        return TEXT_BUDGET
+
+    def send(self, message: Outgoing) -> Receipt:
+        body = compact_json(self._body(message), limit=BODY_LIMIT, label=f"dingtalk {self.name}")
+        response = post_json(
+            self._client,
+            self._url(),
+            body,
+            timeout=self._timeout,
+            label=f"dingtalk {self.name}",
+            scrub=self._scrub,
+        )
+        return self._receipt(response)
+
+    def _url(self) -> str:
+        if self._secret is None:
+            return self._webhook
+        ms = int(self._now() * 1000)
+        sign = quote(sign_dingtalk(self._secret, ms), safe="")
+        joiner = "&" if "?" in self._webhook else "?"
+        # A string, not `params=`: httpx would encode the already encoded sign a second time.
+        return f"{self._webhook}{joiner}timestamp={ms}&sign={sign}"
+
+    def _body(self, message: Outgoing) -> dict[str, Any]:
+        text = _with_mentions(message)
+        mentions = {"atMobiles": list(message.mobiles), "atUserIds": list(message.user_ids)}
+        at = {**mentions, "isAtAll": False}
+        if self.msgtype == "text":
+            return {"msgtype": "text", "text": {"content": text}, "at": at}
+        first = message.text.partition("\n")[0]
+        # Plain text in the notification: no heading or bold markers (the templates use `**`).
+        title = message.title or first.lstrip("#> ").replace("**", "").strip()
+        # The title only shows in the notification: keep a long first line out of the budget.
+        markdown = {"title": title[:TITLE_CHARS] or message.kind, "text": text}
+        return {"msgtype": "markdown", "markdown": markdown, "at": at}
+
+    def _receipt(self, response: httpx.Response) -> Receipt:
+        answer = self._answer(response)
+        errcode, errmsg = answer.get("errcode"), self._scrub(answer.get("errmsg"))
+        if errcode == 0:
+            return Receipt(answer)
+        problem = f"dingtalk {self.name}: errcode {errcode}: {errmsg}"
+        if errcode == SEND_TOO_FAST:
+            raise DeliveryError(problem, retry_after=PENALTY_WAIT, answer=answer)
+        if errcode in (CHECK_FAILED, NO_TOKEN):
+            # Keyword, sign and IP failures need the operator; a timestamp one may pass later.
+            permanent = errcode == NO_TOKEN or ABOUT_TIME.search(errmsg) is None
+            raise DeliveryError(problem, permanent=permanent, answer=answer)
+        if errcode == TOO_LONG:
+            raise DeliveryError(problem, too_long=True, answer=answer)
+        raise DeliveryError(problem, answer=answer)
+
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        status = response.status_code
+        if status == 429:
+            raise DeliveryError(f"dingtalk {self.name}: HTTP 429", retry_after=RATE_LIMIT_WAIT)
+        if status >= 400:
+            raise DeliveryError(f"dingtalk {self.name}: HTTP {status}", permanent=status < 500)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        if not isinstance(answer, dict):
+            raise DeliveryError(f"dingtalk {self.name}: HTTP {status}, the answer is not JSON")
+        return answer
+
+
+def _with_mentions(message: Outgoing) -> str:
+    """The text with `@<mobile>` / `@<userid>` appended for each mention it does not show."""
+    wanted = (*message.mobiles, *message.user_ids)
+    missing = [f"@{who}" for who in wanted if f"@{who}" not in message.text]
+    return f"{message.text}\n{' '.join(missing)}" if missing else message.text

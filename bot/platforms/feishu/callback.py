@@ -1,0 +1,217 @@
+"""Feishu / Lark (飞书) event subscription: challenge, AES envelope, signature (PROTOCOLS.md §6).
+
+With an encrypt key the body is `{"encrypt": base64(iv ‖ AES-256-CBC(key=sha256(encrypt_key)))}`
+and `X-Lark-Signature` = sha256 hex of timestamp + nonce + encrypt_key + the raw body. The
+url_verification request is not signed; its verification token is still checked.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import hashlib
+import os
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TypeAlias
+
+from cryptography.hazmat.primitives import padding
+from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+
+from bot.platforms.inbound import (
+    MILLISECOND,
+    InboundMessage,
+    Rejected,
+    check_fresh,
+    from_epoch,
+    header,
+    json_object,
+    object_field,
+    required_text,
+    same,
+    text_field,
+)
+
+PLATFORM = "feishu"
+WINDOW = timedelta(hours=1)  # Feishu documents none
+SECOND = timedelta(seconds=1)
+TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
+NONCE_HEADER = "X-Lark-Request-Nonce"
+SIGNATURE_HEADER = "X-Lark-Signature"
+MESSAGE_EVENT = "im.message.receive_v1"
+PLACEHOLDER = re.compile(r"@_(?:user_\d+|all)")  # where a message mentioned someone
+
+
+@dataclass(frozen=True)
+class Challenge:
+    """A url_verification request: answer `{"challenge": challenge}`."""
+
+    challenge: str
+
+
+@dataclass(frozen=True)
+class Ignored:
+    """An authentic event that is not a message to the bot: acknowledge it, do nothing."""
+
+    event_type: str
+    event_id: str | None
+
+
+FeishuCallback: TypeAlias = Challenge | Ignored | InboundMessage
+
+
+def decrypt(encrypt_key: str, encrypt: str) -> str:
+    """The plaintext of an `encrypt` field."""
+    try:
+        data = base64.b64decode(encrypt, validate=True)
+    except (binascii.Error, ValueError):
+        raise Rejected(400, "ciphertext is not base64") from None
+    if len(data) < 32 or len(data) % 16:
+        raise Rejected(400, "ciphertext is not an IV and whole AES blocks")
+    decryptor = _cipher(encrypt_key, data[:16]).decryptor()
+    padded = decryptor.update(data[16:]) + decryptor.finalize()
+    unpadder = padding.PKCS7(128).unpadder()
+    try:
+        plain = unpadder.update(padded) + unpadder.finalize()
+        return plain.decode()
+    except ValueError:  # bad padding, or not UTF-8
+        raise Rejected(400, "bad padding or encoding") from None
+
+
+def encrypt(encrypt_key: str, plaintext: str, iv: bytes | None = None) -> str:
+    """The `encrypt` field Feishu would send for `plaintext` (for tests and emulators)."""
+    vector = os.urandom(16) if iv is None else iv
+    if len(vector) != 16:
+        raise ValueError("iv must be 16 bytes")
+    padder = padding.PKCS7(128).padder()
+    padded = padder.update(plaintext.encode()) + padder.finalize()
+    encryptor = _cipher(encrypt_key, vector).encryptor()
+    return base64.b64encode(vector + encryptor.update(padded) + encryptor.finalize()).decode()
+
+
+def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
+    """The `X-Lark-Signature` of `body`: sha256 hex over the raw bytes."""
+    return hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
+
+
+def verify(
+    encrypt_key: str,
+    timestamp: str | None,
+    nonce: str | None,
+    signature_header: str | None,
+    body: bytes,
+    now: datetime,
+    window: timedelta = WINDOW,
+) -> None:
+    """`Rejected(401)` for a missing or wrong signature, `Rejected(403)` when stale."""
+    if not timestamp or nonce is None or not signature_header:
+        raise Rejected(401, "signature headers missing")
+    if not (timestamp.isascii() and timestamp.isdigit()):
+        raise Rejected(401, "timestamp header is not a number")
+    if not same(signature(timestamp, nonce, encrypt_key, body), signature_header):
+        raise Rejected(401, "bad signature")
+    check_fresh(int(timestamp), SECOND, now, window)
+
+
+def parse_callback(
+    body: bytes,
+    *,
+    encrypt_key: str | None,
+    verification_token: str | None,
+    headers: Mapping[str, str],
+    now: datetime,
+    window: timedelta = WINDOW,
+) -> FeishuCallback:
+    """What a callback asks for: a challenge answer, a message, or nothing."""
+    envelope = json_object(body)
+    if encrypt_key is None:
+        if "encrypt" in envelope:
+            raise Rejected(400, "encrypted body but no encrypt key configured")
+        event = envelope
+    else:
+        event = _opened(envelope, body, encrypt_key, headers, now, window)
+    if event.get("type") == "url_verification":
+        _check_token(event.get("token"), verification_token)
+        return Challenge(required_text(event, "challenge"))
+    if event.get("schema") != "2.0":  # a v1 event: the token and the type at the top
+        _check_token(event.get("token"), verification_token)
+        v1_type = text_field(object_field(event, "event"), "type")
+        return Ignored(v1_type or text_field(event, "type") or "", text_field(event, "uuid"))
+    head = object_field(event, "header")
+    _check_token(head.get("token"), verification_token)
+    event_id = required_text(head, "event_id")
+    event_type = required_text(head, "event_type")
+    if event_type != MESSAGE_EVENT:
+        return Ignored(event_type, event_id)
+    return _message(event, head, event_id)
+
+
+def _opened(
+    envelope: dict[str, object],
+    body: bytes,
+    encrypt_key: str,
+    headers: Mapping[str, str],
+    now: datetime,
+    window: timedelta,
+) -> dict[str, object]:
+    """The decrypted event, once signed; unsigned, only a url_verification passes."""
+    sealed = envelope.get("encrypt")
+    if not isinstance(sealed, str):
+        raise Rejected(400, "expected an encrypted body")
+    try:
+        verify(
+            encrypt_key,
+            header(headers, TIMESTAMP_HEADER),
+            header(headers, NONCE_HEADER),
+            header(headers, SIGNATURE_HEADER),
+            body,
+            now,
+            window,
+        )
+    except Rejected as refused:
+        # Any failure to open an unsigned body answers as the signature did: no oracle.
+        try:
+            event = json_object(decrypt(encrypt_key, sealed))
+        except Rejected:
+            raise refused from None
+        if event.get("type") != "url_verification":
+            raise refused from None
+        return event
+    return json_object(decrypt(encrypt_key, sealed))
+
+
+def _check_token(token: object, verification_token: str | None) -> None:
+    if verification_token is None:
+        return
+    if not isinstance(token, str) or not same(verification_token, token):
+        raise Rejected(403, "wrong verification token")
+
+
+def _message(event: dict[str, object], head: dict[str, object], event_id: str) -> InboundMessage:
+    body = object_field(event, "event")
+    sender_id = object_field(object_field(body, "sender"), "sender_id")
+    sender = text_field(sender_id, "open_id") or required_text(sender_id, "user_id")
+    message = object_field(body, "message")
+    text = ""
+    if message.get("message_type") == "text":
+        content = json_object(required_text(message, "content"))
+        text = PLACEHOLDER.sub("", text_field(content, "text") or "").strip()
+    created = message.get("create_time") or head.get("create_time")
+    return InboundMessage(
+        platform=PLATFORM,
+        event_id=event_id,
+        sender=sender,
+        text=text,
+        sent_at=from_epoch(created, "create_time", unit=MILLISECOND),
+        conversation=text_field(message, "chat_id"),
+        reply_to=required_text(message, "message_id"),
+        reply_expires=None,
+        raw=event,
+    )
+
+
+def _cipher(encrypt_key: str, iv: bytes) -> Cipher[modes.CBC]:
+    key = hashlib.sha256(encrypt_key.encode()).digest()
+    return Cipher(algorithms.AES(key), modes.CBC(iv))

@@ -1,0 +1,114 @@
+"""Feishu / Lark (飞书) custom bot: one JSON POST per message; the answer's code decides.
+
+PROTOCOLS.md §5. With a secret, `timestamp` (seconds, a string) and `sign` go in the body.
+Custom bots mention by user id only (`<at user_id="ou_x">…</at>`), never by mobile. The
+body is limited to 20 KB, and Feishu has answered rate limits with HTTP 400.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import httpx
+
+from bot.platforms.base import DeliveryError, Outgoing, Receipt
+from bot.platforms.http import Scrubber, compact_json, post_json
+
+BODY_LIMIT = 20_000
+TEXT_BUDGET = 18_000  # leaves room for the JSON around the text and the mention tags
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)
+RATE_LIMIT_WAIT = 60.0
+BAD_REQUEST = 9499  # also "too many request": read the msg
+RATE_LIMITED = 11232
+REJECTED = {19021: "sign or timestamp rejected", 19022: "IP not allowed", 19024: "keyword missing"}
+
+
+def sign_feishu(secret: str, seconds: int) -> str:
+    """base64(HMAC-SHA256(key=f"{seconds}\\n{secret}", msg=b"")): unlike DingTalk's."""
+    digest = hmac.new(f"{seconds}\n{secret}".encode(), b"", hashlib.sha256).digest()
+    return base64.b64encode(digest).decode()
+
+
+class FeishuChannel:
+    """Posts to one Feishu bot; `webhook` is the full `…/open-apis/bot/v2/hook/TOKEN` URL."""
+
+    def __init__(
+        self,
+        name: str,
+        webhook: str,
+        client: httpx.Client,
+        *,
+        secret: str | None = None,
+        now: Callable[[], float] = time.time,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        self.name = name
+        self._timeout = timeout  # per request; `[channels.NAME] timeout`
+        self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
+        token = urlsplit(webhook).path.rstrip("/").rpartition("/")[2]
+        self._scrub = Scrubber(webhook, token, secret)
+
+    @property
+    def max_bytes(self) -> int:
+        """A text budget in UTF-8 bytes that keeps the whole body under `BODY_LIMIT`."""
+        return TEXT_BUDGET
+
+    def send(self, message: Outgoing) -> Receipt:
+        body = compact_json(self._body(message), limit=BODY_LIMIT, label=f"feishu {self.name}")
+        response = post_json(
+            self._client,
+            self._webhook,
+            body,
+            timeout=self._timeout,
+            label=f"feishu {self.name}",
+            scrub=self._scrub,
+        )
+        return self._receipt(response)
+
+    def _body(self, message: Outgoing) -> dict[str, Any]:
+        tags = " ".join(_at_tag(user_id) for user_id in message.user_ids)
+        text = f"{message.text}\n{tags}" if tags else message.text
+        body: dict[str, Any] = {"msg_type": "text", "content": {"text": text}}
+        if self._secret is not None:
+            seconds = int(self._now())
+            body = {"timestamp": str(seconds), "sign": sign_feishu(self._secret, seconds), **body}
+        return body
+
+    def _receipt(self, response: httpx.Response) -> Receipt:
+        answer = self._answer(response)
+        code = answer.get("code", answer.get("StatusCode"))  # StatusCode: the legacy answer
+        if code == 0:
+            return Receipt(answer)
+        msg = self._scrub(answer.get("msg", answer.get("StatusMessage", "")))
+        problem = f"feishu {self.name}: code {code}: {msg}"
+        if code == RATE_LIMITED or (code == BAD_REQUEST and "too many request" in msg.lower()):
+            raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
+        if code == BAD_REQUEST or code in REJECTED:
+            raise DeliveryError(problem, permanent=True, answer=answer)
+        # An HTTP 400 without a code we know is still a request Feishu will never accept.
+        raise DeliveryError(problem, permanent=response.status_code == 400, answer=answer)
+
+    def _answer(self, response: httpx.Response) -> dict[str, Any]:
+        status = response.status_code
+        if status == 429:
+            raise DeliveryError(f"feishu {self.name}: HTTP 429", retry_after=RATE_LIMIT_WAIT)
+        try:
+            answer = response.json()
+        except ValueError:
+            answer = None
+        # HTTP 400 carries Feishu's own code (rate limits among them): classify by that.
+        if status >= 400 and not (status == 400 and isinstance(answer, dict)):
+            raise DeliveryError(f"feishu {self.name}: HTTP {status}", permanent=status < 500)
+        if not isinstance(answer, dict):
+            raise DeliveryError(f"feishu {self.name}: HTTP {status}, the answer is not JSON")
+        return answer
+
+
+def _at_tag(user_id: str) -> str:
+    return f'<at user_id="{user_id}">{"所有人" if user_id == "all" else user_id}</at>'

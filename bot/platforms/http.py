@@ -1,0 +1,59 @@
+"""What the HTTP channels share: posting JSON with a timeout, and keeping secrets out of errors.
+
+A DeliveryError message ends up in the outbox and the logs, so it must never carry a webhook
+key, an access token or a signing secret: `Scrubber` replaces every one it was given.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from urllib.parse import parse_qsl, urlsplit
+
+import httpx
+
+from bot.platforms.base import DeliveryError
+
+JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
+
+
+class Scrubber:
+    """Replaces the given secrets (and a URL's query values) with *** in any text."""
+
+    def __init__(self, url: str, *extra: str | None) -> None:
+        query = (value for _, value in parse_qsl(urlsplit(url).query))
+        self._secrets = [s for s in (url, *query, *extra) if s]
+
+    def __call__(self, text: object) -> str:
+        scrubbed = str(text)
+        for secret in self._secrets:
+            scrubbed = scrubbed.replace(secret, "***")
+        return scrubbed
+
+
+def compact_json(body: dict[str, object], *, limit: int | None = None, label: str = "") -> bytes:
+    """The body as compact UTF-8 JSON; over `limit` bytes it is too long to send as one."""
+    payload = json.dumps(body, ensure_ascii=False, separators=(",", ":")).encode()
+    if limit is not None and len(payload) > limit:
+        raise DeliveryError(f"{label}: body is {len(payload)} bytes, over {limit}", too_long=True)
+    return payload
+
+
+def post_json(
+    client: httpx.Client,
+    url: str,
+    body: bytes,
+    *,
+    timeout: httpx.Timeout,
+    label: str,
+    scrub: Scrubber,
+    headers: Iterable[tuple[str, str]] = (),
+) -> httpx.Response:
+    """POSTs `body`; a transport failure (timeout, refused, dropped) is a retryable error."""
+    try:
+        return client.post(
+            url, content=body, headers={**JSON_HEADERS, **dict(headers)}, timeout=timeout
+        )
+    except httpx.HTTPError as exc:
+        # `from None`: the original exception's text may hold the URL and its key.
+        raise DeliveryError(f"{label}: {type(exc).__name__}: {scrub(exc)}") from None

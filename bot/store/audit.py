@@ -1,0 +1,67 @@
+"""Audit events: every state change is recorded with who, what, when and through what."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, cast
+
+from sqlalchemy import Table, insert
+from sqlalchemy.orm import Session
+
+from bot.store.models import AuditEvent
+
+
+def record(
+    session: Session,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subject_id: int | None,
+    detail: dict[str, Any] | None = None,
+    *,
+    channel: str = "cli",
+    inbound_message_id: str | None = None,
+) -> None:
+    """Adds one audit event to the session (the caller's transaction commits it)."""
+    session.add(
+        AuditEvent(
+            at=at,
+            actor=actor,
+            action=action,
+            channel=channel,
+            subject_type=subject_type,
+            subject_id=subject_id,
+            detail=detail or {},
+            inbound_message_id=inbound_message_id,
+        )
+    )
+
+
+def record_many(
+    session: Session,
+    at: datetime,
+    actor: str,
+    action: str,
+    subject_type: str,
+    subjects: list[tuple[int | None, dict[str, Any]]],
+    *,
+    channel: str = "cli",
+) -> None:
+    """Writes one event per (subject id, detail) in a single batched INSERT."""
+    if not subjects:
+        return
+    rows = [
+        {
+            "at": at,
+            "actor": actor,
+            "action": action,
+            "channel": channel,
+            "subject_type": subject_type,
+            "subject_id": subject_id,
+            "detail": detail,
+        }
+        for subject_id, detail in subjects
+    ]
+    # Core INSERT on the table: thousands of rows per sweep skip the ORM's bookkeeping.
+    session.execute(insert(cast(Table, AuditEvent.__table__)), rows)

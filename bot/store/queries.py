@@ -1,0 +1,115 @@
+"""Read-only views of plans, tasks and units, shaped for the CLI's tables and JSON."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session, selectinload
+
+from bot.app.errors import NotFoundError
+from bot.store.models import Assignment, CollectiveMember, Plan, Task, Unit, UnitAlias
+
+
+def current_plan(session: Session, plan_id: int | None = None) -> Plan:
+    """The plan asked for, else the newest one (latest year, then latest import)."""
+    if plan_id is not None:
+        plan = session.get(Plan, plan_id)
+    else:
+        plan = session.scalar(
+            select(Plan).order_by(Plan.year.desc().nulls_last(), Plan.id.desc()).limit(1)
+        )
+    if plan is None:
+        raise NotFoundError("数据库中还没有计划：请先运行 `duban import 文件`")
+    return plan
+
+
+def list_tasks(session: Session, plan: Plan, unit: str | None = None) -> list[dict[str, Any]]:
+    """Active tasks of the plan; with `unit`, only those the unit (or an alias) works on."""
+    query = (
+        select(Task)
+        .where(Task.plan_id == plan.id, Task.state == "active")
+        .options(selectinload(Task.assignments).selectinload(Assignment.unit))
+        .order_by(Task.seq)
+    )
+    if unit is not None:
+        unit_id = find_unit(session, unit).id
+        query = query.where(
+            Task.id.in_(select(Assignment.task_id).where(Assignment.unit_id == unit_id))
+        )
+    return [_task_row(task) for task in session.scalars(query)]
+
+
+def _task_row(task: Task) -> dict[str, Any]:
+    return {
+        "number": task.number,
+        "text": task.text,
+        "section": task.section,
+        "lead": task.responsibility.get("lead"),
+        "co_units": task.responsibility.get("co_units", []),
+        "deadline": task.deadline.isoformat() if task.deadline else None,
+        "assignments": sum(1 for a in task.assignments if a.status != "withdrawn"),
+    }
+
+
+def show_task(session: Session, plan: Plan, number: str) -> dict[str, Any]:
+    task = session.scalar(
+        select(Task)
+        .where(Task.plan_id == plan.id, Task.number == number.lstrip("#＃"))
+        .options(selectinload(Task.assignments).selectinload(Assignment.unit))
+    )
+    if task is None:
+        raise NotFoundError(f"计划「{plan.title or plan.key}」中没有任务 {number}")
+    return {
+        **_task_row(task),
+        "state": task.state,
+        "supervisor": task.supervisor.name if task.supervisor else None,
+        # The deadline written in the task, else the plan's default (the year end).
+        "effective_deadline": due.isoformat()
+        if (due := task.deadline or plan.default_deadline)
+        else None,
+        "indicators": task.indicators,
+        "notes": task.notes,
+        "assignments": [
+            {"unit": a.unit.name, "role": a.role, "status": a.status, "progress": a.progress}
+            for a in task.assignments
+        ],
+    }
+
+
+def find_unit(session: Session, name: str) -> Unit:
+    unit = session.scalar(select(Unit).where(Unit.name == name))
+    if unit is None:
+        unit = session.scalar(select(Unit).join(UnitAlias).where(UnitAlias.alias == name))
+    if unit is None:
+        raise NotFoundError(f"没有名为「{name}」的单位（可用 `duban units` 查看）")
+    return unit
+
+
+def list_units(session: Session) -> list[dict[str, Any]]:
+    units = session.scalars(select(Unit).options(selectinload(Unit.aliases)).order_by(Unit.id))
+    names = {u.id: u.name for u in session.scalars(select(Unit))}
+    members: dict[int, list[str]] = {}
+    for row in session.scalars(select(CollectiveMember)):
+        members.setdefault(row.collective_id, []).append(names[row.member_id])
+    return [
+        {
+            "name": u.name,
+            "aliases": [a.alias for a in u.aliases],
+            "collective": u.collective,
+            "members": members.get(u.id, []),
+        }
+        for u in units
+    ]
+
+
+def summary(session: Session) -> dict[str, int]:
+    def count(model: type[Any]) -> int:
+        return session.scalar(select(func.count()).select_from(model)) or 0
+
+    return {
+        "plans": count(Plan),
+        "tasks": count(Task),
+        "units": count(Unit),
+        "assignments": count(Assignment),
+    }
