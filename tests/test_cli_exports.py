@@ -15,8 +15,9 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.domain.calendar import WorkCalendar
+from bot.present.labels import LIGHT_NAMES, TREND_NAMES
 from bot.store import database
-from bot.supervise.exports import LIGHTS, RANKING_COLUMNS, TRENDS
+from bot.supervise.exports import RANKING_COLUMNS
 from bot.supervise.ranking import RankingConfig, parse_period
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
 from tests.cli_stories import make_duban, october_story
@@ -150,7 +151,7 @@ def ranking_rows(db_url: str, labels: list[str]) -> list[list[Any]]:
                 for r in compute_ranking(session, parse_period(label), setup):
                     m = r.metrics.as_json()
                     rows.append(
-                        [label, r.rank, r.unit, r.score, LIGHTS[r.light], TRENDS[r.trend]]
+                        [label, r.rank, r.unit, r.score, LIGHT_NAMES[r.light], TREND_NAMES[r.trend]]
                         + [m[k] for k in METRICS]
                     )
     finally:

@@ -25,9 +25,9 @@ from bot.intake.model import ParsedPlan
 from bot.intake.reader import read_plan
 from bot.intake.review import Review, review_plan, review_sheet
 from bot.intake.store import ImportReport
+from bot.present.labels import ROLE_NAMES, STATUS_NAMES
 from bot.present.sheets import check_target, render, write_atomic
 from bot.store import database, queries
-from bot.store.models import ASSIGNMENT_STATUSES
 
 tasks_app = typer.Typer(help="查看任务。", invoke_without_command=True)
 db_app = typer.Typer(help="数据库维护。", no_args_is_help=True)
@@ -201,8 +201,8 @@ def task_show_command(
     for a in task["assignments"]:
         table.add_row(
             a["unit"],
-            "牵头" if a["role"] == "lead" else "配合",
-            ASSIGNMENT_STATUSES.get(a["status"], a["status"]),
+            ROLE_NAMES[a["role"]],
+            STATUS_NAMES.get(a["status"], a["status"]),
             f"{a['progress']}%",
         )
     out.print(table)

@@ -13,6 +13,7 @@ from rich.text import Text
 
 from bot.app.errors import DubanError
 from bot.cli.support import out, print_json, reports_errors, sessions_of, settings_of
+from bot.present.labels import LIGHT_DOTS, LIGHT_NAMES, TREND_ARROWS, TREND_NAMES
 from bot.store.models import AccountabilityEntry
 from bot.supervise import accountability
 from bot.supervise.accountability import RULE_NAMES, STATE_NAMES, STATES, Decision
@@ -29,8 +30,6 @@ from bot.supervise.ranking_flow import (
 rank_app = typer.Typer(
     help="工作晾晒：按月或按周计算单位排名，并发布到公开群。", invoke_without_command=True
 )
-LIGHT_NAMES = {"green": "🟢 绿", "yellow": "🟡 黄", "red": "🔴 红"}
-TREND_NAMES = {"up": "↑ 上升", "down": "↓ 下降", "same": "— 持平", "new": "新上榜"}
 
 
 accountability_app = typer.Typer(
@@ -94,8 +93,8 @@ def _show(period: Period, ranked: list[RankedUnit], setup: RankingSetup) -> None
             str(row.rank),
             Text(row.unit),
             score_text(row.score),
-            LIGHT_NAMES[row.light],
-            TREND_NAMES[row.trend],
+            f"{LIGHT_DOTS[row.light]} {LIGHT_NAMES[row.light]}",
+            f"{TREND_ARROWS[row.trend]} {TREND_NAMES[row.trend]}",
             f"{m.reports_on_time}/{m.reports_due}",
             f"{m.on_track}/{m.lead_tasks}" if m.lead_tasks else "—",
             f"{m.assignments - m.overdue}/{m.assignments}",

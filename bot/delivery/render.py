@@ -17,6 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from bot.platforms.mentions import escape_markdown, neutralize_mentions
+from bot.present.labels import due_what
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "messages"
 MARKUPS = ("text", "markdown")
@@ -35,7 +36,6 @@ KINDS = (
     "followup",
 )
 REMINDER_KINDS = ("notice", "urge", "supervise", "escalate")
-WHAT = {"report": "报送进展", "deadline": "办结", "milestone": "节点"}
 
 
 def shorten(text: str, width: int) -> str:
@@ -91,7 +91,7 @@ def render_reminder(
     shown = [
         {
             **item,
-            "what": item.get("name") or WHAT.get(item["kind"], ""),
+            "what": due_what(item["kind"], item.get("name")),
             "due_label": due_label(item["due"]),
         }
         for item in items

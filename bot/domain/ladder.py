@@ -15,9 +15,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.domain.calendar import WorkCalendar
+from bot.domain.lifecycle import PAUSED
 from bot.domain.rules import Level, ReportCycle, Rules
-
-PAUSED_STATUSES = frozenset({"closure_requested", "closed", "withdrawn"})
 
 
 @dataclass(frozen=True)
@@ -169,7 +168,7 @@ def decide(
     if point.superseded_at is not None and now >= point.superseded_at:
         state = "missed" if point.state == "open" else point.state
         return Decision(None, point.step, None, state, roll_over=True)
-    if point.state != "open" or point.status in PAUSED_STATUSES:
+    if point.state != "open" or point.status in PAUSED:
         return Decision(None, point.step, point.superseded_at, point.state)
     steps = (steps_for or StepCache(rules, calendar, tz))(point.due_date)
     reached = max((s.index for s in steps if s.at <= now), default=-1)

@@ -25,6 +25,7 @@ from bot.domain.ladder import (
     next_report,
     nominal_report_dates,
 )
+from bot.domain.lifecycle import effective_deadline
 from bot.domain.rules import Milestone, ReportCycle, Rules
 from bot.store.database import insert_ignoring_duplicates
 from bot.store.models import Assignment, DuePoint, Plan, Task
@@ -52,14 +53,14 @@ def plan_start(plan: Plan) -> date:
     return date(plan.year, 1, 1)
 
 
-def deadline_of(assignment: Assignment, task: Task, plan: Plan) -> date:
-    return _deadline(assignment.deadline, task.deadline, plan)
+def deadline_of(assignment: Assignment | None, task: Task, plan: Plan) -> date:
+    """The assignment's effective deadline (the task's, for no assignment)."""
+    return _deadline(assignment.deadline if assignment else None, task.deadline, plan)
 
 
 def _deadline(extended: date | None, task_deadline: date | None, plan: Plan) -> date:
-    """An approved extension, else the task's deadline, else the plan's, else its year end."""
-    found = extended or task_deadline or plan.default_deadline
-    return found or date(plan_start(plan).year, 12, 31)
+    year = plan_start(plan).year
+    return effective_deadline(extended, task_deadline, plan.default_deadline, year)
 
 
 def context_of(assignment: Assignment, task: Task, plan: Plan) -> Context:

@@ -23,12 +23,22 @@ from bot.delivery.render import render_reminder, shorten
 from bot.delivery.splitting import split_message
 from bot.domain.calendar import WorkCalendar
 from bot.domain.ladder import Decision, DueSpec, PointState, Step, StepCache, decide
+from bot.domain.lifecycle import supervisor_of
 from bot.domain.rules import Rules
 from bot.engine.schedule import context_of, point_row, report_after, schedule_pending
 from bot.platforms.formats import MENTION_IDS, Formats
 from bot.store.audit import record_many
 from bot.store.database import insert_ignoring_duplicates
-from bot.store.models import Assignment, DuePoint, Message, Notification, Plan, Task, Unit
+from bot.store.models import (
+    Assignment,
+    DuePoint,
+    Message,
+    Notification,
+    Plan,
+    Supervisor,
+    Task,
+    Unit,
+)
 
 OFFICE = "督查室"
 KEY_CHUNK = 500
@@ -79,7 +89,8 @@ class SweepResult:
     messages: int = 0
 
 
-Claimed = tuple[DuePoint, Assignment, Task, Plan, Unit]
+# A claimed due point with what its reminders need: the task's lead unit's supervisor last.
+Claimed = tuple[DuePoint, Assignment, Task, Plan, Unit, Supervisor | None]
 Contact = tuple[tuple[str, str], ...]  # a contact's (field, value) pairs, hashable
 Events = dict[str, list[tuple[int | None, dict[str, Any]]]]
 
@@ -142,6 +153,7 @@ class _Lookup:
     tasks: dict[int, Task] = field(default_factory=dict)
     units: dict[int, Unit] = field(default_factory=dict)
     plans: dict[int, Plan] = field(default_factory=dict)
+    leads: dict[int, Supervisor | None] = field(default_factory=dict)  # by task
 
     def load(self, assignments: list[Assignment]) -> None:
         tasks = {a.task_id for a in assignments} - self.tasks.keys()
@@ -164,10 +176,25 @@ class _Lookup:
         plans = {t.plan_id for t in self.tasks.values()} - self.plans.keys()
         for plan in self.session.scalars(select(Plan).where(Plan.id.in_(plans))):
             self.plans[plan.id] = plan
+        self._load_leads(tasks)
+
+    def _load_leads(self, tasks: set[int]) -> None:
+        """Each task's first lead unit's supervisor, for items nobody else oversees."""
+        self.leads.update(dict.fromkeys(tasks))
+        rows = self.session.execute(
+            select(Assignment.task_id, Supervisor)
+            .join(Unit, Assignment.unit_id == Unit.id)
+            .join(Supervisor, Unit.supervisor_id == Supervisor.id)
+            .where(Assignment.task_id.in_(tasks), Assignment.role == "lead")
+            .order_by(Assignment.id)
+        )
+        for task_id, supervisor in rows:
+            self.leads[task_id] = self.leads[task_id] or supervisor
 
     def row(self, point: DuePoint, assignment: Assignment) -> Claimed:
         task = self.tasks[assignment.task_id]
-        return (point, assignment, task, self.plans[task.plan_id], self.units[assignment.unit_id])
+        unit, lead = self.units[assignment.unit_id], self.leads[task.id]
+        return (point, assignment, task, self.plans[task.plan_id], unit, lead)
 
 
 def _handle(
@@ -178,7 +205,7 @@ def _handle(
     rolled: list[dict[str, Any]],
     updates: list[dict[str, Any]],
 ) -> list[Reminder]:
-    point, assignment, task, plan, unit = row
+    point, assignment, task, plan, unit, lead = row
     rules, cal, tz = steps.rules, steps.calendar, steps.tz
     decision = decide(_state(point, assignment), rules, cal, tz, now, steps)
     _record_change(point, decision, events)
@@ -194,7 +221,8 @@ def _handle(
         rolled += _next_cycle(point, assignment, task, plan, rules, cal, now)
     if decision.send is None:
         return []
-    return _reminders(point, assignment, task, unit, decision.send, cal, tz, now)
+    supervisor = supervisor_of(task.supervisor, unit.supervisor, lead)
+    return _reminders(point, assignment, task, unit, supervisor, decision.send, cal, tz, now)
 
 
 def _state(point: DuePoint, assignment: Assignment) -> PointState:
@@ -258,6 +286,7 @@ def _reminders(
     assignment: Assignment,
     task: Task,
     unit: Unit,
+    supervisor: Supervisor | None,
     step: Step,
     cal: WorkCalendar,
     tz: ZoneInfo,
@@ -279,7 +308,7 @@ def _reminders(
         "overdue_days": max(cal.working_days_between(point.due_date, today), 0),
     }
     reminders = []
-    for recipient, mention in _recipients(step, task, unit):
+    for recipient, mention in _recipients(step, unit, supervisor):
         key = (
             f"remind:{assignment.id}:{point.id}:{step.level.key}:{step.repeat}"
             f":{recipient.kind}:{recipient.id or 0}"
@@ -289,14 +318,15 @@ def _reminders(
     return reminders
 
 
-def _recipients(step: Step, task: Task, unit: Unit) -> list[tuple[Recipient, tuple[Contact, ...]]]:
+def _recipients(
+    step: Step, unit: Unit, supervisor: Supervisor | None
+) -> list[tuple[Recipient, tuple[Contact, ...]]]:
     to = set(step.level.to)
     found: list[tuple[Recipient, tuple[Contact, ...]]] = []
     if to & UNIT_RECIPIENTS:
         found.append(
             (Recipient("unit", unit.id, unit.name, unit.channel), _mentioned(unit.contacts, to))
         )
-    supervisor = task.supervisor or unit.supervisor
     if "supervisor" in to and supervisor is not None:
         found.append(
             (Recipient("supervisor", supervisor.id, supervisor.name, supervisor.channel), ())

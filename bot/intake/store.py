@@ -14,6 +14,7 @@ from typing import Any
 from sqlalchemy import insert, select
 from sqlalchemy.orm import Session, selectinload
 
+from bot.domain.lifecycle import Event, Status, resumed
 from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, ParsedTask
 from bot.intake.units_store import UnitBook
@@ -213,7 +214,7 @@ def _assign_new(
                 "role": role,
                 "co_lead": co_lead,
                 "via_id": via_id,
-                "status": "not_started",
+                "status": Status.NOT_STARTED.value,
                 "progress": 0,
                 "created_at": now,
                 "updated_at": now,
@@ -281,7 +282,7 @@ def _sync_assignments(
                 role=role,
                 co_lead=co_lead,
                 via_id=via_id,
-                status="not_started",
+                status=Status.NOT_STARTED.value,
                 progress=0,
                 created_at=now,
                 updated_at=now,
@@ -299,8 +300,8 @@ def _sync_assignments(
             continue
         _revise_assignment(session, assignment, role, co_lead, via_id, now)
     for assignment in current.values():
-        if assignment.status != "withdrawn":
-            _set_status(session, assignment, "withdrawn", now)
+        if assignment.status != Status.WITHDRAWN:
+            _set_status(session, assignment, Status.WITHDRAWN, now)
     return len(wanted)
 
 
@@ -312,10 +313,8 @@ def _revise_assignment(
     via_id: int | None,
     now: datetime,
 ) -> None:
-    if assignment.status == "withdrawn":
-        _set_status(
-            session, assignment, "in_progress" if assignment.progress else "not_started", now
-        )
+    if assignment.status == Status.WITHDRAWN:
+        _set_status(session, assignment, resumed(assignment.progress), now)
     if (assignment.role, assignment.co_lead, assignment.via_id) != (role, co_lead, via_id):
         record(
             session,
@@ -335,7 +334,7 @@ def _set_status(session: Session, assignment: Assignment, status: str, now: date
         session,
         now,
         "import",
-        "assignment.status",
+        Event.SET,
         "assignment",
         assignment.id,
         {"from": assignment.status, "to": status},

@@ -16,10 +16,20 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
 from bot.delivery.render import render
+from bot.domain.lifecycle import (
+    AWAITING,
+    DONE,
+    ENDED,
+    Event,
+    Status,
+    after,
+    preferred,
+    supervisor_of,
+)
+from bot.present.labels import STATUS_NAMES
 from bot.replies.keywords import Command, CommandKind, help_text
 from bot.store.audit import record
 from bot.store.models import (
-    ASSIGNMENT_STATUSES,
     Assignment,
     AuditEvent,
     DuePoint,
@@ -135,23 +145,17 @@ def _own_assignment(request: Request) -> Assignment | None:
     task = _task(request)
     if task is None:
         return None
-    mine = [
-        a
-        for a in task.assignments
-        if a.unit_id in request.actor.unit_ids and a.status != "withdrawn"
-    ]
-    return min(mine, key=lambda a: (a.role != "lead", a.id)) if mine else None
+    return preferred(a for a in task.assignments if a.unit_id in request.actor.unit_ids)
 
 
 def _progress(request: Request, assignment: Assignment) -> Outcome:
     percent = request.command.percent
     if percent is not None:
         assignment.progress = percent
-    if assignment.status == "not_started":
-        assignment.status = "in_progress"
+    assignment.status = after(assignment.status, Event.PROGRESS)
     assignment.last_report_at, assignment.updated_at = request.now, request.now
     settled = _settle_reports(request, assignment)
-    request.audit("reply.progress", assignment.id, percent=percent, cycles=settled)
+    request.audit(Event.PROGRESS, assignment.id, percent=percent, cycles=settled)
     shown = f"（{percent}%）" if percent is not None else ""
     return Outcome(f"已收到第{request.command.task}项进展{shown}，谢谢。", True)
 
@@ -179,13 +183,13 @@ def _settle_reports(request: Request, assignment: Assignment) -> int:
 def _complete(request: Request, assignment: Assignment) -> Outcome:
     if assignment.role != "lead":
         return Outcome("办结申请由牵头单位提出；配合单位请回复「进展」报送本单位进展。", False)
-    if assignment.status in ("closure_requested", "closed"):
-        label = ASSIGNMENT_STATUSES[assignment.status]
+    if assignment.status in DONE:
+        label = STATUS_NAMES[assignment.status]
         return Outcome(f"第{request.command.task}项当前状态为「{label}」，无需重复申请。", False)
-    assignment.status, assignment.updated_at = "closure_requested", request.now
-    assignment.last_report_at = request.now
+    assignment.status = after(assignment.status, Event.COMPLETE)
+    assignment.last_report_at, assignment.updated_at = request.now, request.now
     # A closure request reports on the cycle too: it must not turn into a missed report.
-    request.audit("reply.complete", assignment.id, cycles=_settle_reports(request, assignment))
+    request.audit(Event.COMPLETE, assignment.id, cycles=_settle_reports(request, assignment))
     return Outcome(f"第{request.command.task}项办结申请已收到，待督查室确认。", True)
 
 
@@ -193,8 +197,8 @@ def _extend(request: Request, assignment: Assignment) -> Outcome:
     wanted = request.command.date
     if wanted is None or wanted <= request.today:
         return Outcome("延期日期应晚于今天，请按「延期 #12 2020-12-31 原因」格式回复。", False)
-    assignment.status, assignment.updated_at = "extension_requested", request.now
-    request.audit("reply.extend", assignment.id, date=wanted.isoformat())
+    assignment.status, assignment.updated_at = after(assignment.status, Event.EXTEND), request.now
+    request.audit(Event.EXTEND, assignment.id, date=wanted.isoformat())
     return Outcome(
         f"第{request.command.task}项延期申请（至{wanted.year}年{wanted.month}月{wanted.day}日）"
         "已收到，待审批。",
@@ -212,7 +216,7 @@ def _escalate_blocker(request: Request, assignment: Assignment) -> None:
     """The task's supervisor (else the lead unit's, else the office) hears of it at once."""
     task = assignment.task
     lead = next((a.unit for a in task.assignments if a.role == "lead"), assignment.unit)
-    supervisor = task.supervisor or lead.supervisor or assignment.unit.supervisor
+    supervisor = supervisor_of(task.supervisor, assignment.unit.supervisor, lead.supervisor)
     text = render(
         "blocker",
         recipient=supervisor.name if supervisor else "督查室",
@@ -251,13 +255,13 @@ def _todo(request: Request) -> str:
             Task.plan_id == request.plan.id,
             Task.state == "active",
             Assignment.unit_id.in_(request.actor.unit_ids),
-            Assignment.status.notin_(("closed", "withdrawn")),
+            Assignment.status.notin_(sorted(ENDED)),
         )
         .order_by(Task.seq)
     ).all()
     if not rows:
         return "贵单位目前没有待办事项。"
-    lines = [f"第{n}项：{ASSIGNMENT_STATUSES[s]}，进度 {p}%" for n, s, p in rows]
+    lines = [f"第{n}项：{STATUS_NAMES[s]}，进度 {p}%" for n, s, p in rows]
     return "贵单位待办事项：\n" + "\n".join(lines)
 
 
@@ -265,12 +269,7 @@ def _approve(request: Request) -> Outcome:
     task = _task(request)
     if task is None:
         return Outcome(f"没有第{request.command.task}项任务，未作处理。", False)
-    wanted = {
-        CommandKind.CONFIRM_CLOSE: "closure_requested",
-        CommandKind.RETURN: "closure_requested",
-        CommandKind.APPROVE_EXTENSION: "extension_requested",
-        CommandKind.REJECT_EXTENSION: "extension_requested",
-    }[request.command.kind]
+    wanted = AWAITING[APPROVAL_EVENTS[request.command.kind]]
     if request.actor.kind == "supervisor" and not _oversees(request.actor, task):
         return Outcome(
             f"第{request.command.task}项不在您分管的范围内，未作处理。如需审批，请联系督查室。",
@@ -295,32 +294,40 @@ def _oversees(actor: Actor, task: Task) -> bool:
 
 def _confirm_close(request: Request, task: Task, assignment: Assignment) -> None:
     for each in task.assignments:
-        if each.status != "withdrawn":
-            each.status, each.updated_at = "closed", request.now
+        if each.status != Status.WITHDRAWN:
+            each.status, each.updated_at = after(each.status, Event.CONFIRM_CLOSE), request.now
             _settle_points(request, each, "closed")
-    request.audit("approve.close", assignment.id)
+    request.audit(Event.CONFIRM_CLOSE, assignment.id)
 
 
 def _return(request: Request, task: Task, assignment: Assignment) -> None:
-    assignment.status = "in_progress"
+    assignment.status = after(assignment.status, Event.RETURN)
     _wake_points(request, assignment)
-    request.audit("approve.return", assignment.id)
+    request.audit(Event.RETURN, assignment.id)
 
 
 def _approve_extension(request: Request, task: Task, assignment: Assignment) -> None:
     asked = _requested_date(request.session, assignment)
     if asked is not None:
         assignment.deadline, assignment.needs_schedule = asked, True
-    assignment.status = "in_progress" if assignment.progress else "not_started"
-    request.audit("approve.extension", assignment.id, date=asked.isoformat() if asked else None)
+    event = Event.APPROVE_EXTENSION
+    assignment.status = after(assignment.status, event, progress=assignment.progress)
+    request.audit(event, assignment.id, date=asked.isoformat() if asked else None)
 
 
 def _reject_extension(request: Request, task: Task, assignment: Assignment) -> None:
-    assignment.status = "in_progress" if assignment.progress else "not_started"
+    event = Event.REJECT_EXTENSION
+    assignment.status = after(assignment.status, event, progress=assignment.progress)
     _wake_points(request, assignment)
-    request.audit("reject.extension", assignment.id)
+    request.audit(event, assignment.id)
 
 
+APPROVAL_EVENTS = {
+    CommandKind.CONFIRM_CLOSE: Event.CONFIRM_CLOSE,
+    CommandKind.RETURN: Event.RETURN,
+    CommandKind.APPROVE_EXTENSION: Event.APPROVE_EXTENSION,
+    CommandKind.REJECT_EXTENSION: Event.REJECT_EXTENSION,
+}
 APPROVAL_HANDLERS: dict[CommandKind, Callable[[Request, Task, Assignment], None]] = {
     CommandKind.CONFIRM_CLOSE: _confirm_close,
     CommandKind.RETURN: _return,
@@ -335,7 +342,7 @@ def _requested_date(session: Session, assignment: Assignment) -> date | None:
         .where(
             AuditEvent.subject_type == "assignment",
             AuditEvent.subject_id == assignment.id,
-            AuditEvent.action == "reply.extend",
+            AuditEvent.action == Event.EXTEND,
         )
         .order_by(AuditEvent.id.desc())
         .limit(1)

@@ -16,10 +16,9 @@ from sqlalchemy.orm import Session
 
 from bot.delivery.render import render
 from bot.domain.calendar import WorkCalendar
+from bot.domain.lifecycle import PAUSED
 from bot.store.audit import record
 from bot.store.models import Assignment, AuditEvent, Message
-
-SETTLED = frozenset({"closure_requested", "closed", "withdrawn"})
 
 
 def ack_followups(
@@ -60,7 +59,7 @@ def ack_followups(
         if today < calendar.add_working_days(acknowledged, days):
             continue
         assignment = session.get(Assignment, assignment_id)
-        if assignment is None or assignment.status in SETTLED:
+        if assignment is None or assignment.status in PAUSED:
             continue
         if assignment.last_report_at is not None and assignment.last_report_at >= ack.at:
             continue

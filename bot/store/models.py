@@ -22,6 +22,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from bot.domain.lifecycle import Status
+
 NAMING = {
     "ix": "ix_%(column_0_label)s",
     "uq": "uq_%(table_name)s_%(column_0_name)s",
@@ -160,16 +162,6 @@ class Task(Base):
     )
 
 
-ASSIGNMENT_STATUSES = {
-    "not_started": "未启动",
-    "in_progress": "推进中",
-    "closure_requested": "申请办结",
-    "closed": "已办结",
-    "extension_requested": "申请延期",
-    "withdrawn": "已撤销",
-}
-
-
 class Assignment(Base):
     __tablename__ = "assignments"
     __table_args__ = (UniqueConstraint("task_id", "unit_id"),)
@@ -181,7 +173,7 @@ class Assignment(Base):
     co_lead: Mapped[bool] = mapped_column(Boolean, default=False)
     # The collective (各县(区)政府) this assignment came from, when it came from one.
     via_id: Mapped[int | None] = mapped_column(ForeignKey("units.id"))
-    status: Mapped[str] = mapped_column(String(30), default="not_started")
+    status: Mapped[str] = mapped_column(String(30), default=Status.NOT_STARTED.value)
     progress: Mapped[int] = mapped_column(Integer, default=0)
     last_report_at: Mapped[datetime | None]
     # An approved extension's new deadline; None means the task's (or the plan's) deadline.

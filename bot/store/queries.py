@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.app.errors import NotFoundError
+from bot.domain.lifecycle import Status
 from bot.store.models import Assignment, CollectiveMember, Plan, Task, Unit, UnitAlias
 
 
@@ -48,7 +49,7 @@ def _task_row(task: Task) -> dict[str, Any]:
         "lead": task.responsibility.get("lead"),
         "co_units": task.responsibility.get("co_units", []),
         "deadline": task.deadline.isoformat() if task.deadline else None,
-        "assignments": sum(1 for a in task.assignments if a.status != "withdrawn"),
+        "assignments": sum(1 for a in task.assignments if a.status != Status.WITHDRAWN),
     }
 
 

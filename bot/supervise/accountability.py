@@ -35,8 +35,9 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.app.errors import DubanError, NotFoundError
-from bot.delivery.render import WHAT, shorten
-from bot.domain.ladder import PAUSED_STATUSES
+from bot.delivery.render import shorten
+from bot.domain.lifecycle import PAUSED
+from bot.present.labels import due_what
 from bot.store.audit import record, record_many
 from bot.store.database import insert_ignoring_duplicates
 from bot.store.models import (
@@ -174,7 +175,7 @@ def _overdue_rows(
             DuePoint.state == "open",
             DuePoint.kind.in_(("deadline", "milestone")),
             DuePoint.due_date <= latest,
-            Assignment.status.notin_(sorted(PAUSED_STATUSES)),
+            Assignment.status.notin_(sorted(PAUSED)),
             Task.state == "active",
         )
         .order_by(DuePoint.due_date, DuePoint.id)
@@ -224,7 +225,7 @@ class _Overdue:
         return f"overdue:{self.assignment_id}:{self.point_id}"
 
     def summary(self) -> str:
-        what = self.name or WHAT.get(self.kind, self.kind)
+        what = due_what(self.kind, self.name)
         due = f"{self.due.month}月{self.due.day}日"
         task = f"第{self.task}项「{shorten(self.text, 30)}」"
         return f"{task}{what}时限 {due}，逾期 {self.days} 个工作日"

@@ -20,9 +20,23 @@ from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.app.errors import NotFoundError
+from bot.domain.lifecycle import ENDED, Status, preferred, supervisor_of
 from bot.domain.rules import Rules
+from bot.engine.schedule import deadline_of
+from bot.present.labels import (
+    APPROVAL_ACTIONS,
+    LIGHT_NAMES,
+    LIGHTS,
+    MESSAGE_STATES,
+    POINT_KINDS,
+    POINT_STATES,
+    REPLY_ACTIONS,
+    RESOLUTIONS,
+    STATUS_NAMES,
+    TIMELINE_ACTIONS,
+    worst_light,
+)
 from bot.store.models import (
-    ASSIGNMENT_STATUSES,
     Assignment,
     AuditEvent,
     DuePoint,
@@ -38,43 +52,6 @@ from bot.store.queries import current_plan
 from bot.supervise.ranking import Period, RankedUnit, period_of, rank_units, ranks_by_unit
 from bot.supervise.ranking_flow import History, RankingSetup, compute_ranking, published_at
 
-LIGHTS = ("red", "yellow", "green")
-LIGHT_NAMES = {"red": "红", "yellow": "黄", "green": "绿"}
-SEVERITY = {"green": 0, "yellow": 1, "red": 2}
-TREND_ARROWS = {"up": "↑", "down": "↓", "same": "→", "new": "新"}
-TREND_NAMES = {"up": "上升", "down": "下降", "same": "持平", "new": "新上榜"}
-ROLE_NAMES = {"lead": "牵头", "co": "配合"}
-POINT_KINDS = {"report": "报送进展", "deadline": "办结期限", "milestone": "节点"}
-POINT_STATES = {"open": "未了结", "resolved": "已了结", "missed": "未按期报送"}
-RESOLUTIONS = {
-    "reported": "已报送",
-    "closed": "已办结",
-    "extended": "已延期",
-    "superseded": "已更替",
-}
-MESSAGE_STATES = {
-    "pending": "待发送",
-    "sending": "发送中",
-    "sent": "已发送",
-    "failed": "重试中",
-    "dead": "发送失败",
-    "split": "已拆分重发",
-}
-REPLY_ACTIONS = {
-    "reply.progress": "报送进展",
-    "reply.complete": "申请办结",
-    "reply.extend": "申请延期",
-    "reply.blocker": "反映困难",
-    "reply.ack": "确认收到",
-}
-APPROVAL_ACTIONS = {
-    "approve.close": "确认办结",
-    "approve.return": "退回办结申请",
-    "approve.extension": "同意延期",
-    "reject.extension": "驳回延期",
-}
-OTHER_ACTIONS = {"followup.ack": "收到后未报进展，已再次询问"}
-TIMELINE_ACTIONS = {**REPLY_ACTIONS, **APPROVAL_ACTIONS, **OTHER_ACTIONS}
 HISTORY_PERIODS = 12  # months of ranking history a unit's page shows
 RECENT_REPLIES = 20
 
@@ -130,7 +107,7 @@ def level_names(rules: Rules) -> dict[str, str]:
 
 
 def worst(lights: Iterable[str]) -> str:
-    return max(lights, key=lambda light: SEVERITY[light], default="green")
+    return worst_light(lights)
 
 
 def _assignment_lights(
@@ -156,7 +133,7 @@ def _assignment_lights(
 
 
 def _light(assignment: Assignment, lights: dict[int, str]) -> str:
-    if assignment.status in ("closed", "withdrawn"):
+    if assignment.status in ENDED:
         return "green"
     return lights.get(assignment.id, "green")
 
@@ -195,8 +172,8 @@ class TaskRow:
 class Choices:
     units: tuple[str, ...]
     supervisors: tuple[str, ...]
-    statuses: tuple[tuple[str, str], ...] = tuple(ASSIGNMENT_STATUSES.items())
-    lights: tuple[tuple[str, str], ...] = tuple((k, LIGHT_NAMES[k]) for k in LIGHTS)
+    statuses: tuple[tuple[str, str], ...] = tuple(STATUS_NAMES.items())
+    lights: tuple[tuple[str, str], ...] = tuple((k, LIGHT_NAMES[k]) for k in reversed(LIGHTS))
 
 
 @dataclass(frozen=True)
@@ -231,7 +208,7 @@ def _tasks(session: Session, plan: Plan) -> list[Task]:
 
 
 def _active(task: Task) -> list[Assignment]:
-    return [a for a in task.assignments if a.status != "withdrawn"]
+    return [a for a in task.assignments if a.status != Status.WITHDRAWN]
 
 
 def _leads(task: Task) -> list[Assignment]:
@@ -239,16 +216,9 @@ def _leads(task: Task) -> list[Assignment]:
 
 
 def task_supervisor(task: Task) -> Supervisor | None:
-    """The task's supervisor: the one its section names, else its lead unit's."""
-    if task.supervisor is not None:
-        return task.supervisor
-    return next((a.unit.supervisor for a in _leads(task) if a.unit.supervisor), None)
-
-
-def _deadline(task: Task, plan: Plan, assignment: Assignment | None = None) -> date | None:
-    if assignment is not None and assignment.deadline is not None:
-        return assignment.deadline
-    return task.deadline or plan.default_deadline
+    """The task's supervisor as its lead unit's item is escalated (domain.lifecycle)."""
+    lead = next((a.unit.supervisor for a in _leads(task) if a.unit.supervisor), None)
+    return supervisor_of(task.supervisor, lead, lead)
 
 
 def choices(session: Session, plan: Plan) -> Choices:
@@ -304,7 +274,7 @@ def _task_row(task: Task, plan: Plan, lights: dict[int, str], unit: Unit | None)
         mine = [a for a in active if a.unit_id == unit.id]
         if not mine:
             return None
-        shown: Assignment | None = min(mine, key=lambda a: (a.role != "lead", a.id))
+        shown = preferred(mine)
         light = _light(shown, lights) if shown else "green"
     else:
         shown = leads[0] if leads else (active[0] if active else None)
@@ -317,8 +287,8 @@ def _task_row(task: Task, plan: Plan, lights: dict[int, str], unit: Unit | None)
         leads=tuple(a.unit.name for a in leads),
         co_units=tuple(a.unit.name for a in active if a.role != "lead"),
         supervisor=supervisor.name if supervisor else None,
-        deadline=_deadline(task, plan, shown),
-        status=shown.status if shown else "not_started",
+        deadline=deadline_of(shown, task, plan),
+        status=shown.status if shown else Status.NOT_STARTED,
         progress=shown.progress if shown else 0,
         light=light,
         unit_role=shown.role if unit is not None and shown else None,
@@ -393,7 +363,7 @@ def task_page(session: Session, rules: Rules, tz: ZoneInfo, number: str) -> Task
             status=a.status,
             progress=a.progress,
             light=_light(a, lights),
-            deadline=_deadline(task, plan, a),
+            deadline=deadline_of(a, task, plan),
             last_report_at=a.last_report_at,
         )
         for a in sorted(task.assignments, key=lambda a: (a.role != "lead", a.id))
@@ -404,7 +374,7 @@ def task_page(session: Session, rules: Rules, tz: ZoneInfo, number: str) -> Task
         plan=plan,
         task=task,
         supervisor=supervisor.name if supervisor else None,
-        deadline=_deadline(task, plan),
+        deadline=deadline_of(None, task, plan),
         light=worst(_light(a, lights) for a in _active(task)),
         assignments=rows,
         timeline=tuple(timeline(session, rules, tz, units)),
@@ -607,7 +577,7 @@ def unit_page(
                 Assignment.unit_id == unit.id,
                 Task.plan_id == plan.id,
                 Task.state == "active",
-                Assignment.status != "withdrawn",
+                Assignment.status != Status.WITHDRAWN,
             )
             .options(selectinload(Assignment.task))
             .order_by(Task.seq)
@@ -621,7 +591,7 @@ def unit_page(
                 status=a.status,
                 progress=a.progress,
                 light=_light(a, lights),
-                deadline=_deadline(a.task, plan, a),
+                deadline=deadline_of(a, a.task, plan),
             )
             for a in assignments
         ]

@@ -41,12 +41,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.app.config import Settings
-from bot.delivery.render import WHAT, due_label, render
+from bot.delivery.render import due_label, render
 from bot.delivery.splitting import split_message
 from bot.domain.calendar import WorkCalendar, load_overrides
-from bot.domain.ladder import PAUSED_STATUSES
+from bot.domain.lifecycle import ENDED, PAUSED
 from bot.domain.rules import Rules, load_rules
 from bot.platforms.formats import Formats, MessageFormat
+from bot.present.labels import due_what
 from bot.store.audit import record
 from bot.store.database import insert_ignoring_duplicates
 from bot.store.models import (
@@ -69,7 +70,6 @@ QUEUED = "digest.queued"
 BLOCKER = "reply.blocker"
 # Events after a blocker that end it: the unit moves again, or the deadline moved.
 UNBLOCKING = frozenset({"reply.progress", "reply.complete", "approve.extension"})
-ENDED = frozenset({"closed", "withdrawn"})
 DEFAULT_LEVEL_NAMES = {"notice": "提醒", "urge": "催办", "supervise": "督办", "escalate": "通报"}
 
 
@@ -298,7 +298,7 @@ def _items(session: Session, setup: DigestSetup, today: date) -> list[Item]:
         .where(
             DuePoint.state == "open",
             Notification.level.in_(setup.levels),
-            Assignment.status.notin_(sorted(PAUSED_STATUSES)),
+            Assignment.status.notin_(sorted(PAUSED)),
             Task.state == "active",
         )
     )
@@ -408,7 +408,7 @@ def digest_context(
                 {
                     "task": i.task,
                     "text": i.text,
-                    "what": i.name or WHAT.get(i.kind, ""),
+                    "what": due_what(i.kind, i.name),
                     "due_label": due_label(i.due.isoformat()),
                     "level_name": setup.level_names.get(i.level, i.level),
                     "overdue_days": i.overdue_days,

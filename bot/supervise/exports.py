@@ -41,11 +41,13 @@ from sqlalchemy.orm import Session
 
 from bot.app.errors import DubanError
 from bot.domain.calendar import WorkCalendar
-from bot.domain.ladder import PAUSED_STATUSES, adjust_due
+from bot.domain.ladder import adjust_due
+from bot.domain.lifecycle import PAUSED, REPORTS, Status, task_status
 from bot.domain.rules import Level, Rules
 from bot.engine.schedule import plan_start
+from bot.present.labels import LIGHT_FILLS, LIGHT_NAMES, LIGHTS, STATUS_NAMES, TREND_NAMES
 from bot.present.sheets import Column, Sheet, Value
-from bot.store.models import ASSIGNMENT_STATUSES, Assignment, AuditEvent, Plan, Task
+from bot.store.models import Assignment, AuditEvent, Plan, Task
 from bot.supervise.ranking import (
     PERIOD_KINDS,
     Period,
@@ -57,15 +59,8 @@ from bot.supervise.ranking import (
 )
 from bot.supervise.ranking_flow import History, RankingSetup, compute_ranking, ensure_ended
 
-LIGHTS = {"green": "绿", "yellow": "黄", "red": "红"}
-SEVERITY = ("green", "yellow", "red")
-TRENDS = {"up": "上升", "down": "下降", "same": "持平", "new": "新上榜"}
-LIGHT_FILLS = {"绿": "C6EFCE", "黄": "FFEB9C", "红": "FFC7CE"}
 KIND_NAMES = {"month": "按月", "week": "按周"}
-REPORTS = ("reply.progress", "reply.complete")
 NOT_REPORTED = "尚未报送"
-# Status of a task: the first of these that one of its assignments is in.
-STATUS_ORDER = ("closed", "closure_requested", "extension_requested", "in_progress")
 
 
 def parse_day(text: str, option: str = "--as-of") -> date:
@@ -96,7 +91,7 @@ class ProgressRow:
     text: str
     reports: tuple[UnitReport, ...]
     responsibility: str
-    status: str  # a key of ASSIGNMENT_STATUSES
+    status: str  # a key of STATUS_NAMES
     light: str  # green | yellow | red
 
 
@@ -129,7 +124,7 @@ def report_line(report: UnitReport, year: int) -> str:
     """「市发改委（60%，10月26日）：已完成项目立项」."""
     facts = []
     if report.closure:
-        facts.append(ASSIGNMENT_STATUSES["closure_requested"])
+        facts.append(STATUS_NAMES[Status.CLOSURE_REQUESTED])
     elif report.percent is not None:
         facts.append(f"{report.percent}%")
     facts.append(_day_text(report.at.date(), year))
@@ -143,15 +138,6 @@ def progress_text(reports: Sequence[UnitReport], year: int) -> str:
     return "\n".join(report_line(r, year) for r in reports)
 
 
-def task_status(statuses: Iterable[str], reported: bool) -> str:
-    """The task's status from its assignments' (withdrawn ones left out) and its reports."""
-    present = set(statuses) - {"withdrawn"}
-    for status in STATUS_ORDER:
-        if status in present:
-            return status
-    return "in_progress" if reported else "not_started"
-
-
 def task_light(
     due_days: Iterable[date], as_of: date, ladder: Sequence[Level], calendar: WorkCalendar
 ) -> str:
@@ -162,11 +148,9 @@ def task_light(
     for due in due_days:
         anchor = calendar.next_working_day(due)
         for level in ladder:
-            if level.light in SEVERITY and (
-                calendar.add_working_days(anchor, level.offset) <= as_of
-            ):
-                worst = max(worst, SEVERITY.index(level.light))
-    return SEVERITY[worst]
+            if level.light in LIGHTS and (calendar.add_working_days(anchor, level.offset) <= as_of):
+                worst = max(worst, LIGHTS.index(level.light))
+    return LIGHTS[worst]
 
 
 def end_of_day(day: date, tz: ZoneInfo) -> datetime:
@@ -219,7 +203,7 @@ def progress_table(
         for index in by_task[task.id]:
             timeline = history.timelines[index]
             state = timeline.state_before(until)
-            if state.status == "withdrawn":
+            if state.status == Status.WITHDRAWN:
                 continue
             statuses.append(state.status)
             lead = state.role == "lead"
@@ -227,7 +211,7 @@ def progress_table(
                 action, at, detail = latest[timeline.id]
                 report = _unit_report(timeline.unit, lead, action, at.astimezone(tz), detail)
                 reports.append((not lead, timeline.id, report))
-            if state.status in PAUSED_STATUSES:
+            if state.status in PAUSED:
                 continue
             due_days.append(adjust_due(state.deadline, rules.non_working_day, calendar))
             due_days += [
@@ -307,7 +291,7 @@ def _latest_reports(
         select(AuditEvent.subject_id, AuditEvent.action, AuditEvent.at, AuditEvent.detail)
         .where(
             AuditEvent.subject_type == "assignment",
-            AuditEvent.action.in_(REPORTS),
+            AuditEvent.action.in_(sorted(REPORTS)),
             AuditEvent.at < until,
             AuditEvent.subject_id.in_(
                 select(Assignment.id)
@@ -343,8 +327,8 @@ def progress_sheet(table: ProgressTable) -> Sheet:
             row.text,
             progress_text(row.reports, year),
             row.responsibility,
-            ASSIGNMENT_STATUSES[row.status],
-            LIGHTS[row.light],
+            STATUS_NAMES[row.status],
+            LIGHT_NAMES[row.light],
         )
         for row in table.rows
     )
@@ -451,8 +435,8 @@ def ranking_sheet(
                     row.rank,
                     row.unit,
                     row.score,
-                    LIGHTS[row.light],
-                    TRENDS[row.trend],
+                    LIGHT_NAMES[row.light],
+                    TREND_NAMES[row.trend],
                     m["reports_due"],
                     m["reports_on_time"],
                     m["on_time_rate"],

@@ -36,12 +36,11 @@ from pydantic import (
 
 from bot.app.errors import DubanError
 from bot.domain.tomlfiles import invalid, read_toml
+from bot.present.labels import TREND_MARKS, TREND_NAMES
 
 PeriodKind = Literal["week", "month"]
 PERIOD_KINDS: tuple[PeriodKind, ...] = ("week", "month")
-LIGHTS = ("green", "yellow", "red")
-TRENDS = ("up", "down", "same", "new")
-TREND_MARKS = {"up": "↑", "down": "↓", "same": "", "new": "新"}
+TRENDS = tuple(TREND_NAMES)
 _MONTH = re.compile(r"(\d{4})-(\d{1,2})")
 _WEEK = re.compile(r"(\d{4})-[Ww](\d{1,2})")
 

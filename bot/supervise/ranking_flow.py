@@ -43,7 +43,8 @@ from bot.app.errors import ConfigError, DubanError
 from bot.delivery.render import render
 from bot.delivery.splitting import split_message
 from bot.domain.calendar import WorkCalendar, load_overrides
-from bot.domain.ladder import PAUSED_STATUSES, adjust_due
+from bot.domain.ladder import adjust_due
+from bot.domain.lifecycle import DONE, PAUSED, REPORTS, Event, Status, after, effective_deadline
 from bot.domain.rules import load_rules
 from bot.engine.schedule import plan_start
 from bot.platforms.formats import Formats, MessageFormat
@@ -63,7 +64,6 @@ from bot.supervise.ranking import (
     score_text,
 )
 
-REPORTS = frozenset({"reply.progress", "reply.complete"})
 ASSIGNMENT_EVENTS = frozenset(
     {
         "reply.progress",
@@ -78,7 +78,6 @@ ASSIGNMENT_EVENTS = frozenset(
     }
 )
 TASK_EVENTS = frozenset({"task.removed", "task.changed"})
-DONE = frozenset({"closure_requested", "closed"})
 PUBLISHED, PREVIEWED, SKIPPED = "ranking.published", "ranking.previewed", "ranking.skipped"
 PUBLIC, OFFICE = "晾晒", "督查室"
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
@@ -135,7 +134,7 @@ def ranking_setup(settings: Settings, path: Path | None = None) -> RankingSetup:
 class _Plan:
     tz: ZoneInfo
     start: date
-    default_deadline: date
+    default_deadline: date | None
 
 
 @dataclass(frozen=True)
@@ -177,27 +176,13 @@ class _Replay:
 
     def apply(self, event: _Event) -> None:
         action, detail = event.action, event.detail
-        if action == "reply.progress":
-            if detail.get("percent") is not None:
-                self.progress = int(detail["percent"])
-            if self.status == "not_started":
-                self.status = "in_progress"
-        elif action == "reply.complete":
-            self.status = "closure_requested"
-        elif action == "reply.extend":
-            self.status = "extension_requested"
-        elif action == "approve.close":
-            if self.status != "withdrawn":
-                self.status = "closed"
-        elif action == "approve.return":
-            self.status = "in_progress"
-        elif action in ("approve.extension", "reject.extension"):
-            if action == "approve.extension" and detail.get("date"):
-                self.extended = date.fromisoformat(detail["date"])
-            self.status = "in_progress" if self.progress else "not_started"
-        elif action == "assignment.status":
-            self.status = str(detail.get("to", self.status))
-        elif action == "assignment.role_changed":
+        if action == Event.PROGRESS and detail.get("percent") is not None:
+            self.progress = int(detail["percent"])
+        if action == Event.APPROVE_EXTENSION and detail.get("date"):
+            self.extended = date.fromisoformat(detail["date"])
+        to = detail.get("to")
+        self.status = after(self.status, action, progress=self.progress, to=to and str(to))
+        if action == "assignment.role_changed":
             self.role = str(detail.get("to", self.role))
         elif action == "task.removed":
             self.task_active = False
@@ -209,7 +194,9 @@ class _Replay:
                 self.task_deadline = _day(changes["deadline"][1])
 
     def snapshot(self, plan: _Plan) -> _Snapshot:
-        deadline = self.extended or self.task_deadline or plan.default_deadline
+        deadline = effective_deadline(
+            self.extended, self.task_deadline, plan.default_deadline, plan.start.year
+        )
         return _Snapshot(self.status, self.progress, self.role, deadline, self.task_active)
 
 
@@ -262,11 +249,7 @@ class History:
         non_working_day: str = "next",
     ) -> History:
         plans = {
-            plan.id: _Plan(
-                ZoneInfo(plan.timezone),
-                plan_start(plan),
-                plan.default_deadline or date(plan_start(plan).year, 12, 31),
-            )
+            plan.id: _Plan(ZoneInfo(plan.timezone), plan_start(plan), plan.default_deadline)
             for plan in session.scalars(select(Plan))
         }
         first_roles, first_deadlines = _first_values(session)
@@ -293,7 +276,7 @@ class History:
             plan = plans[plan_id]
             timelines[aid] = _Timeline(aid, unit, created_at, plan)
             replays[aid] = _Replay(
-                "not_started",
+                Status.NOT_STARTED,
                 0,
                 first_roles.get(aid, role),
                 None,
@@ -332,7 +315,7 @@ class History:
                 unit["reports_due"] += due
                 unit["reports_on_time"] += on_time
             state = timeline.state_before(end)
-            if not state.task_active or state.status == "withdrawn":
+            if not state.task_active or state.status == Status.WITHDRAWN:
                 continue
             unit = counts[timeline.unit]
             unit["assignments"] += 1
@@ -360,7 +343,7 @@ class History:
             reported = report is not None and _local_day(report, timeline) <= point.due_date
             cutoff = min(timeline.midnight_after(point.due_date), end)
             state = timeline.state_before(cutoff)
-            if not reported and (state.status in PAUSED_STATUSES or not state.task_active):
+            if not reported and (state.status in PAUSED or not state.task_active):
                 continue
             due += 1
             on_time += reported
@@ -377,7 +360,7 @@ class History:
         for index, (moment, state) in enumerate(zip(timeline.times, timeline.states, strict=True)):
             following = timeline.times[index + 1] if index + 1 < len(timeline.times) else end
             low, high = max(moment, start, timeline.created_at), min(following, end)
-            if low >= high or not state.task_active or state.status in PAUSED_STATUSES:
+            if low >= high or not state.task_active or state.status in PAUSED:
                 continue
             due = adjust_due(state.deadline, self.non_working_day, self.calendar)
             late = [timeline.midnight_after(due)]

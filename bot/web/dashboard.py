@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import ConfigError, DubanError
 from bot.domain.rules import Rules, default_rules, load_rules
+from bot.present import labels
 from bot.store.database import session_factory
-from bot.store.models import ASSIGNMENT_STATUSES
 from bot.supervise import board as boards
 from bot.supervise.ranking import Lights, RankedUnit, last_ended, parse_period, score_text
 from bot.supervise.ranking_flow import RankingSetup, ranking_setup
@@ -147,11 +147,11 @@ def environment(tz: ZoneInfo) -> Environment:
     env.filters.update(local=local, day=day, shorten=shorten, segment=_segment)
     env.globals.update(
         query=_query,
-        LIGHT_NAMES=boards.LIGHT_NAMES,
-        TREND_ARROWS=boards.TREND_ARROWS,
-        TREND_NAMES=boards.TREND_NAMES,
-        STATUSES=ASSIGNMENT_STATUSES,
-        ROLES=boards.ROLE_NAMES,
+        LIGHT_NAMES=labels.LIGHT_NAMES,
+        TREND_ARROWS=labels.TREND_ARROWS,
+        TREND_NAMES=labels.TREND_NAMES,
+        STATUSES=labels.STATUS_NAMES,
+        ROLES=labels.ROLE_NAMES,
         score_text=score_text,
     )
     return env

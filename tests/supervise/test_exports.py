@@ -19,12 +19,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import DubanError
 from bot.domain.calendar import WorkCalendar
+from bot.domain.lifecycle import task_status
 from bot.domain.rules import RulesModel, build_rules, default_rules
+from bot.present.labels import LIGHT_FILLS
 from bot.present.sheets import Column, Sheet, choose_format, md_cell, render, write_atomic
 from bot.store.models import Assignment, DuePoint, Plan, Task, Unit
 from bot.store.queries import current_plan
 from bot.supervise.exports import (
-    LIGHT_FILLS,
     UnitReport,
     check_as_of,
     parse_day,
@@ -36,7 +37,6 @@ from bot.supervise.exports import (
     report_line,
     responsibility_text,
     task_light,
-    task_status,
 )
 from bot.supervise.ranking import parse_period
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
