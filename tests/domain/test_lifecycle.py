@@ -52,9 +52,9 @@ def test_the_import_sets_a_status_outright() -> None:
 
 
 def test_the_status_sets_are_what_the_reminders_ranking_and_digests_need() -> None:
-    assert PAUSED == {Status.CLOSURE_REQUESTED, Status.CLOSED, Status.WITHDRAWN}
-    assert DONE == {Status.CLOSURE_REQUESTED, Status.CLOSED}
-    assert ENDED == {Status.CLOSED, Status.WITHDRAWN}
+    assert {Status.CLOSURE_REQUESTED, Status.CLOSED, Status.WITHDRAWN} == PAUSED
+    assert {Status.CLOSURE_REQUESTED, Status.CLOSED} == DONE
+    assert {Status.CLOSED, Status.WITHDRAWN} == ENDED
 
 
 def test_a_tasks_status_is_the_furthest_of_its_assignments() -> None:
