@@ -563,7 +563,7 @@ def test_a_robot_sent_more_than_twenty_a_minute_rests_for_dingtalks_ten_minute_p
 ) -> None:
     ids = queue(robots.sessions, "fgw", 25)
     with monkeypatch.context() as unbudgeted:  # a sender that counts no budget floods it
-        unbudgeted.setattr(outbox, "PLATFORM_LIMITS", {})
+        unbudgeted.setattr(outbox.Dispatcher, "_limits", lambda self, channel: ())
         robots.dispatch(NOW)
     assert len(robots.emu.accepted("dingtalk", DINGTALK_TOKEN)) == 20
     throttled = [r for r in robots.emu.received if not r.accepted]

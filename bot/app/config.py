@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from bot.app.errors import ConfigError
+from bot.platforms.registry import INBOUND, PLATFORMS
 
 DEFAULT_FILES = (Path("config.toml"), Path("config.example.toml"))
 
@@ -82,7 +83,7 @@ class ChannelSettings(_Section):
     """One chat channel. Secrets can come from the environment, for example
     DUBAN_CHANNELS__FGW__SECRET or DUBAN_CHANNELS__FGW__WEBHOOK."""
 
-    platform: Literal["console", "jsonl", "wecom", "dingtalk", "feishu", "webhook"]
+    platform: str  # a name of bot/platforms/registry.py: console, jsonl, wecom, dingtalk …
     # Kept out of repr so that a logged setting never shows a key or a secret.
     webhook: str | None = Field(default=None, repr=False)
     secret: str | None = Field(default=None, repr=False)
@@ -90,25 +91,33 @@ class ChannelSettings(_Section):
     path: Path | None = None
     timeout: float = 10.0
 
+    @field_validator("platform")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in PLATFORMS:
+            raise ValueError(f"must be one of {', '.join(PLATFORMS)}")
+        return value
+
     @model_validator(mode="after")
     def _complete(self) -> ChannelSettings:
-        if self.platform == "jsonl" and self.path is None:
-            raise ValueError("a jsonl channel needs a path")
-        if self.platform in ("wecom", "dingtalk", "feishu", "webhook") and not self.webhook:
+        found = PLATFORMS[self.platform]
+        if "path" in found.needs and self.path is None:
+            raise ValueError(f"a {self.platform} channel needs a path")
+        if "webhook" in found.needs and not self.webhook:
             raise ValueError(f"a {self.platform} channel needs a webhook URL")
-        if self.platform == "webhook" and not self.secret:
-            raise ValueError("a webhook channel needs a secret (receivers verify the signature)")
+        if "secret" in found.needs and not self.secret:
+            raise ValueError(
+                f"a {self.platform} channel needs a secret (receivers verify the signature)"
+            )
         if self.webhook and not self.webhook.startswith(("https://", "http://")):
             raise ValueError("webhook must be an http(s) URL")
-        if self.msgtype == "markdown" and self.platform == "feishu":
-            raise ValueError("feishu channels send text (rich posts are not supported)")
+        if self.msgtype is not None and self.msgtype not in found.markups:
+            raise ValueError(f"{self.platform} channels send {' or '.join(found.markups)}")
         return self
 
     @property
     def markup(self) -> str:
-        if self.msgtype is not None:
-            return self.msgtype
-        return "markdown" if self.platform in ("wecom", "dingtalk") else "text"
+        return self.msgtype or PLATFORMS[self.platform].default_markup
 
 
 class DeliverySettings(_Section):
@@ -129,7 +138,7 @@ class InboundSettings(_Section):
     """One chat platform's callback, served at /hooks/PLATFORM/NAME. Secrets can come from
     the environment, for example DUBAN_INBOUND__WECOM__ENCODING_AES_KEY."""
 
-    platform: Literal["wecom", "dingtalk", "feishu", "generic"]
+    platform: str  # wecom, dingtalk, feishu or generic (bot/platforms/registry.py)
     # WeCom self-built app: the callback's Token and EncodingAESKey, and the corp id.
     token: str | None = Field(default=None, repr=False)
     encoding_aes_key: str | None = Field(default=None, repr=False)
@@ -145,14 +154,16 @@ class InboundSettings(_Section):
     # Generic JSON hook: the HMAC-SHA256 key of X-Duban-Signature.
     secret: str | None = Field(default=None, repr=False)
 
+    @field_validator("platform")
+    @classmethod
+    def _known(cls, value: str) -> str:
+        if value not in INBOUND:
+            raise ValueError(f"must be one of {', '.join(INBOUND)}")
+        return value
+
     @model_validator(mode="after")
     def _complete(self) -> InboundSettings:
-        needs = {
-            "wecom": ("token", "encoding_aes_key", "corp_id"),
-            "dingtalk": ("app_secret",),
-            "feishu": ("verification_token",),
-            "generic": ("secret",),
-        }[self.platform]
+        needs = INBOUND[self.platform].inbound_needs
         missing = [key for key in needs if not getattr(self, key)]
         if missing:
             raise ValueError(f"a {self.platform} inbound hook needs {', '.join(missing)}")

@@ -7,7 +7,6 @@ import logging
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Literal
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -19,12 +18,10 @@ from bot.delivery.outbox import Dispatcher
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.rules import Rules, load_rules
 from bot.engine.sweep import SweepOptions, SweepResult, sweep
-from bot.platforms import Channel, ConsoleChannel, JsonlChannel
-from bot.platforms.dingtalk.robot import DingtalkChannel
-from bot.platforms.feishu.robot import FeishuChannel
+from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
-from bot.platforms.generic.robot import WebhookChannel
-from bot.platforms.wecom.robot import WecomChannel
+from bot.platforms.registry import PLATFORMS
+from bot.platforms.spec import ChannelSpec
 from bot.replies.followup import ack_followups
 from bot.supervise.accountability import raise_entries
 from bot.supervise.digest import DigestSetup, digest_setup, send_digests
@@ -127,23 +124,11 @@ class Runtime:
 
 def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> Channel:
     """The channel a `[channels.NAME]` section describes."""
-    webhook, secret = settings.webhook or "", settings.secret
-    markup: Literal["text", "markdown"] = "text" if settings.markup == "text" else "markdown"
     timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
-    if settings.platform == "wecom":
-        return WecomChannel(name, webhook, client, msgtype=markup, timeout=timeout)
-    if settings.platform == "dingtalk":
-        return DingtalkChannel(
-            name, webhook, client, secret=secret, msgtype=markup, timeout=timeout
-        )
-    if settings.platform == "feishu":
-        return FeishuChannel(name, webhook, client, secret=secret, timeout=timeout)
-    if settings.platform == "webhook":
-        return WebhookChannel(name, webhook, client, secret=secret or "", timeout=timeout)
-    if settings.platform == "jsonl":
-        assert settings.path is not None
-        return JsonlChannel(settings.path, name=name)
-    return ConsoleChannel(name=name)
+    spec = ChannelSpec(
+        name, settings.webhook or "", settings.secret, settings.markup, timeout, settings.path
+    )
+    return PLATFORMS[settings.platform].build(spec, client)
 
 
 def build_runtime(

@@ -28,11 +28,12 @@ from sqlalchemy import Engine, Table, and_, bindparam, insert, or_, select, upda
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
-from bot.delivery.ratelimit import PLATFORM_LIMITS, Limit, Verdict, disable, grant_many, pause
+from bot.delivery.ratelimit import Verdict, disable, grant_many, pause
 from bot.delivery.render import render
 from bot.delivery.splitting import split_message, utf8_len
 from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
-from bot.platforms.formats import MENTION_IDS
+from bot.platforms.registry import MENTION_KEYS, platform
+from bot.platforms.spec import Limit
 from bot.store.audit import record
 from bot.store.database import retry_while_unreachable, session_factory, writer
 from bot.store.models import AuditEvent, Message
@@ -60,7 +61,6 @@ GATHER = 0.005  # seconds a group of confirmations waits for more (unless every 
 RETRY_AFTER = timedelta(minutes=1)
 DISABLED_RECHECK = timedelta(minutes=10)
 MAX_ATTEMPTS = 8
-LOCAL_PLATFORMS = frozenset({"console", "jsonl"})
 
 ChannelFor = Callable[[str | None], Channel]
 
@@ -128,7 +128,7 @@ def _wait_for_budget(
 
 def _outgoing(message: Message) -> Outgoing:
     mentions = message.mentions or {}
-    ids = [i for key in MENTION_IDS for i in mentions.get(key, [])]
+    ids = [i for key in MENTION_KEYS for i in mentions.get(key, [])]
     return Outgoing(
         message.id,
         message.recipient_name,
@@ -317,7 +317,7 @@ class Dispatcher:
 
     def _local(self, name: str) -> bool:
         """The console and files: no budget, never disabled, no lane cap."""
-        return self.platforms.get(name, "console") in LOCAL_PLATFORMS
+        return platform(self.platforms.get(name, "console")).local
 
     def _deliver_lane(
         self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
@@ -414,7 +414,7 @@ class Dispatcher:
             )
 
     def _limits(self, channel: str) -> tuple[Limit, ...]:
-        return PLATFORM_LIMITS.get(self.platforms.get(channel, ""), ())
+        return platform(self.platforms.get(channel, "console")).limits
 
     def _failed(
         self, channel: str, outgoing: Outgoing, error: DeliveryError, now: datetime

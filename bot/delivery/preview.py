@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Any
 
 from bot.delivery.render import REMINDER_KINDS, render, render_reminder
+from bot.platforms.registry import PLATFORMS
 from bot.replies.keywords import help_text
 
+# `--platform` takes a platform (its robots' default markup) or a markup itself.
 PLATFORM_MARKUP = {
     "text": "text",
     "markdown": "markdown",
-    "wecom": "markdown",
-    "dingtalk": "markdown",
-    "feishu": "text",
-    "webhook": "text",
-    "console": "text",
-    "jsonl": "text",
+    **{name: found.default_markup for name, found in PLATFORMS.items()},
 }
 
 ITEMS: list[dict[str, Any]] = [

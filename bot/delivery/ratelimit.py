@@ -1,10 +1,10 @@
 """Per-webhook send budgets kept in the database, so every daemon shares them.
 
 Each webhook has a row holding the times of its most recent sends; a send is allowed when
-every window of the platform's limits still has room (WeCom and DingTalk 20 a minute;
-Feishu 100 a minute and 5 a second). A rolling-window log, rather than a refilling token
-bucket, because a bucket lets a full burst plus a minute's refill through in one rolling
-minute — more than the platform accepts. The row is locked while it is read and written
+every window of the platform's limits (bot/platforms: WeCom and DingTalk 20 a minute,
+Feishu 100 a minute and 5 a second) still has room. A rolling-window log, rather than a
+refilling token bucket, because a bucket lets a full burst plus a minute's refill through in
+one rolling minute — more than the platform accepts. The row is locked while it is read and written
 (`FOR UPDATE` on PostgreSQL; SQLite's write transaction), so two daemons cannot both spend
 the last slot. A rate-limit answer pauses the webhook; a permanent error disables it.
 """
@@ -18,21 +18,9 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.platforms.spec import Limit
 from bot.store.database import insert_ignoring_duplicates
 from bot.store.models import RateBucket
-
-
-@dataclass(frozen=True)
-class Limit:
-    count: int
-    seconds: float
-
-
-PLATFORM_LIMITS: dict[str, tuple[Limit, ...]] = {
-    "wecom": (Limit(20, 60),),
-    "dingtalk": (Limit(20, 60),),
-    "feishu": (Limit(100, 60), Limit(5, 1)),
-}
 
 
 @dataclass(frozen=True)

@@ -26,7 +26,8 @@ from bot.domain.ladder import Decision, DueSpec, PointState, Step, StepCache, de
 from bot.domain.lifecycle import supervisor_of
 from bot.domain.rules import Rules
 from bot.engine.schedule import context_of, point_row, report_after, schedule_pending
-from bot.platforms.formats import MENTION_IDS, Formats
+from bot.platforms.formats import Formats
+from bot.platforms.registry import MENTION_KEYS
 from bot.store.audit import record_many
 from bot.store.database import insert_ignoring_duplicates
 from bot.store.models import (
@@ -351,7 +352,7 @@ def _mention_ids(bundle: list[Reminder], platform: str) -> dict[str, list[str]]:
     """Mobiles and user ids of everyone the bundle mentions; a chat platform gets only its
     own ids (user ids are per platform: another platform's id may name someone else)."""
     contacts = [dict(c) for r in bundle for c in r.mention]
-    ids = {k: v for k, v in MENTION_IDS.items() if platform not in MENTION_IDS or k == platform}
+    ids = {k: v for k, v in MENTION_KEYS.items() if platform not in MENTION_KEYS or k == platform}
     fields = {"mobiles": "mobile", **ids}
     found = {name: sorted({c[key] for c in contacts if c.get(key)}) for name, key in fields.items()}
     return {name: ids for name, ids in found.items() if ids}

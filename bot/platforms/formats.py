@@ -1,20 +1,10 @@
-"""How each channel wants its messages: markup, byte budget, which mention ids it uses."""
+"""How each channel wants its messages: its platform's markup, byte budget and mentions."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-# Text budgets in UTF-8 bytes (PROTOCOLS.md): WeCom's limits are on the content; DingTalk
-# and Feishu limit the whole JSON body to 20,000 bytes, so the text keeps a margin.
-TEXT_BUDGET = {
-    ("wecom", "text"): 2048,
-    ("wecom", "markdown"): 4096,
-    ("dingtalk", "text"): 18000,
-    ("dingtalk", "markdown"): 18000,
-    ("feishu", "text"): 18000,
-}
-DEFAULT_BUDGET = 60000
-MENTION_IDS = {"wecom": "wecom_userid", "dingtalk": "dingtalk_userid", "feishu": "feishu_open_id"}
+from bot.platforms.registry import platform
 
 
 @dataclass(frozen=True)
@@ -24,20 +14,18 @@ class MessageFormat:
 
     @property
     def max_bytes(self) -> int:
-        return TEXT_BUDGET.get((self.platform, self.markup), DEFAULT_BUDGET)
+        return platform(self.platform).budget(self.markup)
 
     def mention_bytes(self, mentions: dict[str, list[str]]) -> int:
-        """Bytes the channel appends to the content to mention: WeCom markdown's line of
-        `<@id>` tags counts against its 4,096 bytes (the other budgets keep a margin)."""
-        ids = mentions.get("wecom", [])
-        if (self.platform, self.markup) != ("wecom", "markdown") or not ids:
-            return 0
-        return len(("\n" + " ".join(f"<@{i}>" for i in ids)).encode())
+        """Bytes the channel appends to the content to mention (WeCom markdown's line of
+        `<@id>` tags counts against its 4,096 bytes; the other budgets keep a margin)."""
+        found = platform(self.platform)
+        return found.mention_bytes(self.markup, mentions.get(self.platform, []))
 
     @property
     def local(self) -> bool:
         """Console and files show mentions as text; robots mention through their API."""
-        return self.platform in ("console", "jsonl")
+        return platform(self.platform).local
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,10 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
+import httpx
+
 from bot.platforms.base import Outgoing, Receipt
+from bot.platforms.spec import ChannelSpec, Platform
 
 
 @dataclass
@@ -52,3 +55,16 @@ class CaptureChannel:
     def send(self, message: Outgoing) -> Receipt:
         self.sent.append(message)
         return Receipt({"captured": len(self.sent)})
+
+
+def _console(spec: ChannelSpec, client: httpx.Client) -> ConsoleChannel:
+    return ConsoleChannel(name=spec.name)
+
+
+def _jsonl(spec: ChannelSpec, client: httpx.Client) -> JsonlChannel:
+    assert spec.path is not None  # the settings require it
+    return JsonlChannel(spec.path, name=spec.name)
+
+
+CONSOLE = Platform(name="console", build=_console, needs=(), local=True)
+JSONL = Platform(name="jsonl", build=_jsonl, needs=("path",), local=True)

@@ -16,18 +16,10 @@ from sqlalchemy.orm import Session
 
 from bot.intake.directory import OfficeEntry
 from bot.intake.units import match_key
+from bot.platforms.registry import INBOUND, sender_fields
 from bot.replies.apply import APPROVALS, Actor
 from bot.replies.keywords import CommandKind
 from bot.store.models import Supervisor, Unit, UnitAlias
-
-# The contact fields that identify a sender on each platform. The generic hook (scripts,
-# other systems) may name a sender by any of them.
-ID_FIELDS: dict[str, tuple[str, ...]] = {
-    "wecom": ("wecom_userid",),
-    "dingtalk": ("dingtalk_userid",),
-    "feishu": ("feishu_open_id",),
-    "generic": ("mobile", "wecom_userid", "dingtalk_userid", "feishu_open_id"),
-}
 
 
 @dataclass(frozen=True)
@@ -89,7 +81,7 @@ class People:
 
     def find(self, platform: str, user_id: str) -> Identity | None:
         """The person behind a platform user id, or None when no contact has it."""
-        for key in ID_FIELDS.get(platform, ()):
+        for key in sender_fields(platform) if platform in INBOUND else ():
             if (found := self.by_id.get((key, user_id))) is not None:
                 return found
         return None

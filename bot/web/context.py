@@ -20,6 +20,7 @@ from bot.app.config import InboundSettings, Settings
 from bot.app.metrics import INBOUND_REQUESTS
 from bot.intake.directory import Directory, load_directory
 from bot.platforms.inbound import InboundMessage
+from bot.platforms.registry import INBOUND
 from bot.replies.identity import People
 from bot.replies.inbox import Handled, handle, pending, stored_event_id
 from bot.replies.respond import (
@@ -133,7 +134,7 @@ class WebContext:
 
     def responder(self, source: str) -> Responder | None:
         config = self.settings.inbound.get(source)
-        if config is None or config.platform not in ("dingtalk", "feishu"):
+        if config is None or not INBOUND[config.platform].answers_by_api:
             return None
         with self._lock:
             if source not in self._responders:

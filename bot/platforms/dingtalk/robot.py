@@ -22,7 +22,7 @@ from bot.platforms.base import DeliveryError, Outgoing, Receipt
 from bot.platforms.http import Scrubber, compact_json, post_json
 
 BODY_LIMIT = 20_000
-TEXT_BUDGET = 19_000  # leaves room for the JSON around the text, the title and the mentions
+TEXT_BUDGET = 18_000  # leaves room for the JSON around the text, the title and the mentions
 TITLE_CHARS = 64
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 RATE_LIMIT_WAIT = 60.0

@@ -1,0 +1,59 @@
+"""One record per platform: the budgets, limits and fields every part of duban uses."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import httpx
+import pytest
+
+from bot.platforms.formats import MessageFormat
+from bot.platforms.registry import INBOUND, PLATFORMS, platform, sender_fields
+from bot.platforms.spec import ChannelSpec
+
+SPEC = ChannelSpec(
+    "t", "https://robot.example/hook", "s3cret", "text", httpx.Timeout(1.0), Path("x")
+)
+
+
+@pytest.mark.parametrize(
+    ("name", "markup"),
+    [(n, m) for n, p in PLATFORMS.items() if not p.local for m in p.markups],
+)
+def test_a_robot_takes_exactly_the_text_its_platform_budgets(name: str, markup: str) -> None:
+    found = PLATFORMS[name]
+    with httpx.Client() as client:
+        channel = found.build(SPEC.__class__(**{**SPEC.__dict__, "markup": markup}), client)
+    robot_limit = getattr(channel, "max_bytes", None)
+    if robot_limit is not None:
+        assert robot_limit == found.budget(markup)
+    assert MessageFormat(name, markup).max_bytes == found.budget(markup)
+
+
+def test_every_chat_platform_has_a_send_budget_and_a_mention_field_or_none() -> None:
+    assert {n: p.limits[0].count for n, p in PLATFORMS.items() if p.limits} == {
+        "wecom": 20,
+        "dingtalk": 20,
+        "feishu": 100,
+    }
+    assert {n: p.user_id for n, p in PLATFORMS.items() if p.user_id} == {
+        "wecom": "wecom_userid",
+        "dingtalk": "dingtalk_userid",
+        "feishu": "feishu_open_id",
+    }
+
+
+def test_a_callbacks_sender_is_found_by_its_platforms_field_or_any_for_the_generic_hook() -> None:
+    assert sender_fields("wecom") == ("wecom_userid",)
+    assert sender_fields("generic") == (
+        "mobile",
+        "wecom_userid",
+        "dingtalk_userid",
+        "feishu_open_id",
+    )
+    assert set(INBOUND) == {"wecom", "dingtalk", "feishu", "generic"}
+
+
+def test_an_unknown_channel_is_shown_on_the_console() -> None:
+    assert platform("nowhere").local
+    assert platform("nowhere").name == "console"
