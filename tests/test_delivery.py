@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.runtime import Runtime
 from bot.delivery import outbox
+from bot.delivery.compose import Composer
 from bot.delivery.outbox import RETRY_AFTER
 from bot.delivery.splitting import utf8_len
 from bot.domain.calendar import WorkCalendar
@@ -201,8 +202,7 @@ def robots(engine: Engine, emu: PlatformEmulator, clock: VirtualClock) -> Iterat
             tz=TZ,
             channels=channels,
             default_channel="office",
-            formats=formats,
-            office_channel="office",
+            composer=Composer(formats),
             platforms=dict(PLATFORMS),
         )
         yield Robots(runtime, emu, clock, runtime.sessions, requests)

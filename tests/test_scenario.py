@@ -164,7 +164,7 @@ def answer(runtime: Runtime, reply: ScriptedReply) -> str:
             reply.text,
             reply.at,
             channel="simulate",
-            office_channel=runtime.office_channel,
+            composer=runtime.messages,
         )
 
 

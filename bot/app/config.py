@@ -31,6 +31,7 @@ from pydantic_settings import (
 )
 
 from bot.app.errors import ConfigError
+from bot.platforms.formats import Formats, MessageFormat
 from bot.platforms.registry import INBOUND, PLATFORMS
 
 DEFAULT_FILES = (Path("config.toml"), Path("config.example.toml"))
@@ -236,6 +237,14 @@ class Settings(BaseSettings):
     replies: RepliesSettings = RepliesSettings()
     digest: DigestSettings = DigestSettings()
     log: LogSettings = LogSettings()
+
+    def formats(self) -> Formats:
+        """Every channel's message format, with the default and office channels."""
+        return Formats(
+            {name: MessageFormat(c.platform, c.markup) for name, c in self.channels.items()},
+            self.delivery.default_channel,
+            self.delivery.office_channel,
+        )
 
     @model_validator(mode="after")
     def _names(self) -> Settings:

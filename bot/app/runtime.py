@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import ChannelSettings, Settings
 from bot.app.metrics import SWEEP_DUE, SWEEP_NOTIFICATIONS, SWEEP_SECONDS
+from bot.delivery.compose import Composer
 from bot.delivery.outbox import Dispatcher
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.rules import Rules, load_rules
 from bot.engine.sweep import SweepOptions, SweepResult, sweep
+from bot.intake.directory import load_directory
 from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
 from bot.platforms.registry import PLATFORMS
@@ -45,8 +47,7 @@ class Runtime:
     channels: dict[str, Channel]
     default_channel: str
     simulated: bool = False
-    formats: Formats | None = None
-    office_channel: str | None = None
+    composer: Composer | None = None  # None: every channel in plain text, the office on the default
     platforms: dict[str, str] = field(default_factory=dict)
     workers: int = 32
     ack_followup_days: int = 3
@@ -59,13 +60,24 @@ class Runtime:
             return self.channels[name]
         return self.channels[self.default_channel]
 
-    def sweep(self, now: datetime) -> SweepResult:
-        formats = self.formats or Formats(
+    @property
+    def messages(self) -> Composer:
+        """How this runtime queues messages."""
+        if self.composer is not None:
+            return self.composer
+        formats = Formats(
             {name: MessageFormat(self.platforms.get(name, "console")) for name in self.channels},
             self.default_channel,
-            self.office_channel or self.default_channel,
+            self.default_channel,
         )
-        options = SweepOptions(formats=formats, simulated=self.simulated)
+        return Composer(formats)
+
+    @property
+    def office_channel(self) -> str:
+        return self.messages.channel_of(self.messages.office_recipient)
+
+    def sweep(self, now: datetime) -> SweepResult:
+        options = SweepOptions(composer=self.messages, simulated=self.simulated)
         started = time.perf_counter()
         with self.sessions.begin() as session:
             result = sweep(session, self.rules, self.calendar, now, options=options)
@@ -75,6 +87,7 @@ class Runtime:
                 self.tz,
                 self.ack_followup_days,
                 now,
+                composer=self.messages,
                 simulated=self.simulated,
             )
         SWEEP_SECONDS.observe(time.perf_counter() - started)
@@ -87,7 +100,7 @@ class Runtime:
             self.sessions,
             self.channel_for,
             self.platforms,
-            self.office_channel or self.default_channel,
+            self.messages,
             workers=self.workers,
         )
 
@@ -131,17 +144,18 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
     return PLATFORMS[settings.platform].build(spec, client)
 
 
+def composer_of(settings: Settings) -> Composer:
+    """How messages are queued: the channels' formats, the office's name (the directory)."""
+    return Composer(settings.formats(), load_directory(settings.directory.path).office.name)
+
+
 def build_runtime(
     settings: Settings, sessions: sessionmaker[Session], client: httpx.Client | None = None
 ) -> Runtime:
     """Loads the rule and calendar files named in the settings; bad files raise ConfigError."""
     calendar = WorkCalendar(load_overrides(settings.schedules.calendar), warn=log.warning)
     http = client or httpx.Client(limits=httpx.Limits(max_connections=64))
-    formats = Formats(
-        {n: MessageFormat(c.platform, c.markup) for n, c in settings.channels.items()},
-        settings.delivery.default_channel,
-        settings.delivery.office_channel,
-    )
+    composer = composer_of(settings)
     rules = load_rules(settings.schedules.rules)
     return Runtime(
         sessions=sessions,
@@ -150,11 +164,10 @@ def build_runtime(
         tz=ZoneInfo(settings.plan.timezone),
         channels={n: make_channel(n, c, http) for n, c in settings.channels.items()},
         default_channel=settings.delivery.default_channel,
-        formats=formats,
-        office_channel=settings.delivery.office_channel,
+        composer=composer,
         platforms={n: c.platform for n, c in settings.channels.items()},
         workers=settings.delivery.workers,
         ack_followup_days=settings.replies.ack_followup_days,
-        ranking=ranking_setup(settings),
-        digest=digest_setup(settings, rules, calendar),
+        ranking=ranking_setup(settings, composer),
+        digest=digest_setup(settings, composer, rules, calendar),
     )

@@ -9,6 +9,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 
+from bot.app.runtime import composer_of
 from bot.cli.support import out, reports_errors, sessions_of, settings_of
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.rules import load_rules
@@ -103,7 +104,7 @@ def export_ranking_command(
     """导出晾晒排名历史：每个已结束期间每个单位一行（期间、排名、单位、得分、灯、趋势及各项指标）。"""
     chosen = choose_format(fmt, output)
     check_target(output)
-    setup = ranking_setup(settings_of(ctx))
+    setup = ranking_setup(settings_of(ctx), composer_of(settings_of(ctx)))
     now = datetime.now(UTC)
     with sessions_of(ctx)() as session:
         found = queries.current_plan(session, plan)

@@ -11,6 +11,7 @@ import typer
 from bot.app.daemon import run_web
 from bot.app.errors import DubanError
 from bot.app.logs import setup_logging
+from bot.app.runtime import composer_of
 from bot.cli.support import directory_of, out, reports_errors, sessions_of, settings_of
 from bot.engine.simulate import parse_moment
 from bot.replies.apply import apply_command
@@ -51,11 +52,13 @@ def reply_command(
     text: Annotated[str, typer.Argument(help="回复内容，例如「进展 #12 60% 已完成立项」。")],
     as_: Annotated[
         str,
-        typer.Option("--as", help="代谁录入：联系人姓名、单位名称（或简称）、分管领导或督查室。"),
+        typer.Option(
+            "--as", help="代谁录入：联系人姓名、单位名称（或简称）、分管领导或督办机构本身。"
+        ),
     ],
     at: Annotated[str | None, typer.Option("--at", help="回复时刻（ISO 时间，默认现在）。")] = None,
 ) -> None:
-    """督查室代为录入通过电话或纸面收到的回复（规则与群内回复相同，记入审计）。"""
+    """代为录入通过电话或纸面收到的回复（规则与群内回复相同，记入审计）。"""
     settings = settings_of(ctx)
     sessions = sessions_of(ctx, write=True)
     office = directory_of(settings).office
@@ -69,7 +72,8 @@ def reply_command(
         identity = People.load(session, office).named(as_)
         if identity is None:
             raise DubanError(
-                f"没有名为「{as_}」的联系人、单位、分管领导或督查室（可用 `duban units` 查看）"
+                f"没有名为「{as_}」的联系人、单位、分管领导或{office.name}"
+                "（可用 `duban units` 查看）"
             )
         try:
             command = parse_command(text, year=now.astimezone(tz).year)
@@ -83,7 +87,7 @@ def reply_command(
             plan,
             now,
             channel=OFFICE_ENTRY,
-            office_channel=settings.delivery.office_channel,
+            composer=composer_of(settings),
         )
         action = "reply.entered" if outcome.changed else "reply.refused"
         detail = {"as": as_, "actor": actor.name, "text": text, "reply": outcome.reply}

@@ -12,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.app.errors import DubanError
+from bot.app.runtime import composer_of
 from bot.cli.support import out, print_json, reports_errors, sessions_of, settings_of
 from bot.present.labels import LIGHT_DOTS, LIGHT_NAMES, TREND_ARROWS, TREND_NAMES
 from bot.store.models import AccountabilityEntry
@@ -33,7 +34,7 @@ rank_app = typer.Typer(
 
 
 accountability_app = typer.Typer(
-    help="问责台账：规则登记的问责事项及其依据，由督查室确认或撤销。",
+    help="问责台账：规则登记的问责事项及其依据，确认或撤销。",
     invoke_without_command=True,
 )
 
@@ -63,7 +64,7 @@ def rank_command(
     """计算某期单位排名（晾晒）：按时报送、进度达标、无逾期加权得分，并列同名次。"""
     if ctx.invoked_subcommand is not None:
         return
-    setup = ranking_setup(settings_of(ctx))
+    setup = ranking_setup(settings_of(ctx), composer_of(settings_of(ctx)))
     now = datetime.now(UTC)
     chosen = _period(period, setup, now)
     ensure_ended(chosen, setup.tz, now)
@@ -108,8 +109,8 @@ def rank_publish_command(
     ctx: typer.Context,
     period: Annotated[str, typer.Argument(help="期间：月 2020-11，或 ISO 周 2020-W45。")],
 ) -> None:
-    """将某期排名发布到公开群（需审核时，督查室看过预览后用它发布）；同一期只发布一次。"""
-    setup = ranking_setup(settings_of(ctx))
+    """将某期排名发布到公开群（需审核时，看过预览后用它发布）；同一期只发布一次。"""
+    setup = ranking_setup(settings_of(ctx), composer_of(settings_of(ctx)))
     chosen = parse_period(period)
     now = datetime.now(UTC)
     with sessions_of(ctx, write=True).begin() as session:
@@ -185,7 +186,10 @@ def _show_entries(entries: list[AccountabilityEntry], tz: ZoneInfo) -> None:
 
 def _decide(ctx: typer.Context, entry_id: int, decision: Decision, note: str | None) -> None:
     with sessions_of(ctx, write=True).begin() as session:
-        entry = accountability.decide(session, entry_id, decision, datetime.now(UTC), note=note)
+        office = composer_of(settings_of(ctx)).office
+        entry = accountability.decide(
+            session, entry_id, decision, datetime.now(UTC), note=note, actor=office
+        )
         unit, summary = entry.unit.name, entry.summary
     shown = f"，处理意见：{entry.note}" if entry.note else ""
     out.print(

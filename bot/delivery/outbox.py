@@ -22,16 +22,19 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import partial
 from typing import cast
 
 from sqlalchemy import Engine, Table, and_, bindparam, insert, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
+from bot.delivery.compose import Composer
 from bot.delivery.ratelimit import Verdict, disable, grant_many, pause
 from bot.delivery.render import render
 from bot.delivery.splitting import split_message, utf8_len
 from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
+from bot.platforms.formats import MessageFormat
 from bot.platforms.registry import MENTION_KEYS, platform
 from bot.platforms.spec import Limit
 from bot.store.audit import record
@@ -227,7 +230,7 @@ class Dispatcher:
     sessions: sessionmaker[Session]
     channel_for: ChannelFor
     platforms: dict[str, str] = field(default_factory=dict)
-    office_channel: str | None = None
+    composer: Composer | None = None  # how the office is alerted; None: it is not
     workers: int = 16
 
     def __post_init__(self) -> None:
@@ -443,12 +446,16 @@ class Dispatcher:
 
     def _alert(self, session: Session, channel: str, reason: str, now: datetime) -> None:
         """The office hears of a channel that stopped working (unless it is that channel)."""
-        if self.office_channel is None or self.office_channel == channel:
+        composer = self.composer
+        if composer is None or composer.channel_of(composer.office_recipient) == channel:
             return
-        text = render("alert", channel=channel, reason=reason)
-        session.add_all(
-            Message.queued(("office", None, "督查室"), self.office_channel, "alert", [text], now)
-        )
+        office = composer.office_recipient
+        text = partial(_alert_text, channel=channel, reason=reason)
+        session.add_all(composer.compose(office, "alert", text, now))
+
+
+def _alert_text(shape: MessageFormat, *, channel: str, reason: str) -> str:
+    return render("alert", shape.markup, channel=channel, reason=reason)
 
 
 def _requeue(

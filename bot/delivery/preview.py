@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from bot.delivery.compose import DEFAULT_OFFICE
 from bot.delivery.render import REMINDER_KINDS, render, render_reminder
 from bot.platforms.registry import PLATFORMS
 from bot.replies.keywords import help_text
@@ -46,7 +47,7 @@ def preview(kind: str, platform: str = "text") -> str:
         unit = kind != "escalate"
         return render_reminder(
             kind,
-            "市经信局" if unit else "督查室",
+            "市经信局" if unit else DEFAULT_OFFICE,
             "unit" if unit else "office",
             ITEMS,
             "@13800000001" if unit else "",

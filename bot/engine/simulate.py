@@ -23,14 +23,13 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import DubanError
 from bot.app.runtime import Runtime
+from bot.delivery.compose import DEFAULT_OFFICE, Composer
 from bot.domain.ladder import local_at
 from bot.platforms import CaptureChannel, Channel
 from bot.replies.apply import Actor, apply_command
 from bot.replies.keywords import ParseError, parse_command
 from bot.store import database
 from bot.store.models import Base, Message, Plan, Unit, UnitAlias
-
-OFFICE_NAMES = frozenset({"督查室", "office"})
 
 
 @dataclass(frozen=True)
@@ -157,14 +156,18 @@ def _reply(runtime: Runtime, reply: ScriptedReply) -> dict[str, Any]:
         plan = session.scalars(
             select(Plan).order_by(Plan.year.desc().nulls_last(), Plan.id.desc())
         ).first()
-        actor = actor_named(session, reply.unit)
+        office = runtime.messages.office
+        actor = actor_named(session, reply.unit, office)
         if plan is None or actor is None:
             answer = f"未找到单位「{reply.unit}」，该回复未处理。"
         else:
-            answer = _answer(session, actor, reply, plan, runtime.office_channel)
+            answer = _answer(session, actor, reply, plan, runtime.messages)
     return {
         "at": reply.at.astimezone(runtime.tz).isoformat(),
-        "to": {"kind": "office" if reply.unit in OFFICE_NAMES else "unit", "name": reply.unit},
+        "to": {
+            "kind": "office" if reply.unit in (office, "office") else "unit",
+            "name": reply.unit,
+        },
         "kind": "reply",
         "items": [],
         "text": answer,
@@ -172,22 +175,23 @@ def _reply(runtime: Runtime, reply: ScriptedReply) -> dict[str, Any]:
 
 
 def _answer(
-    session: Session, actor: Actor, reply: ScriptedReply, plan: Plan, office: str | None
+    session: Session, actor: Actor, reply: ScriptedReply, plan: Plan, composer: Composer
 ) -> str:
     try:
         command = parse_command(reply.text, year=plan.year)
     except ParseError as exc:
         return exc.message
     outcome = apply_command(
-        session, actor, command, plan, reply.at, channel="simulate", office_channel=office
+        session, actor, command, plan, reply.at, channel="simulate", composer=composer
     )
     return outcome.reply
 
 
-def actor_named(session: Session, name: str) -> Actor | None:
-    """The office, or the unit of that name or alias, acting; None for an unknown name."""
-    if name in OFFICE_NAMES:
-        return Actor("office", "督查室")
+def actor_named(session: Session, name: str, office: str = DEFAULT_OFFICE) -> Actor | None:
+    """The office (by its name, or "office"), or the unit of that name or alias, acting;
+    None for an unknown name."""
+    if name in (office, "office"):
+        return Actor("office", office)
     unit = session.scalar(select(Unit).where(Unit.name == name))
     unit = unit or session.scalar(select(Unit).join(UnitAlias).where(UnitAlias.alias == name))
     return Actor("unit", unit.name, (unit.id,)) if unit else None

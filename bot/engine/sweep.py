@@ -19,14 +19,14 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Row, select, update
 from sqlalchemy.orm import Session, defer, selectinload
 
+from bot.delivery.compose import Composer, Recipient
 from bot.delivery.render import render_reminder, shorten
-from bot.delivery.splitting import split_message
 from bot.domain.calendar import WorkCalendar
 from bot.domain.ladder import Decision, DueSpec, PointState, Step, StepCache, decide
 from bot.domain.lifecycle import supervisor_of
 from bot.domain.rules import Rules
 from bot.engine.schedule import context_of, point_row, report_after, schedule_pending
-from bot.platforms.formats import Formats
+from bot.platforms.formats import MessageFormat
 from bot.platforms.registry import MENTION_KEYS
 from bot.store.audit import record_many
 from bot.store.database import insert_ignoring_duplicates
@@ -41,18 +41,9 @@ from bot.store.models import (
     Unit,
 )
 
-OFFICE = "督查室"
 KEY_CHUNK = 500
 ENQUEUE_GROUP = 5000
 UNIT_RECIPIENTS = frozenset({"unit", "contacts", "head"})
-
-
-@dataclass(frozen=True)
-class Recipient:
-    kind: str  # unit | supervisor | office
-    id: int | None
-    name: str
-    channel: str | None
 
 
 @dataclass(frozen=True)
@@ -79,7 +70,7 @@ class PointRef:
 
 @dataclass(frozen=True)
 class SweepOptions:
-    formats: Formats = field(default_factory=Formats)
+    composer: Composer = field(default_factory=Composer)
     simulated: bool = False
 
 
@@ -106,6 +97,7 @@ def sweep(
     options: SweepOptions | None = None,
 ) -> SweepResult:
     """One sweep at `now`: schedule new assignments, act on due points, fill the outbox."""
+    options = options or SweepOptions()
     schedule_pending(session, rules, cal, now)
     points, reminders = 0, []
     caches: dict[str, StepCache] = {}
@@ -119,7 +111,8 @@ def sweep(
         for row in rows:
             tz = row[3].timezone
             steps = caches.setdefault(tz, StepCache(rules, cal, ZoneInfo(tz)))
-            reminders += _handle(row, steps, now, events, rolled, updates)
+            office = options.composer.office_recipient
+            reminders += _handle(row, steps, now, events, rolled, updates, office)
         # The points' new states go out as one bulk UPDATE by primary key, new cycles as one
         # INSERT: the ORM's per-object bookkeeping costs more than the sweep's own work.
         session.execute(update(DuePoint), updates)
@@ -130,7 +123,7 @@ def sweep(
         session.flush()
         # Everything is flushed; forget the batch's objects so a big sweep stays small.
         session.expunge_all()
-    notes, messages = _enqueue(session, reminders, rules, cal, now, options or SweepOptions())
+    notes, messages = _enqueue(session, reminders, rules, cal, now, options)
     return SweepResult(points, notes, messages)
 
 
@@ -205,6 +198,7 @@ def _handle(
     events: Events,
     rolled: list[dict[str, Any]],
     updates: list[dict[str, Any]],
+    office: Recipient,
 ) -> list[Reminder]:
     point, assignment, task, plan, unit, lead = row
     rules, cal, tz = steps.rules, steps.calendar, steps.tz
@@ -223,7 +217,8 @@ def _handle(
     if decision.send is None:
         return []
     supervisor = supervisor_of(task.supervisor, unit.supervisor, lead)
-    return _reminders(point, assignment, task, unit, supervisor, decision.send, cal, tz, now)
+    recipients = _recipients(decision.send, unit, supervisor, office)
+    return _reminders(point, assignment, task, unit, recipients, decision.send, cal, tz, now)
 
 
 def _state(point: DuePoint, assignment: Assignment) -> PointState:
@@ -287,7 +282,7 @@ def _reminders(
     assignment: Assignment,
     task: Task,
     unit: Unit,
-    supervisor: Supervisor | None,
+    recipients: list[tuple[Recipient, tuple[Contact, ...]]],
     step: Step,
     cal: WorkCalendar,
     tz: ZoneInfo,
@@ -309,7 +304,7 @@ def _reminders(
         "overdue_days": max(cal.working_days_between(point.due_date, today), 0),
     }
     reminders = []
-    for recipient, mention in _recipients(step, unit, supervisor):
+    for recipient, mention in recipients:
         key = (
             f"remind:{assignment.id}:{point.id}:{step.level.key}:{step.repeat}"
             f":{recipient.kind}:{recipient.id or 0}"
@@ -320,7 +315,7 @@ def _reminders(
 
 
 def _recipients(
-    step: Step, unit: Unit, supervisor: Supervisor | None
+    step: Step, unit: Unit, supervisor: Supervisor | None, office: Recipient
 ) -> list[tuple[Recipient, tuple[Contact, ...]]]:
     to = set(step.level.to)
     found: list[tuple[Recipient, tuple[Contact, ...]]] = []
@@ -333,7 +328,7 @@ def _recipients(
             (Recipient("supervisor", supervisor.id, supervisor.name, supervisor.channel), ())
         )
     if "office" in to or ("supervisor" in to and supervisor is None):
-        found.append((Recipient("office", None, OFFICE, None), ()))
+        found.append((office, ()))
     return found
 
 
@@ -484,21 +479,18 @@ def _messages(
     levels = [level.key for level in rules.ladder]
     top = max(bundle, key=lambda r: levels.index(r.step.level.key))
     items = sorted((r.item for r in bundle), key=_item_order)
-    channel = options.formats.channel_name(
-        options.formats.office_channel if recipient.kind == "office" else recipient.channel
-    )
-    shape = options.formats.of(channel)
-    mentions = _mention_ids(bundle, shape.platform)
-    shown = " ".join(f"@{m}" for m in mentions.get("mobiles", [])) if shape.local else ""
-    text = render_reminder(
-        top.step.level.key, recipient.name, recipient.kind, items, shown, shape.markup
-    )
-    parts = split_message(text, shape.max_bytes - shape.mention_bytes(mentions))
-    return Message.queued(
-        (recipient.kind, recipient.id, recipient.name),
-        channel,
+    composer = options.composer
+    mentions = _mention_ids(bundle, composer.format_of(recipient).platform)
+
+    def text(shape: MessageFormat) -> str:
+        shown = " ".join(f"@{m}" for m in mentions.get("mobiles", [])) if shape.local else ""
+        level = top.step.level.key
+        return render_reminder(level, recipient.name, recipient.kind, items, shown, shape.markup)
+
+    return composer.compose(
+        recipient,
         top.step.level.key,
-        parts,
+        text,
         now,
         not_before=cal.next_send_time(now, rules.window, top.tz),
         items=items,

@@ -8,13 +8,14 @@ formal, concise Simplified Chinese.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
+from bot.delivery.compose import Composer, Recipient
 from bot.delivery.render import render
 from bot.domain.lifecycle import (
     AWAITING,
@@ -26,6 +27,7 @@ from bot.domain.lifecycle import (
     preferred,
     supervisor_of,
 )
+from bot.platforms.formats import MessageFormat
 from bot.present.labels import STATUS_NAMES
 from bot.replies.keywords import Command, CommandKind, help_text
 from bot.store.audit import record
@@ -33,12 +35,10 @@ from bot.store.models import (
     Assignment,
     AuditEvent,
     DuePoint,
-    Message,
     Plan,
     Task,
 )
 
-OFFICE = ("office", None, "督查室")
 APPROVALS = frozenset(
     {
         CommandKind.CONFIRM_CLOSE,
@@ -74,7 +74,7 @@ class Request:
     now: datetime
     channel: str
     inbound: str | None = None
-    office_channel: str | None = None
+    composer: Composer = field(default_factory=Composer)
 
     @property
     def today(self) -> date:
@@ -103,19 +103,19 @@ def apply_command(
     *,
     channel: str = "cli",
     inbound: str | None = None,
-    office_channel: str | None = None,
+    composer: Composer | None = None,
 ) -> Outcome:
     """Carries out one command for `actor`; returns the answer to send back. `inbound` is
     the platform's message id (kept on the audit events); a blocker is escalated to the
-    task's supervisor, else to the office on `office_channel`."""
-    request = Request(session, actor, command, plan, now, channel, inbound, office_channel)
+    task's supervisor, else to the office, through `composer`."""
+    request = Request(session, actor, command, plan, now, channel, inbound, composer or Composer())
     if command.kind is CommandKind.HELP:
         return Outcome(help_text(), False)
     if command.kind is CommandKind.TODO:
         return Outcome(_todo(request), False)
     if command.kind in APPROVALS:
         if actor.kind == "unit":
-            return Outcome("该指令仅限督查室或分管领导使用。", False)
+            return Outcome(f"该指令仅限{request.composer.office}或分管领导使用。", False)
         return _approve(request)
     if actor.kind != "unit":
         return Outcome(
@@ -124,7 +124,9 @@ def apply_command(
     assignment = _own_assignment(request)
     if assignment is None:
         return Outcome(
-            f"贵单位没有第{command.task}项任务的承办事项，未作处理。如有疑问，请联系督查室。", False
+            f"贵单位没有第{command.task}项任务的承办事项，未作处理。"
+            f"如有疑问，请联系{request.composer.office}。",
+            False,
         )
     return UNIT_HANDLERS[command.kind](request, assignment)
 
@@ -190,7 +192,8 @@ def _complete(request: Request, assignment: Assignment) -> Outcome:
     assignment.last_report_at, assignment.updated_at = request.now, request.now
     # A closure request reports on the cycle too: it must not turn into a missed report.
     request.audit(Event.COMPLETE, assignment.id, cycles=_settle_reports(request, assignment))
-    return Outcome(f"第{request.command.task}项办结申请已收到，待督查室确认。", True)
+    office = request.composer.office
+    return Outcome(f"第{request.command.task}项办结申请已收到，待{office}确认。", True)
 
 
 def _extend(request: Request, assignment: Assignment) -> Outcome:
@@ -213,24 +216,30 @@ def _blocker(request: Request, assignment: Assignment) -> Outcome:
 
 
 def _escalate_blocker(request: Request, assignment: Assignment) -> None:
-    """The task's supervisor (else the lead unit's, else the office) hears of it at once."""
+    """The item's supervisor (domain.lifecycle), else the office, hears of it at once."""
     task = assignment.task
     lead = next((a.unit for a in task.assignments if a.role == "lead"), assignment.unit)
     supervisor = supervisor_of(task.supervisor, assignment.unit.supervisor, lead.supervisor)
-    text = render(
-        "blocker",
-        recipient=supervisor.name if supervisor else "督查室",
-        unit=assignment.unit.name,
-        task=task.number,
-        summary=task.text[:60],
-        description=request.command.text,
+    composer = request.composer
+    recipient = (
+        Recipient("supervisor", supervisor.id, supervisor.name, supervisor.channel)
+        if supervisor
+        else composer.office_recipient
     )
-    recipient = ("supervisor", supervisor.id, supervisor.name) if supervisor else OFFICE
-    channel = supervisor.channel if supervisor else request.office_channel
+
+    def text(shape: MessageFormat) -> str:
+        return render(
+            "blocker",
+            shape.markup,
+            recipient=recipient.name,
+            unit=assignment.unit.name,
+            task=task.number,
+            summary=task.text[:60],
+            description=request.command.text,
+        )
+
     item = {"assignment": assignment.id, "task": task.number}
-    request.session.add_all(
-        Message.queued(recipient, channel, "blocker", [text], request.now, items=[item])
-    )
+    request.session.add_all(composer.compose(recipient, "blocker", text, request.now, items=[item]))
 
 
 def _ack(request: Request, assignment: Assignment) -> Outcome:
@@ -272,7 +281,8 @@ def _approve(request: Request) -> Outcome:
     wanted = AWAITING[APPROVAL_EVENTS[request.command.kind]]
     if request.actor.kind == "supervisor" and not _oversees(request.actor, task):
         return Outcome(
-            f"第{request.command.task}项不在您分管的范围内，未作处理。如需审批，请联系督查室。",
+            f"第{request.command.task}项不在您分管的范围内，未作处理。"
+            f"如需审批，请联系{request.composer.office}。",
             False,
         )
     pending = [a for a in task.assignments if a.status == wanted]

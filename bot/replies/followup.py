@@ -14,11 +14,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.delivery.compose import Composer, Recipient
 from bot.delivery.render import render
 from bot.domain.calendar import WorkCalendar
 from bot.domain.lifecycle import PAUSED
+from bot.platforms.formats import MessageFormat
 from bot.store.audit import record
-from bot.store.models import Assignment, AuditEvent, Message
+from bot.store.models import Assignment, AuditEvent
 
 
 def ack_followups(
@@ -28,9 +30,10 @@ def ack_followups(
     days: int,
     now: datetime,
     *,
+    composer: Composer | None = None,
     simulated: bool = False,
 ) -> int:
-    """Queues the follow-ups that are due; returns how many."""
+    """Queues the follow-ups that are due (through `composer`); returns how many."""
     since = now - timedelta(days=days * 2 + 30)  # far enough back for holidays
     acks = session.scalars(
         select(AuditEvent)
@@ -63,7 +66,8 @@ def ack_followups(
             continue
         if assignment.last_report_at is not None and assignment.last_report_at >= ack.at:
             continue
-        _queue(session, assignment, acknowledged.month, acknowledged.day, days, now, simulated)
+        when = f"{acknowledged.month}月{acknowledged.day}日"
+        _queue(session, composer or Composer(), assignment, when, days, now, simulated)
         record(
             session,
             now,
@@ -79,31 +83,27 @@ def ack_followups(
 
 def _queue(
     session: Session,
+    composer: Composer,
     assignment: Assignment,
-    month: int,
-    day: int,
+    acknowledged: str,
     days: int,
     now: datetime,
     simulated: bool,
 ) -> None:
     unit, task = assignment.unit, assignment.task
-    text = render(
-        "followup",
-        recipient=unit.name,
-        task=task.number,
-        summary=task.text,
-        acknowledged=f"{month}月{day}日",
-        days=days,
-    )
-    item = {"assignment": assignment.id, "task": task.number}
-    session.add_all(
-        Message.queued(
-            ("unit", unit.id, unit.name),
-            unit.channel,
+
+    def text(shape: MessageFormat) -> str:
+        return render(
             "followup",
-            [text],
-            now,
-            items=[item],
-            simulated=simulated,
+            shape.markup,
+            recipient=unit.name,
+            task=task.number,
+            summary=task.text,
+            acknowledged=acknowledged,
+            days=days,
         )
-    )
+
+    recipient = Recipient("unit", unit.id, unit.name, unit.channel)
+    item = {"assignment": assignment.id, "task": task.number}
+    messages = composer.compose(recipient, "followup", text, now, items=[item], simulated=simulated)
+    session.add_all(messages)

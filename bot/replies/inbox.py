@@ -21,6 +21,7 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
 from bot.app.errors import NotFoundError
+from bot.delivery.compose import Composer
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.mentions import neutralize_mentions
 from bot.replies.apply import apply_command
@@ -31,10 +32,10 @@ from bot.store.models import InboundEvent
 from bot.store.queries import current_plan
 
 UNKNOWN_SENDER = (
-    "您的账号尚未登记为责任单位、分管领导或督查室的联络人，本条回复未作处理。"
-    "请联系督查室在单位名录中登记后再回复。"
+    "您的账号尚未登记为责任单位、分管领导或{office}的联络人，本条回复未作处理。"
+    "请联系{office}在单位名录中登记后再回复。"
 )
-NO_PLAN = "系统中尚无督办计划，本条回复未作处理。请联系督查室。"
+NO_PLAN = "系统中尚无督办计划，本条回复未作处理。请联系{office}。"
 NOT_TEXT = "暂只能处理文字指令。发送「帮助」查看指令说明。"
 INFORMATIONAL = frozenset({CommandKind.HELP, CommandKind.TODO})
 # What a JSON string may hold but a database column cannot: NUL (PostgreSQL refuses it in
@@ -112,7 +113,7 @@ def handle(
     event_id: int,
     now: datetime,
     *,
-    office_channel: str | None = None,
+    composer: Composer | None = None,
 ) -> Handled | None:
     """Acts on a received event; None when another process already has (or is)."""
     claimed = session.execute(
@@ -123,7 +124,7 @@ def handle(
     if getattr(claimed, "rowcount", 0) != 1:
         return None
     event = session.get_one(InboundEvent, event_id)
-    reply, changed, actor = _act(session, people, event, now, office_channel)
+    reply, changed, actor = _act(session, people, event, now, composer)
     event.state, event.reply, event.actor, event.processed_at = "processed", reply, actor, now
     return Handled(
         event.id,
@@ -153,24 +154,26 @@ def _act(
     people: People,
     event: InboundEvent,
     now: datetime,
-    office_channel: str | None,
+    composer: Composer | None,
 ) -> tuple[str, bool, str | None]:
+    office = (composer or Composer()).office
     identity = people.find(event.platform, event.sender)
     if identity is None:
-        _refused(session, event, now, "unknown sender", UNKNOWN_SENDER)
-        return UNKNOWN_SENDER, False, None
+        unknown = UNKNOWN_SENDER.format(office=office)
+        _refused(session, event, now, "unknown sender", unknown)
+        return unknown, False, None
     if not event.text.strip():
         return NOT_TEXT, False, identity.name
     try:
         plan = current_plan(session)
     except NotFoundError:
-        return NO_PLAN, False, identity.name
+        return NO_PLAN.format(office=office), False, identity.name
     year = now.astimezone(ZoneInfo(plan.timezone)).year
     try:
         command = parse_command(event.text, year=year)
     except ParseError as exc:
-        unknown = "未能识别" in exc.message
-        return (f"{exc.message}\n\n{help_text()}" if unknown else exc.message), False, None
+        unrecognised = "未能识别" in exc.message
+        return (f"{exc.message}\n\n{help_text()}" if unrecognised else exc.message), False, None
     actor = identity.actor(command.kind)
     outcome = apply_command(
         session,
@@ -180,7 +183,7 @@ def _act(
         now,
         channel=event.source,
         inbound=event.event_id,
-        office_channel=office_channel,
+        composer=composer,
     )
     if not outcome.changed and command.kind not in INFORMATIONAL:
         _refused(session, event, now, actor.name, outcome.reply)

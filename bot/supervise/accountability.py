@@ -35,6 +35,7 @@ from sqlalchemy import and_, func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from bot.app.errors import DubanError, NotFoundError
+from bot.delivery.compose import DEFAULT_OFFICE
 from bot.delivery.render import shorten
 from bot.domain.lifecycle import PAUSED
 from bot.present.labels import due_what
@@ -61,7 +62,6 @@ STATE_NAMES = {"open": "待处理", "confirmed": "已确认", "dismissed": "已�
 RAISED = "accountability.raised"
 DECIDED = {"confirmed": "accountability.confirmed", "dismissed": "accountability.dismissed"}
 VERBS = {"confirmed": "确认", "dismissed": "撤销"}
-OFFICE = "督查室"
 KEY_CHUNK = 500
 Decision = Literal["confirmed", "dismissed"]
 T = TypeVar("T")
@@ -410,7 +410,7 @@ def decide(
     now: datetime,
     *,
     note: str | None = None,
-    actor: str = OFFICE,
+    actor: str = DEFAULT_OFFICE,
     channel: str = "cli",
 ) -> AccountabilityEntry:
     """Confirms or dismisses an open entry, with the office's note; anything else is refused

@@ -3,7 +3,7 @@
 On a working day (plan time zone), from the configured time (`[digest] time`, 08:30), each
 supervisor (分管领导) gets one message listing, grouped by unit, the items of the tasks they
 oversee that stand at 督办 or 通报, with the working days each is overdue, and the open
-blockers (困难) of those tasks; the office (督查室) gets the same for every task. A
+blockers (困难) of those tasks; the office gets the same for every task. A
 supervisor oversees the tasks they lead (Task.supervisor) and the tasks whose lead unit
 they oversee (Unit.supervisor of a lead assignment). An empty digest is not sent.
 
@@ -41,12 +41,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from bot.app.config import Settings
+from bot.delivery import compose as composed
+from bot.delivery.compose import Composer
 from bot.delivery.render import due_label, render
-from bot.delivery.splitting import split_message
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.lifecycle import ENDED, PAUSED
 from bot.domain.rules import Rules, load_rules
-from bot.platforms.formats import Formats, MessageFormat
 from bot.present.labels import due_what
 from bot.store.audit import record
 from bot.store.database import insert_ignoring_duplicates
@@ -55,7 +55,6 @@ from bot.store.models import (
     Assignment,
     AuditEvent,
     DuePoint,
-    Message,
     Notification,
     OnceKey,
     Supervisor,
@@ -65,7 +64,6 @@ from bot.store.models import (
 from bot.supervise.accountability import RULE_NAMES, confirmed_between
 from bot.supervise.ranking import period_of
 
-OFFICE = "督查室"
 QUEUED = "digest.queued"
 BLOCKER = "reply.blocker"
 # Events after a blocker that end it: the unit moves again, or the deadline moved.
@@ -83,7 +81,7 @@ class DigestSetup:
     tz: ZoneInfo  # the plan's time zone: working days and the time of day are local
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     at: time = time(8, 30)
-    formats: Formats = field(default_factory=Formats)
+    composer: Composer = field(default_factory=Composer)
     # The ladder levels shown, lowest first (the highest one reached is shown).
     levels: tuple[str, ...] = ("supervise", "escalate")
     level_names: Mapping[str, str] = field(default_factory=lambda: dict(DEFAULT_LEVEL_NAMES))
@@ -91,23 +89,21 @@ class DigestSetup:
 
 
 def digest_setup(
-    settings: Settings, rules: Rules | None = None, calendar: WorkCalendar | None = None
+    settings: Settings,
+    composer: Composer,
+    rules: Rules | None = None,
+    calendar: WorkCalendar | None = None,
 ) -> DigestSetup | None:
     """The setup from `[digest]` and the rule file's level names; None when disabled."""
     if not settings.digest.enabled:
         return None
     ladder = (rules or load_rules(settings.schedules.rules)).ladder
     hours, minutes = settings.digest.time.split(":")
-    formats = Formats(
-        {n: MessageFormat(c.platform, c.markup) for n, c in settings.channels.items()},
-        settings.delivery.default_channel,
-        settings.delivery.office_channel,
-    )
     return DigestSetup(
         tz=ZoneInfo(settings.plan.timezone),
         calendar=calendar or WorkCalendar(load_overrides(settings.schedules.calendar)),
         at=time(int(hours), int(minutes)),
-        formats=formats,
+        composer=composer,
         level_names={**DEFAULT_LEVEL_NAMES, **{level.key: level.name for level in ladder}},
     )
 
@@ -116,11 +112,8 @@ def digest_setup(
 
 
 @dataclass(frozen=True)
-class Recipient:
-    kind: str  # supervisor | office
-    id: int | None
-    name: str
-    channel: str | None  # as configured; None: the default (supervisor) or office channel
+class Recipient(composed.Recipient):
+    """A supervisor or the office (their channel as configured; None: the default)."""
 
     def key(self, period: str) -> str:
         """The once key of this recipient's digest of a day (2020-10-28) or month (2020-10)."""
@@ -208,7 +201,7 @@ def send_digests(session: Session, setup: DigestSetup, now: datetime) -> list[Di
     if not setup.calendar.is_working_day(today) or local.time() < setup.at:
         return []
     day, month = today.isoformat(), f"{today.year}-{today.month:02d}"
-    recipients = _recipients(session)
+    recipients = _recipients(session, setup.composer.office)
     taken = _taken(session, [r.key(day) for r in recipients])
     waiting = [r for r in recipients if r.key(day) not in taken]
     if not waiting:
@@ -241,9 +234,9 @@ def send_digests(session: Session, setup: DigestSetup, now: datetime) -> list[Di
     return digests
 
 
-def _recipients(session: Session) -> list[Recipient]:
+def _recipients(session: Session, office: str) -> list[Recipient]:
     """The office first, then every supervisor by id."""
-    found = [Recipient("office", None, OFFICE, None)]
+    found = [Recipient("office", None, office, None)]
     query = select(Supervisor.id, Supervisor.name, Supervisor.channel).order_by(Supervisor.id)
     found += [Recipient("supervisor", i, n, c) for i, n, c in session.execute(query)]
     return found
@@ -464,12 +457,7 @@ def _queue(
     blockers: Sequence[Blocker],
     entries: Sequence[AccountabilityEntry],
 ) -> Digest:
-    formats = setup.formats
-    wanted = formats.office_channel if recipient.kind == "office" else recipient.channel
-    channel = formats.channel_name(wanted)
-    shape = formats.of(channel)
     context = digest_context(recipient, day, items, blockers, entries, setup)
-    parts = split_message(render("digest", shape.markup, **context), shape.max_bytes)
     listed = (
         [
             {
@@ -483,11 +471,10 @@ def _queue(
         + [{"blocker": b.event, "assignment": b.assignment} for b in blockers]
         + [{"accountability": e.id} for e in entries]
     )
-    messages = Message.queued(
-        (recipient.kind, recipient.id, recipient.name),
-        channel,
+    messages = setup.composer.compose(
+        recipient,
         "digest",
-        parts,
+        lambda shape: render("digest", shape.markup, **context),
         now,
         items=listed,
         simulated=setup.simulated,
@@ -495,6 +482,7 @@ def _queue(
     session.add_all(messages)
     session.flush()
     ids = tuple(m.id for m in messages)
+    channel = messages[0].channel or setup.composer.channel_of(recipient)
     detail = {
         "day": day.isoformat(),
         "recipient": recipient.name,

@@ -28,9 +28,10 @@ from __future__ import annotations
 import hashlib
 from bisect import bisect_left
 from collections import defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
@@ -40,14 +41,14 @@ from sqlalchemy.orm import Session
 
 from bot.app.config import Settings
 from bot.app.errors import ConfigError, DubanError
+from bot.delivery.compose import Composer, Recipient
 from bot.delivery.render import render
-from bot.delivery.splitting import split_message
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.ladder import adjust_due
 from bot.domain.lifecycle import DONE, PAUSED, REPORTS, Event, Status, after, effective_deadline
 from bot.domain.rules import load_rules
 from bot.engine.schedule import plan_start
-from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.formats import MessageFormat
 from bot.store.audit import record
 from bot.store.models import Assignment, AuditEvent, DuePoint, Message, Plan, Task, Unit
 from bot.supervise.ranking import (
@@ -79,7 +80,7 @@ ASSIGNMENT_EVENTS = frozenset(
 )
 TASK_EVENTS = frozenset({"task.removed", "task.changed"})
 PUBLISHED, PREVIEWED, SKIPPED = "ranking.published", "ranking.previewed", "ranking.skipped"
-PUBLIC, OFFICE = "晾晒", "督查室"
+PUBLIC = "晾晒"
 EARLIEST = datetime(1, 1, 1, tzinfo=UTC)
 
 
@@ -94,36 +95,32 @@ class RankingSetup:
     tz: ZoneInfo  # the periods' time zone (the plan setting)
     calendar: WorkCalendar = field(default_factory=WorkCalendar)
     non_working_day: str = "next"  # where a deadline on a day off moves ([due] in the rules)
-    formats: Formats = field(default_factory=Formats)
+    composer: Composer = field(default_factory=Composer)
 
     @property
     def channel(self) -> str:
         """The public group channel the ranking is posted to."""
-        return self.formats.channel_name(self.config.channel or None)
+        return self.composer.formats.channel_name(self.config.channel or None)
 
 
 def ranking_file(settings: Settings) -> Path:
     return settings.schedules.ranking
 
 
-def ranking_setup(settings: Settings, path: Path | None = None) -> RankingSetup:
-    """Loads schedules/ranking.toml (and the rules' due policy, the calendar) from settings."""
+def ranking_setup(settings: Settings, composer: Composer, path: Path | None = None) -> RankingSetup:
+    """Loads schedules/ranking.toml (and the rules' due policy, the calendar) from settings;
+    `composer` queues the posts and previews."""
     source = path or ranking_file(settings)
     config = load_ranking_config(source)
     if config.channel and config.channel not in settings.channels:
         problem = f"no [channels.{config.channel}] is configured"
         raise ConfigError(f"{source}: channel", problem)
-    formats = Formats(
-        {n: MessageFormat(c.platform, c.markup) for n, c in settings.channels.items()},
-        settings.delivery.default_channel,
-        settings.delivery.office_channel,
-    )
     return RankingSetup(
         config=config,
         tz=ZoneInfo(settings.plan.timezone),
         calendar=WorkCalendar(load_overrides(settings.schedules.calendar)),
         non_working_day=load_rules(settings.schedules.rules).non_working_day,
-        formats=formats,
+        composer=composer,
     )
 
 
@@ -647,18 +644,26 @@ def ranking_text(
 
 def _queue(
     session: Session,
-    text: str,
-    channel: str,
-    shape: MessageFormat,
-    recipient: tuple[str, str],
+    setup: RankingSetup,
+    recipient: Recipient,
+    text: Callable[[MessageFormat], str],
     now: datetime,
 ) -> list[Message]:
-    parts = split_message(text, shape.max_bytes)
-    kind, name = recipient
-    messages = Message.queued((kind, None, name), channel, "ranking", parts, now)
+    messages = setup.composer.compose(recipient, "ranking", text, now)
     session.add_all(messages)
     session.flush()
     return messages
+
+
+def _text_for(
+    period: Period,
+    ranked: Sequence[RankedUnit],
+    setup: RankingSetup,
+    shape: MessageFormat,
+    *,
+    preview: str | None,
+) -> str:
+    return ranking_text(period, ranked, setup, shape.markup, preview=preview)
 
 
 def _post(
@@ -672,9 +677,9 @@ def _post(
     channel: str,
 ) -> Publication:
     target = setup.channel
-    shape = setup.formats.of(target)
-    text = ranking_text(period, ranked, setup, shape.markup)
-    messages = _queue(session, text, target, shape, ("public", PUBLIC), now)
+    public = Recipient("public", None, PUBLIC, target)
+    text = partial(_text_for, period, ranked, setup, preview=None)
+    messages = _queue(session, setup, public, text, now)
     ids = tuple(m.id for m in messages)
     detail = {
         **_detail(period),
@@ -693,10 +698,10 @@ def _preview(
     ranked: Sequence[RankedUnit],
     now: datetime,
 ) -> Publication:
-    target = setup.formats.channel_name(setup.formats.office_channel)
-    shape = setup.formats.of(target)
-    text = ranking_text(period, ranked, setup, shape.markup, preview=period.label)
-    messages = _queue(session, text, target, shape, ("office", OFFICE), now)
+    office = setup.composer.office_recipient
+    target = setup.composer.channel_of(office)
+    text = partial(_text_for, period, ranked, setup, preview=period.label)
+    messages = _queue(session, setup, office, text, now)
     ids = tuple(m.id for m in messages)
     detail = {
         **_detail(period),

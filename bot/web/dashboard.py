@@ -211,13 +211,13 @@ class Dashboard:
         """The ranking's rules and calendar; raises ConfigError (tried again next time)."""
         with self._lock:
             if self._setup is None:
-                self._setup = ranking_setup(self.ctx.settings)
+                self._setup = ranking_setup(self.ctx.settings, self.ctx.composer)
             return self._setup
 
     # -- answers ---------------------------------------------------------------------------
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
-        html = self.env.get_template(template).render(**context)
+        html = self.env.get_template(template).render(office=self.ctx.composer.office, **context)
         return secured(HTMLResponse(html, status_code=status))
 
     def message(self, status: int, title: str, text: str, **context: Any) -> Response:
@@ -260,7 +260,7 @@ class Dashboard:
         response = self.message(
             401,
             "需要访问令牌",
-            "本看板已设置访问令牌。请使用督查室提供的带令牌链接（…?token=令牌）打开，"
+            f"本看板已设置访问令牌。请使用{self.ctx.composer.office}提供的带令牌链接（…?token=令牌）打开，"
             "或在请求头中携带 Authorization: Bearer 令牌。",
         )
         response.headers["WWW-Authenticate"] = 'Bearer realm="duban"'
@@ -351,7 +351,10 @@ def _board(dash: Dashboard, asked: str) -> Response:
         setup = dash.setup()
     except ConfigError as exc:
         log.error("dashboard: the ranking rules cannot be read: %s", exc)
-        return dash.message(503, "暂时无法显示排名", "排名规则文件有误，请督查室检查配置后重试。")
+        office = dash.ctx.composer.office
+        return dash.message(
+            503, "暂时无法显示排名", f"排名规则文件有误，请{office}检查配置后重试。"
+        )
     now = dash.ctx.clock()
     try:
         period = parse_period(asked) if asked else boards.default_period(setup, now)

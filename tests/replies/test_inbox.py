@@ -10,6 +10,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery.compose import DEFAULT_OFFICE
 from bot.intake.directory import Directory, load_directory
 from bot.intake.importing import import_file
 from bot.platforms.inbound import InboundMessage
@@ -204,7 +205,7 @@ def test_an_unknown_sender_is_refused_politely_and_on_record(
     with planned.begin() as session:
         handled = handle(session, people, row, NOW)
     assert handled is not None
-    assert (handled.reply, handled.changed) == (UNKNOWN_SENDER, False)
+    assert (handled.reply, handled.changed) == (UNKNOWN_SENDER.format(office=DEFAULT_OFFICE), False)
     [refused] = refusals(planned)
     assert (refused.actor, refused.channel, refused.inbound_message_id) == (
         "unknown sender",
@@ -231,12 +232,14 @@ def test_without_a_plan_nothing_is_done(sessions: sessionmaker[Session], tmp_pat
     with sessions.begin() as session:
         handled = handle(session, People.load(session, directory.office), row, NOW)
     assert handled is not None
-    assert handled.reply == UNKNOWN_SENDER  # units and their contacts come with a plan
+    assert handled.reply == UNKNOWN_SENDER.format(
+        office=DEFAULT_OFFICE
+    )  # units and their contacts come with a plan
     row = kept(sessions, message(sender="ducha", event_id="7302"))
     with sessions.begin() as session:
         handled = handle(session, People.load(session, directory.office), row, NOW)
     assert handled is not None  # the office is in the directory file: known without a plan
-    assert (handled.reply, handled.changed) == (NO_PLAN, False)
+    assert (handled.reply, handled.changed) == (NO_PLAN.format(office=DEFAULT_OFFICE), False)
 
 
 def test_a_message_that_is_no_command_is_answered_with_the_help(

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery.compose import Composer
 from bot.platforms.formats import Formats, MessageFormat
 from bot.store.models import AuditEvent, Message, OnceKey, Supervisor, Task
 from bot.supervise.accountability import decide, raise_entries
@@ -191,7 +192,7 @@ def test_user_text_is_escaped_for_a_markdown_channel(
     formats = Formats(
         {"console": MessageFormat("console"), "li": MessageFormat("wecom", "markdown")}
     )
-    digests(sessions, replace(setup, formats=formats), "2020-10-14T08:30")
+    digests(sessions, replace(setup, composer=Composer(formats)), "2020-10-14T08:30")
     (message,) = queued(sessions)["李明"]
     assert message.channel == "li"
     assert message.text.startswith("**【督办日报】李明**：2020年10月14日\n")
@@ -207,7 +208,7 @@ def test_the_office_digest_goes_to_the_office_channel(
         {"console": MessageFormat("console"), "office": MessageFormat("console")},
         office_channel="office",
     )
-    digests(sessions, replace(setup, formats=formats), "2020-10-14T08:30")
+    digests(sessions, replace(setup, composer=Composer(formats)), "2020-10-14T08:30")
     channels = {name: {m.channel for m in parts} for name, parts in queued(sessions).items()}
     assert channels == {OFFICE: {"office"}, "赵华": {"console"}, "李明": {"console"}}
 
@@ -220,7 +221,7 @@ def test_a_long_digest_is_split_in_numbered_parts_for_its_channel(
     for morning in working_mornings(date(2020, 9, 1), date(2020, 11, 5), runtime.calendar):
         runtime.sweep(morning)
     formats = Formats({"console": MessageFormat("wecom", "text")})
-    sent = digests(sessions, replace(setup, formats=formats), "2020-11-06T08:30")
+    sent = digests(sessions, replace(setup, composer=Composer(formats)), "2020-11-06T08:30")
     office = next(d for d in sent if d.recipient.id is None)
     parts = queued(sessions)[OFFICE]
     assert len(parts) == len(office.message_ids) > 1

@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import DubanError
 from bot.app.runtime import Runtime
+from bot.delivery.compose import Composer
 from bot.domain.calendar import WorkCalendar
 from bot.platforms.formats import Formats, MessageFormat
 from bot.store.models import Assignment, AuditEvent, Message, Plan
@@ -315,7 +316,8 @@ def test_a_markdown_channel_gets_the_markdown_ranking(
     formats = Formats(
         {"console": MessageFormat("console"), "public": MessageFormat("wecom", "markdown")}
     )
-    wecom = replace(setup, config=replace(setup.config, channel="public"), formats=formats)
+    public = replace(setup.config, channel="public")
+    wecom = replace(setup, config=public, composer=Composer(formats))
     with sessions.begin() as session:
         publish_ranking(session, parse_period("2020-09"), wecom, local("2020-10-09T10:00"))
     (message,) = messages(sessions)
@@ -391,7 +393,7 @@ def test_with_approval_the_office_gets_a_preview_and_publish_posts_it(
         {"console": MessageFormat("console"), "office": MessageFormat("console")},
         office_channel="office",
     )
-    approving = replace(setup, config=monthly, formats=formats)
+    approving = replace(setup, config=monthly, composer=Composer(formats))
     with sessions.begin() as session:
         (preview,) = publish_due_rankings(session, approving, local("2020-10-01T08:00"))
     assert (preview.outcome, preview.channel) == ("previewed", "office")
@@ -421,7 +423,7 @@ def test_a_long_ranking_is_split_for_a_small_channel(
     with sessions.begin() as session:
         ranked = compute_ranking(session, parse_period("2020-09"), setup)
     many = [replace(ranked[0], unit=f"第{i}个很长名字的单位" * 3) for i in range(60)]
-    small = replace(setup, formats=formats)
+    small = replace(setup, composer=Composer(formats))
     with sessions.begin() as session:
         result = ranking_flow._post(
             session,

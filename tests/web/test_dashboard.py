@@ -23,7 +23,7 @@ from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import DirectorySettings, SchedulesSettings, Settings, WebSettings
-from bot.app.runtime import Runtime
+from bot.app.runtime import Runtime, composer_of
 from bot.store.models import Task
 from bot.supervise.ranking import Lights, RankedUnit, UnitMetrics, parse_period
 from bot.supervise.ranking_flow import compute_ranking, ranking_setup
@@ -190,7 +190,8 @@ def get(client: TestClient, url: str, status: int = 200) -> str:
 
 
 def october(sessions: sessionmaker[Session]) -> list[RankedUnit]:
-    setup = ranking_setup(dashboard_settings())
+    settings = dashboard_settings()
+    setup = ranking_setup(settings, composer_of(settings))
     with sessions() as session:
         return compute_ranking(session, parse_period("2020-10"), setup)
 

@@ -13,6 +13,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery.compose import DEFAULT_OFFICE
 from bot.platforms.wecom.callback import callback_body
 from bot.replies.inbox import UNKNOWN_SENDER
 from bot.web.context import WebContext
@@ -454,7 +455,7 @@ def test_generic_text_that_no_database_column_can_hold_is_kept_readable(
     body = b'{"sender": "liaison2\\u0000", "text": "\\ud800 \\u0000", "message_id": "oa-\\u0000"}'
     response = client.post("/hooks/generic/oa", content=body, headers=generic_headers(body, NOW))
     assert response.status_code == 200
-    assert response.json()["reply"] == UNKNOWN_SENDER
+    assert response.json()["reply"] == UNKNOWN_SENDER.format(office=DEFAULT_OFFICE)
     [event] = inbound_events(sessions)
     assert (event.sender, event.text, event.event_id) == (
         "liaison2\ufffd",
@@ -462,7 +463,11 @@ def test_generic_text_that_no_database_column_can_hold_is_kept_readable(
         "oa-\ufffd",
     )
     replay = client.post("/hooks/generic/oa", content=body, headers=generic_headers(body, NOW))
-    assert replay.json() == {"ok": True, "duplicate": True, "reply": UNKNOWN_SENDER}
+    assert replay.json() == {
+        "ok": True,
+        "duplicate": True,
+        "reply": UNKNOWN_SENDER.format(office=DEFAULT_OFFICE),
+    }
 
 
 # What users write is kept as written, and never echoed as a mention

@@ -11,6 +11,7 @@ import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery.compose import DEFAULT_OFFICE
 from bot.replies.inbox import UNKNOWN_SENDER
 from bot.store.models import Assignment, Task
 from tests.web.helpers import (
@@ -78,7 +79,7 @@ REFUSALS = [
     pytest.param(
         "13900009999",
         "进展 #1 50% 已开工",
-        UNKNOWN_SENDER,
+        UNKNOWN_SENDER.format(office=DEFAULT_OFFICE),
         "unknown sender",
         id="an unknown sender",
     ),

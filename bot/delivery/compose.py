@@ -1,0 +1,79 @@
+"""The one way a message is queued: for its recipient's channel, rendered in that channel's
+markup (what users wrote escaped for it), split to its byte budget, as outbox rows.
+
+Every producer — reminders, digests, rankings and their previews, blockers, follow-ups,
+alerts — calls `Composer.compose`; the dispatcher sends the rows (bot/delivery/outbox.py).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from bot.delivery.splitting import split_message
+from bot.intake.directory import OfficeEntry
+from bot.platforms.formats import Formats, MessageFormat
+from bot.store.models import Message
+
+# The office's name when the unit directory sets none (its [office] name).
+DEFAULT_OFFICE = OfficeEntry().name
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """Who a message is for: kind unit | supervisor | office | public, and their channel
+    (None: the default channel; the office always gets the office channel)."""
+
+    kind: str
+    id: int | None
+    name: str
+    channel: str | None = None
+
+
+@dataclass(frozen=True)
+class Composer:
+    formats: Formats = field(default_factory=Formats)
+    office: str = DEFAULT_OFFICE  # the office's name, from the directory
+
+    @property
+    def office_recipient(self) -> Recipient:
+        return Recipient("office", None, self.office)
+
+    def channel_of(self, recipient: Recipient) -> str:
+        """The channel that reaches `recipient` (an unknown one: the default channel)."""
+        wanted = self.formats.office_channel if recipient.kind == "office" else recipient.channel
+        return self.formats.channel_name(wanted)
+
+    def format_of(self, recipient: Recipient) -> MessageFormat:
+        return self.formats.of(self.channel_of(recipient))
+
+    def compose(
+        self,
+        recipient: Recipient,
+        kind: str,
+        text: Callable[[MessageFormat], str],
+        now: datetime,
+        *,
+        items: list[Any] | None = None,
+        mentions: dict[str, Any] | None = None,
+        not_before: datetime | None = None,
+        simulated: bool = False,
+    ) -> list[Message]:
+        """The rows of one message of `kind` to `recipient`; `text` renders it for the
+        channel's format. Several rows, numbered parts, when it is too long for one."""
+        channel = self.channel_of(recipient)
+        shape = self.formats.of(channel)
+        budget = shape.max_bytes - shape.mention_bytes(mentions or {})
+        return Message.queued(
+            (recipient.kind, recipient.id, recipient.name),
+            channel,
+            kind,
+            split_message(text(shape), budget),
+            now,
+            not_before=not_before,
+            items=items,
+            mentions=mentions,
+            simulated=simulated,
+        )
