@@ -8,19 +8,17 @@ from typing import Annotated
 import httpx
 import typer
 from rich.table import Table
-from sqlalchemy import select
 
-from bot.app.errors import DubanError, NotFoundError
+from bot.app.errors import DubanError
 from bot.app.runtime import build_runtime
 from bot.cli.support import out, print_json, reports_errors, sessions_of, settings_of
+from bot.delivery.admin import STATES, list_messages, retry
 from bot.delivery.preview import PLATFORM_MARKUP, preview
-from bot.delivery.ratelimit import enable
 from bot.delivery.render import KINDS, render
 from bot.platforms import DeliveryError, Outgoing
-from bot.store.models import Message
+from bot.present.labels import MESSAGE_STATES
 
 outbox_app = typer.Typer(help="发件箱：查看与重发消息。", invoke_without_command=True)
-STATES = ("pending", "sending", "sent", "failed", "dead", "split")
 
 
 def register(app: typer.Typer) -> None:
@@ -78,24 +76,8 @@ def outbox_command(
     """列出发件箱中的消息（最新在前）。"""
     if ctx.invoked_subcommand is not None:
         return
-    if state is not None and state not in STATES:
-        raise DubanError(f"未知的状态「{state}」，可选：{'、'.join(STATES)}")
-    query = select(Message).order_by(Message.id.desc()).limit(limit)
-    if state is not None:
-        query = query.where(Message.state == state)
     with sessions_of(ctx)() as session:
-        rows = [
-            {
-                "id": m.id,
-                "channel": m.channel,
-                "kind": m.kind,
-                "state": m.state,
-                "attempts": m.attempts,
-                "last_error": m.last_error,
-                "recipient": m.recipient_name,
-            }
-            for m in session.scalars(query)
-        ]
+        rows = list_messages(session, state, limit)
     if as_json:
         print_json(
             [
@@ -106,12 +88,10 @@ def outbox_command(
         return
     table = Table("编号", "渠道", "接收方", "类型", "状态", "次数", "最近错误")
     for r in rows:
-        table.add_row(
-            *(
-                str(r[k] or "")
-                for k in ("id", "channel", "recipient", "kind", "state", "attempts", "last_error")
-            )
-        )
+        state_name = MESSAGE_STATES.get(r["state"], r["state"])
+        shown = {**r, "state": state_name}
+        keys = ("id", "channel", "recipient", "kind", "state", "attempts", "last_error")
+        table.add_row(*(str(shown[k] or "") for k in keys))
     out.print(table)
 
 
@@ -122,17 +102,7 @@ def outbox_retry_command(
     message_id: Annotated[int, typer.Argument(help="消息编号。")],
 ) -> None:
     """把一条失败（dead）的消息重新放回待发送队列，并重新启用其渠道。"""
-    now = datetime.now(UTC)
     with sessions_of(ctx, write=True).begin() as session:
-        message = session.get(Message, message_id)
-        if message is None:
-            raise NotFoundError(f"没有编号为 {message_id} 的消息")
-        if message.state != "dead":
-            raise DubanError(
-                f"消息 {message_id} 的状态是 {message.state}，只有 dead 的消息可以重发"
-            )
-        message.state, message.attempts, message.not_before = "pending", 0, now
-        message.last_error = None
-        reopened = enable(session, f"channel:{message.channel}", now)
+        reopened = retry(session, message_id, datetime.now(UTC))
     note = "，并已重新启用该渠道" if reopened else ""
     out.print(f"消息 {message_id} 已重新排队{note}。")

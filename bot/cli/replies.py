@@ -14,15 +14,10 @@ from bot.app.logs import setup_logging
 from bot.app.runtime import composer_of
 from bot.cli.support import directory_of, out, reports_errors, sessions_of, settings_of
 from bot.engine.simulate import parse_moment
-from bot.replies.apply import apply_command
 from bot.replies.identity import People
-from bot.replies.inbox import INFORMATIONAL
-from bot.replies.keywords import ParseError, parse_command
+from bot.replies.inbox import enter_reply
 from bot.store import queries
-from bot.store.audit import record
 from bot.web.serve import make_server, web_context
-
-OFFICE_ENTRY = "office-entry"  # the audit channel of replies the office typed in
 
 
 @reports_errors
@@ -63,38 +58,15 @@ def reply_command(
     sessions = sessions_of(ctx, write=True)
     office = directory_of(settings).office
     with sessions.begin() as session:
-        plan = queries.current_plan(session)
-        tz = ZoneInfo(plan.timezone)
+        tz = ZoneInfo(queries.current_plan(session).timezone)
         try:
             now = parse_moment(at, tz).astimezone(UTC) if at else datetime.now(UTC)
         except ValueError:
             raise DubanError(f"--at 不是有效的 ISO 时间：{at}") from None
-        identity = People.load(session, office).named(as_)
-        if identity is None:
-            raise DubanError(
-                f"没有名为「{as_}」的联系人、单位、分管领导或{office.name}"
-                "（可用 `duban units` 查看）"
-            )
-        try:
-            command = parse_command(text, year=now.astimezone(tz).year)
-        except ParseError as exc:
-            raise DubanError(exc.message) from None
-        actor = identity.actor(command.kind)
-        outcome = apply_command(
-            session,
-            actor,
-            command,
-            plan,
-            now,
-            channel=OFFICE_ENTRY,
-            composer=composer_of(settings),
-        )
-        action = "reply.entered" if outcome.changed else "reply.refused"
-        detail = {"as": as_, "actor": actor.name, "text": text, "reply": outcome.reply}
-        if outcome.changed or command.kind not in INFORMATIONAL:
-            record(session, now, office.name, action, "reply", None, detail, channel=OFFICE_ENTRY)
-    out.print(outcome.reply, markup=False)
-    if not outcome.changed and command.kind not in INFORMATIONAL:
+        people = People.load(session, office)
+        applied = enter_reply(session, people, as_, text, now, composer_of(settings))
+    out.print(applied.outcome.reply, markup=False)
+    if applied.refused:
         raise typer.Exit(1)
 
 

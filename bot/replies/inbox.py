@@ -20,15 +20,15 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.app.errors import NotFoundError
+from bot.app.errors import DubanError, NotFoundError
 from bot.delivery.compose import Composer
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.mentions import neutralize_mentions
-from bot.replies.apply import apply_command
-from bot.replies.identity import People
+from bot.replies.apply import Actor, Outcome, apply_command
+from bot.replies.identity import Identity, People
 from bot.replies.keywords import CommandKind, ParseError, help_text, parse_command
 from bot.store.audit import record
-from bot.store.models import InboundEvent
+from bot.store.models import InboundEvent, Plan
 from bot.store.queries import current_plan
 
 UNKNOWN_SENDER = (
@@ -37,6 +37,8 @@ UNKNOWN_SENDER = (
 )
 NO_PLAN = "系统中尚无督办计划，本条回复未作处理。请联系{office}。"
 NOT_TEXT = "暂只能处理文字指令。发送「帮助」查看指令说明。"
+# The audit channel of replies the office enters from the command line.
+OFFICE_ENTRY = "office-entry"
 INFORMATIONAL = frozenset({CommandKind.HELP, CommandKind.TODO})
 # What a JSON string may hold but a database column cannot: NUL (PostgreSQL refuses it in
 # text) and lone surrogates (not encodable as UTF-8, on either backend).
@@ -168,12 +170,51 @@ def _act(
         plan = current_plan(session)
     except NotFoundError:
         return NO_PLAN.format(office=office), False, identity.name
-    year = now.astimezone(ZoneInfo(plan.timezone)).year
     try:
-        command = parse_command(event.text, year=year)
+        applied = apply_text(
+            session,
+            identity,
+            event.text,
+            plan,
+            now,
+            channel=event.source,
+            inbound=event.event_id,
+            composer=composer,
+        )
     except ParseError as exc:
         unrecognised = "未能识别" in exc.message
         return (f"{exc.message}\n\n{help_text()}" if unrecognised else exc.message), False, None
+    outcome, actor = applied.outcome, applied.actor
+    if applied.refused:
+        _refused(session, event, now, actor.name, outcome.reply)
+    return neutralize_mentions(outcome.reply), outcome.changed, actor.name
+
+
+@dataclass(frozen=True)
+class Applied:
+    outcome: Outcome
+    actor: Actor
+    informational: bool  # 帮助 / 待办: answered, nothing to change
+
+    @property
+    def refused(self) -> bool:
+        return not self.outcome.changed and not self.informational
+
+
+def apply_text(
+    session: Session,
+    identity: Identity,
+    text: str,
+    plan: Plan,
+    now: datetime,
+    *,
+    channel: str,
+    inbound: str | None = None,
+    composer: Composer | None = None,
+) -> Applied:
+    """A reply's text as a command, applied for `identity`: the one pipeline of replies from
+    chat and of replies the office enters (`duban reply --as`). ParseError if unreadable."""
+    command = parse_command(text, year=now.astimezone(ZoneInfo(plan.timezone)).year)
     actor = identity.actor(command.kind)
     outcome = apply_command(
         session,
@@ -181,13 +222,41 @@ def _act(
         command,
         plan,
         now,
-        channel=event.source,
-        inbound=event.event_id,
+        channel=channel,
+        inbound=inbound,
         composer=composer,
     )
-    if not outcome.changed and command.kind not in INFORMATIONAL:
-        _refused(session, event, now, actor.name, outcome.reply)
-    return neutralize_mentions(outcome.reply), outcome.changed, actor.name
+    return Applied(outcome, actor, command.kind in INFORMATIONAL)
+
+
+def enter_reply(
+    session: Session,
+    people: People,
+    who: str,
+    text: str,
+    now: datetime,
+    composer: Composer,
+) -> Applied:
+    """A reply received by phone or on paper, entered by the office as `who` (a contact,
+    unit, supervisor or the office); recorded as `reply.entered` (or `reply.refused`)."""
+    identity = people.named(who)
+    if identity is None:
+        raise NotFoundError(
+            f"没有名为「{who}」的联系人、单位、分管领导或{composer.office}"
+            "（可用 `duban units` 查看）"
+        )
+    plan = current_plan(session)
+    try:
+        applied = apply_text(
+            session, identity, text, plan, now, channel=OFFICE_ENTRY, composer=composer
+        )
+    except ParseError as exc:
+        raise DubanError(exc.message) from None
+    detail = {"as": who, "actor": applied.actor.name, "text": text, "reply": applied.outcome.reply}
+    if not applied.informational or applied.outcome.changed:
+        action = "reply.entered" if applied.outcome.changed else "reply.refused"
+        record(session, now, composer.office, action, "reply", None, detail, channel=OFFICE_ENTRY)
+    return applied
 
 
 def _refused(session: Session, event: InboundEvent, now: datetime, who: str, reply: str) -> None:
