@@ -90,9 +90,9 @@ def import_command(
 
 def _check_review_target(output: Path, dry_run: bool) -> None:
     if not dry_run:
-        raise UsageError("--output", "只能与 --dry-run 同用：先写出表格核对，再导入改好的表格")
+        raise UsageError("只能与 --dry-run 同用：先写出表格核对，再导入改好的表格", "--output")
     if output.suffix.lower() != ".xlsx":
-        raise UsageError("--output", f"「{output.name}」不是 .xlsx 文件，请写作 review.xlsx")
+        raise UsageError(f"「{output.name}」不是 .xlsx 文件，请写作 review.xlsx", "--output")
     check_target(output)
 
 

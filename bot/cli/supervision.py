@@ -11,7 +11,7 @@ import typer
 from rich.table import Table
 from rich.text import Text
 
-from bot.app.errors import DubanError
+from bot.app.errors import UsageError
 from bot.app.runtime import composer_of
 from bot.cli.support import out, print_json, reports_errors, sessions_of, settings_of
 from bot.present.labels import LIGHT_DOTS, LIGHT_NAMES, TREND_ARROWS, TREND_NAMES
@@ -134,12 +134,6 @@ def rank_publish_command(
 # --- accountability -----------------------------------------------------------------------
 
 
-class OptionValueError(DubanError):
-    """A bad option value: one clear line, exit 2 (as Click's own usage errors)."""
-
-    exit_code = 2
-
-
 STATE_HELP = "只列出该状态：open 待处理、confirmed 已确认、dismissed 已撤销。"
 
 
@@ -154,7 +148,7 @@ def accountability_command(
     if ctx.invoked_subcommand is not None:
         return
     if state is not None and state not in STATES:
-        raise OptionValueError(f"未知的状态「{state}」，可选：{'、'.join(STATES)}")
+        raise UsageError(f"未知的状态「{state}」，可选：{'、'.join(STATES)}")
     settings = settings_of(ctx)
     with sessions_of(ctx)() as session:
         entries = accountability.list_entries(session, state)

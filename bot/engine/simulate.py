@@ -21,13 +21,13 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import Engine, event, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app.errors import DubanError
+from bot.app.errors import DubanError, ParseError
 from bot.app.runtime import Runtime
 from bot.delivery.compose import DEFAULT_OFFICE, Composer
 from bot.domain.ladder import local_at
 from bot.platforms import CaptureChannel, Channel
 from bot.replies.apply import Actor, apply_command
-from bot.replies.keywords import ParseError, parse_command
+from bot.replies.keywords import parse_command
 from bot.store import database
 from bot.store.models import Base, Message, Plan, Unit, UnitAlias
 

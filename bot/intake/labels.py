@@ -100,7 +100,7 @@ def parse_columns(text: str) -> dict[str, Role]:
         if not sep or not header or word not in ROLE_WORDS:
             known = "、".join(ROLE_WORDS)
             raise UsageError(
-                "--columns", f"无法理解「{part}」，应写作「内容=民生实事」，可用的列：{known}"
+                f"无法理解「{part}」，应写作「内容=民生实事」，可用的列：{known}", "--columns"
             )
         found[re.sub(r"\s+", "", header)] = ROLE_WORDS[word]
     return found

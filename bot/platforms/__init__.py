@@ -6,7 +6,8 @@ One module per platform. This release has the local ones — `console` (prints) 
 
 from __future__ import annotations
 
-from bot.platforms.base import Channel, DeliveryError, Outgoing, Receipt
+from bot.app.errors import DeliveryError
+from bot.platforms.base import Channel, Outgoing, Receipt
 from bot.platforms.local import CaptureChannel, ConsoleChannel, JsonlChannel
 
 __all__ = [

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from bot.app.errors import DubanError
-
 
 @dataclass(frozen=True)
 class Outgoing:
@@ -33,25 +31,6 @@ class Receipt:
     """What the platform answered to a successful send."""
 
     detail: dict[str, Any] = field(default_factory=dict)
-
-
-class DeliveryError(DubanError):
-    """A send that did not succeed, and what to do about it."""
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        permanent: bool = False,
-        too_long: bool = False,
-        retry_after: float | None = None,
-        answer: dict[str, Any] | None = None,
-    ) -> None:
-        self.permanent = permanent
-        self.too_long = too_long
-        self.retry_after = retry_after
-        self.answer = answer or {}
-        super().__init__(message)
 
 
 class Channel(Protocol):

@@ -12,7 +12,7 @@ from urllib.parse import parse_qsl, urlsplit
 
 import httpx
 
-from bot.platforms.base import DeliveryError
+from bot.app.errors import DeliveryError
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 

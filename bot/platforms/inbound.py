@@ -12,17 +12,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
+from bot.app.errors import Rejected
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
-
-
-class Rejected(Exception):  # noqa: N818 -- a verdict: the name says what happened
-    """A refused callback: `status` to answer (400, 401 or 403) and a `reason` safe to log."""
-
-    def __init__(self, status: int, reason: str) -> None:
-        super().__init__(f"{status}: {reason}")
-        self.status = status
-        self.reason = reason
 
 
 @dataclass(frozen=True)

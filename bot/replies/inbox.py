@@ -20,13 +20,13 @@ from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session
 
-from bot.app.errors import DubanError, NotFoundError
+from bot.app.errors import DubanError, NotFoundError, ParseError
 from bot.delivery.compose import Composer
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.mentions import neutralize_mentions
 from bot.replies.apply import Actor, Outcome, apply_command
 from bot.replies.identity import Identity, People
-from bot.replies.keywords import CommandKind, ParseError, help_text, parse_command
+from bot.replies.keywords import CommandKind, help_text, parse_command
 from bot.store.audit import record
 from bot.store.models import InboundEvent, Plan
 from bot.store.queries import current_plan

@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final
 
+from bot.app.errors import ParseError
+
 MAX_LENGTH: Final = 2000
 
 
@@ -39,14 +41,6 @@ class Command:
     percent: int | None = None
     date: datetime.date | None = None
     text: str = ""
-
-
-class ParseError(ValueError):
-    """A reply that is not a command; `message` is the polite answer to send back."""
-
-    def __init__(self, message: str) -> None:
-        self.message = message
-        super().__init__(message)
 
 
 _K = CommandKind

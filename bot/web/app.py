@@ -24,10 +24,11 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from bot.app.config import InboundSettings
+from bot.app.errors import NoSuchHook, Rejected, TooLarge
 from bot.platforms.dingtalk import callback as dingtalk
 from bot.platforms.feishu import callback as feishu
 from bot.platforms.generic import callback as generic
-from bot.platforms.inbound import InboundMessage, Rejected
+from bot.platforms.inbound import InboundMessage
 from bot.platforms.wecom.callback import WecomCrypto
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
@@ -35,14 +36,6 @@ from bot.web.observability import add_observability
 
 log = logging.getLogger("duban.web")
 EMPTY_JSON = Response(b"{}", media_type="application/json")
-
-
-class TooLarge(Exception):  # noqa: N818 -- a verdict, like Rejected
-    pass
-
-
-class NoSuchHook(Exception):  # noqa: N818
-    pass
 
 
 def create_app(ctx: WebContext) -> FastAPI:

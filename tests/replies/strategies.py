@@ -8,7 +8,7 @@ from xml.sax.saxutils import escape
 
 from hypothesis import strategies as st
 
-from bot.platforms.inbound import Rejected
+from bot.app.errors import Rejected
 
 json_values: st.SearchStrategy[object] = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(),

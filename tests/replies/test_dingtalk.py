@@ -8,8 +8,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from hypothesis import given
 
+from bot.app.errors import Rejected
 from bot.platforms.dingtalk.callback import parse_callback, sign, verify
-from bot.platforms.inbound import Rejected
 from tests.replies.strategies import json_bytes, json_objects, only_rejected
 
 SECRET = "this is a secret"

@@ -13,6 +13,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.app.errors import Rejected
 from bot.platforms.feishu.callback import (
     MESSAGE_EVENT,
     Challenge,
@@ -24,7 +25,7 @@ from bot.platforms.feishu.callback import (
     signature,
     verify,
 )
-from bot.platforms.inbound import InboundMessage, Rejected
+from bot.platforms.inbound import InboundMessage
 from tests.replies.strategies import json_bytes, json_objects, json_values, only_rejected
 
 VECTOR_KEY = "test key"

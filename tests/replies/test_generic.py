@@ -9,6 +9,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+from bot.app.errors import Rejected
 from bot.platforms.generic.callback import parse_callback
 from bot.platforms.generic.robot import (
     SIGNATURE_HEADER,
@@ -16,7 +17,6 @@ from bot.platforms.generic.robot import (
     sign_webhook,
     verify_webhook,
 )
-from bot.platforms.inbound import Rejected
 from tests.replies.strategies import json_bytes, json_objects, only_rejected
 
 SECRET = "whsec_9f3a1c7e5b"

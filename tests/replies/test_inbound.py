@@ -6,9 +6,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.app.errors import Rejected
 from bot.platforms.inbound import (
     InboundMessage,
-    Rejected,
     check_fresh,
     from_epoch,
     header,

@@ -8,11 +8,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.app.errors import ParseError
 from bot.replies.keywords import (
     MAX_LENGTH,
     Command,
     CommandKind,
-    ParseError,
     help_text,
     parse_command,
 )

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from bot.replies.keywords import CommandKind, ParseError, help_text, parse_command
+from bot.app.errors import ParseError
+from bot.replies.keywords import CommandKind, help_text, parse_command
 
 CARD_PATH = Path(__file__).resolve().parents[2] / "docs" / "units-quickref.md"
 CARD = CARD_PATH.read_text(encoding="utf-8")

@@ -12,7 +12,7 @@ from defusedxml import ElementTree
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.platforms.inbound import Rejected
+from bot.app.errors import Rejected
 from bot.platforms.wecom.callback import WecomCrypto, callback_body
 from tests.replies.strategies import only_rejected, xml_documents
 

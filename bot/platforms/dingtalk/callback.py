@@ -12,10 +12,10 @@ import hashlib
 import hmac
 from datetime import datetime, timedelta
 
+from bot.app.errors import Rejected
 from bot.platforms.inbound import (
     MILLISECOND,
     InboundMessage,
-    Rejected,
     check_fresh,
     from_epoch,
     json_object,

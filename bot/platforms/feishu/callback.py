@@ -20,10 +20,10 @@ from typing import TypeAlias
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
+from bot.app.errors import Rejected
 from bot.platforms.inbound import (
     MILLISECOND,
     InboundMessage,
-    Rejected,
     check_fresh,
     from_epoch,
     header,

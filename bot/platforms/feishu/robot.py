@@ -17,7 +17,8 @@ from urllib.parse import urlsplit
 
 import httpx
 
-from bot.platforms.base import DeliveryError, Outgoing, Receipt
+from bot.app.errors import DeliveryError
+from bot.platforms.base import Outgoing, Receipt
 from bot.platforms.http import Scrubber, compact_json, post_json
 
 BODY_LIMIT = 20_000

@@ -15,10 +15,10 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 
+from bot.app.errors import Rejected
 from bot.platforms.generic.robot import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
 from bot.platforms.inbound import (
     InboundMessage,
-    Rejected,
     check_fresh,
     from_epoch,
     header,

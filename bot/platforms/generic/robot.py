@@ -21,7 +21,8 @@ from collections.abc import Callable
 
 import httpx
 
-from bot.platforms.base import DeliveryError, Outgoing, Receipt
+from bot.app.errors import DeliveryError
+from bot.platforms.base import Outgoing, Receipt
 from bot.platforms.http import Scrubber, post_json
 
 MAX_BYTES = 64_000

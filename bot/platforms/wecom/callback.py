@@ -20,9 +20,9 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml import ElementTree
 
+from bot.app.errors import Rejected
 from bot.platforms.inbound import (
     InboundMessage,
-    Rejected,
     check_fresh,
     epoch_number,
     from_epoch,

@@ -13,7 +13,8 @@ from typing import Any
 
 import httpx
 
-from bot.platforms.base import DeliveryError, Outgoing, Receipt
+from bot.app.errors import DeliveryError
+from bot.platforms.base import Outgoing, Receipt
 from bot.platforms.http import Scrubber, compact_json, post_json
 
 TEXT_LIMIT = 2048
