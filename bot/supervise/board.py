@@ -49,8 +49,8 @@ from bot.store.models import (
     UnitAlias,
 )
 from bot.store.queries import current_plan
-from bot.supervise.ranking import Period, RankedUnit, period_of, rank_units, ranks_by_unit
-from bot.supervise.ranking_flow import History, RankingSetup, compute_ranking, published_at
+from bot.supervise.ranking import Period, RankedUnit, period_of
+from bot.supervise.ranking_flow import RankingSetup, compute_ranking, published_at, ranking_series
 
 HISTORY_PERIODS = 12  # months of ranking history a unit's page shows
 RECENT_REPLIES = 20
@@ -624,18 +624,11 @@ def ranking_history(
     if not periods:
         return []
     periods.reverse()
-    history = History.load(session, last.bounds(setup.tz)[1], setup.calendar, setup.non_working_day)
-    weights, lights = setup.config.weights, setup.config.lights
-    before = rank_units(history.metrics(periods[0].previous(), setup.tz), weights, lights)
     found = []
-    for period in periods:
-        ranked = rank_units(
-            history.metrics(period, setup.tz), weights, lights, ranks_by_unit(before)
-        )
+    for period, ranked in zip(periods, ranking_series(session, periods, setup), strict=True):
         mine = next((row for row in ranked if row.unit == unit), None)
         if mine is not None:
             found.append(HistoryRow(period, mine, len(ranked)))
-        before = ranked
     found.reverse()
     return found
 

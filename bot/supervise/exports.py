@@ -48,6 +48,7 @@ from bot.engine.schedule import plan_start
 from bot.present.labels import LIGHT_FILLS, LIGHT_NAMES, LIGHTS, STATUS_NAMES, TREND_NAMES
 from bot.present.sheets import Column, Sheet, Value
 from bot.store.models import Assignment, AuditEvent, Plan, Task
+from bot.supervise.history import History
 from bot.supervise.ranking import (
     PERIOD_KINDS,
     Period,
@@ -57,7 +58,7 @@ from bot.supervise.ranking import (
     parse_period,
     period_of,
 )
-from bot.supervise.ranking_flow import History, RankingSetup, compute_ranking, ensure_ended
+from bot.supervise.ranking_flow import RankingSetup, compute_ranking, ensure_ended
 
 KIND_NAMES = {"month": "按月", "week": "按周"}
 NOT_REPORTED = "尚未报送"
