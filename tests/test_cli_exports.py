@@ -15,10 +15,11 @@ from openpyxl import load_workbook
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bot.domain.calendar import WorkCalendar
+from bot.domain.periods import parse_period
 from bot.present.labels import LIGHT_NAMES, TREND_NAMES
 from bot.store import database
-from bot.supervise.exports import RANKING_COLUMNS
-from bot.supervise.ranking import RankingConfig, parse_period
+from bot.supervise.ranking import RankingConfig
+from bot.supervise.ranking_export import RANKING_COLUMNS
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
 from tests.cli_stories import make_duban, october_story
 from tests.engine_factories import TZ

@@ -11,10 +11,11 @@ import pytest
 from sqlalchemy import select
 
 from bot.domain.calendar import WorkCalendar
+from bot.domain.periods import parse_period
 from bot.store import database
 from bot.store.models import AuditEvent, Message
 from bot.supervise.accountability import raise_entries
-from bot.supervise.ranking import RankingConfig, parse_period
+from bot.supervise.ranking import RankingConfig
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
 from tests.cli_stories import make_duban, october_story
 from tests.conftest import ROOT

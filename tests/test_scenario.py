@@ -50,6 +50,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import DirectorySettings, InboundSettings, SchedulesSettings, Settings
 from bot.app.runtime import Runtime, build_runtime
+from bot.domain.periods import parse_period, period_of
 from bot.engine.simulate import ScriptedReply, read_replies
 from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
@@ -67,7 +68,7 @@ from bot.store.models import (
     Unit,
 )
 from bot.supervise.accountability import Decision, decide, list_entries
-from bot.supervise.ranking import expected_progress, parse_period, period_of
+from bot.supervise.ranking import expected_progress
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
 from bot.web.app import create_app
 from bot.web.context import WebContext

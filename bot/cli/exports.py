@@ -2,28 +2,22 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
 
+from bot.app.errors import DubanError
 from bot.app.runtime import composer_of
 from bot.cli.support import out, reports_errors, sessions_of, settings_of
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.rules import load_rules
 from bot.present.sheets import check_target, choose_format, render, write_atomic
 from bot.store import queries
-from bot.supervise.exports import (
-    check_as_of,
-    parse_day,
-    progress_sheet,
-    progress_table,
-    ranking_history,
-    ranking_periods,
-    ranking_sheet,
-)
+from bot.supervise.progress import check_as_of, progress_sheet, progress_table
+from bot.supervise.ranking_export import ranking_history, ranking_periods, ranking_sheet
 from bot.supervise.ranking_flow import ranking_setup
 
 export_app = typer.Typer(
@@ -117,3 +111,10 @@ def export_ranking_command(
         f"已导出 {span} 共 {len(periods)} 期排名（{len(sheet.rows)} 行，{chosen}）：{output}",
         markup=False,
     )
+
+
+def parse_day(text: str, option: str = "--as-of") -> date:
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise DubanError(f"{option}「{text}」不是有效日期，请用 2020-10-31 的格式") from None

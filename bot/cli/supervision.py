@@ -14,11 +14,12 @@ from rich.text import Text
 from bot.app.errors import UsageError
 from bot.app.runtime import composer_of
 from bot.cli.support import out, print_json, reports_errors, sessions_of, settings_of
+from bot.domain.periods import Period, last_ended, parse_period
 from bot.present.labels import LIGHT_DOTS, LIGHT_NAMES, TREND_ARROWS, TREND_NAMES
 from bot.store.models import AccountabilityEntry
 from bot.supervise import accountability
 from bot.supervise.accountability import RULE_NAMES, STATE_NAMES, STATES, Decision
-from bot.supervise.ranking import Period, RankedUnit, last_ended, parse_period, score_text
+from bot.supervise.ranking import RankedUnit, score_text
 from bot.supervise.ranking_flow import (
     RankingSetup,
     as_json,

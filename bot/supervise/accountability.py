@@ -38,6 +38,7 @@ from bot.app.errors import DubanError, NotFoundError
 from bot.delivery.compose import DEFAULT_OFFICE
 from bot.delivery.render import shorten
 from bot.domain.lifecycle import PAUSED
+from bot.domain.periods import Period, last_ended
 from bot.present.labels import due_what
 from bot.store.audit import record, record_many
 from bot.store.database import insert_ignoring_duplicates
@@ -52,7 +53,7 @@ from bot.store.models import (
     Task,
     Unit,
 )
-from bot.supervise.ranking import Period, RankedUnit, last_ended
+from bot.supervise.ranking import RankedUnit
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
 
 RED, OVERDUE = "red_periods", "overdue"

@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.app.errors import NotFoundError
 from bot.domain.lifecycle import ENDED, Status, preferred, supervisor_of
+from bot.domain.periods import Period, period_of
 from bot.domain.rules import Rules
 from bot.engine.schedule import deadline_of
 from bot.present.labels import (
@@ -49,7 +50,7 @@ from bot.store.models import (
     UnitAlias,
 )
 from bot.store.queries import current_plan
-from bot.supervise.ranking import Period, RankedUnit, period_of
+from bot.supervise.ranking import RankedUnit
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking, published_at, ranking_series
 
 HISTORY_PERIODS = 12  # months of ranking history a unit's page shows

@@ -46,6 +46,7 @@ from bot.delivery.compose import Composer
 from bot.delivery.render import due_label, render
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.lifecycle import ENDED, PAUSED
+from bot.domain.periods import period_of
 from bot.domain.rules import Rules, load_rules
 from bot.present.labels import due_what
 from bot.store.audit import record
@@ -62,7 +63,6 @@ from bot.store.models import (
     Unit,
 )
 from bot.supervise.accountability import RULE_NAMES, confirmed_between
-from bot.supervise.ranking import period_of
 
 QUEUED = "digest.queued"
 BLOCKER = "reply.blocker"

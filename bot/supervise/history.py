@@ -26,13 +26,10 @@ from sqlalchemy.orm import Session
 from bot.domain.calendar import WorkCalendar
 from bot.domain.ladder import adjust_due
 from bot.domain.lifecycle import DONE, PAUSED, REPORTS, Event, Status, after, effective_deadline
+from bot.domain.periods import Period
 from bot.engine.schedule import plan_start
 from bot.store.models import Assignment, AuditEvent, DuePoint, Plan, Task, Unit
-from bot.supervise.ranking import (
-    Period,
-    UnitMetrics,
-    expected_progress,
-)
+from bot.supervise.ranking import UnitMetrics, expected_progress
 
 # The events that change an assignment: the lifecycle's, and a change of role.
 ASSIGNMENT_EVENTS = frozenset({*Event, "assignment.role_changed"})

@@ -26,16 +26,15 @@ from bot.app.errors import ConfigError, DubanError
 from bot.delivery.compose import Composer, Recipient
 from bot.delivery.render import render
 from bot.domain.calendar import WorkCalendar, load_overrides
+from bot.domain.periods import Period, last_ended
 from bot.domain.rules import load_rules
 from bot.platforms.formats import MessageFormat
 from bot.store.audit import record
 from bot.store.models import AuditEvent, Message, Plan
 from bot.supervise.history import History
 from bot.supervise.ranking import (
-    Period,
     RankedUnit,
     RankingConfig,
-    last_ended,
     load_ranking_config,
     message_rows,
     rank_units,

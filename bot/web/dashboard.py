@@ -35,11 +35,12 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import ConfigError, DubanError
+from bot.domain.periods import last_ended, parse_period
 from bot.domain.rules import Rules, default_rules, load_rules
 from bot.present import labels
 from bot.store.database import session_factory
 from bot.supervise import board as boards
-from bot.supervise.ranking import Lights, RankedUnit, last_ended, parse_period, score_text
+from bot.supervise.ranking import Lights, RankedUnit, score_text
 from bot.supervise.ranking_flow import RankingSetup, ranking_setup
 from bot.web.context import WebContext
 

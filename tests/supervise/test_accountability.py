@@ -11,9 +11,10 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import DubanError, NotFoundError
+from bot.domain.periods import parse_period
 from bot.store.models import AccountabilityEntry, AuditEvent, OnceKey
 from bot.supervise.accountability import decide, list_entries, raise_entries
-from bot.supervise.ranking import Accountability, parse_period
+from bot.supervise.ranking import Accountability
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
 from tests.engine_factories import local, while_the_first_holds, writer_sessions
 from tests.supervise.test_ranking_flow import Story

@@ -18,27 +18,25 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import DubanError
+from bot.cli.exports import parse_day
 from bot.domain.calendar import WorkCalendar
 from bot.domain.lifecycle import task_status
+from bot.domain.periods import parse_period
 from bot.domain.rules import RulesModel, build_rules, default_rules
 from bot.present.labels import LIGHT_FILLS
 from bot.present.sheets import Column, Sheet, choose_format, md_cell, render, write_atomic
 from bot.store.models import Assignment, DuePoint, Plan, Task, Unit
 from bot.store.queries import current_plan
-from bot.supervise.exports import (
+from bot.supervise.progress import (
     UnitReport,
     check_as_of,
-    parse_day,
     progress_sheet,
     progress_table,
-    ranking_history,
-    ranking_periods,
-    ranking_sheet,
     report_line,
     responsibility_text,
     task_light,
 )
-from bot.supervise.ranking import parse_period
+from bot.supervise.ranking_export import ranking_history, ranking_periods, ranking_sheet
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
 from tests.engine_factories import TZ, local
 from tests.supervise.test_ranking_flow import Story

@@ -10,19 +10,17 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from bot.app.errors import ConfigError, DubanError
+from bot.domain.periods import last_ended, parse_period, period_of
 from bot.supervise.ranking import (
     Lights,
     RankingConfig,
     UnitMetrics,
     Weights,
     expected_progress,
-    last_ended,
     light_of,
     load_ranking_config,
     message_rows,
     parse_config,
-    parse_period,
-    period_of,
     rank_units,
     score_tenths,
     score_text,

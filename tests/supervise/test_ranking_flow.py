@@ -16,12 +16,13 @@ from bot.app.errors import DubanError
 from bot.app.runtime import Runtime
 from bot.delivery.compose import Composer
 from bot.domain.calendar import WorkCalendar
+from bot.domain.periods import parse_period
 from bot.platforms.formats import Formats, MessageFormat
 from bot.store.models import Assignment, AuditEvent, Message, Plan
 from bot.supervise import ranking_flow
-from bot.supervise.ranking import RankingConfig, parse_period
+from bot.supervise.history import History
+from bot.supervise.ranking import RankingConfig
 from bot.supervise.ranking_flow import (
-    History,
     RankingSetup,
     as_json,
     compute_ranking,

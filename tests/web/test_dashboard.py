@@ -24,8 +24,9 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import DirectorySettings, SchedulesSettings, Settings, WebSettings
 from bot.app.runtime import Runtime, composer_of
+from bot.domain.periods import parse_period
 from bot.store.models import Task
-from bot.supervise.ranking import Lights, RankedUnit, UnitMetrics, parse_period
+from bot.supervise.ranking import Lights, RankedUnit, UnitMetrics
 from bot.supervise.ranking_flow import compute_ranking, ranking_setup
 from bot.web.app import create_app
 from bot.web.context import WebContext

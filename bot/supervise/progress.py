@@ -1,10 +1,5 @@
-"""Exports for the office: the progress table (进展情况表) and the ranking history (晾晒).
-
-Both are built as a `Sheet` (bot/present/sheets.py) and written as xlsx, csv or Markdown.
-
-**The progress table** shows the plan as it stood at the end of the `as_of` day (local to
-the plan's time zone), from the audit trail, like the ranking (bot/supervise/ranking_flow.py,
-whose replay of the events it reuses):
+"""The progress table (进展情况表): the plan as it stood at the end of the `as_of` day
+(local to the plan's time zone), from the history (bot/supervise/history.py):
 
 - one row per task of the plan that existed and was active then, in document order;
 - 内容与要求 and 责任单位 as the document said then (re-import changes after that day are
@@ -12,19 +7,14 @@ whose replay of the events it reuses):
 - 进展情况: each unit's latest report (`reply.progress`, `reply.complete`) up to that day,
   one line per unit that reported, lead first — 「市发改委（60%，10月26日）：已完成项目立项」,
   「市住建局（申请办结，11月4日）：已建成」 — or 「尚未报送」;
-- 状态: 已办结 if closure was confirmed, else 申请办结 if it is requested, else 申请延期 if an
-  extension is awaiting approval, else 推进中 if any unit reported (or was in progress),
-  else 未启动 — over the task's assignments not withdrawn;
+- 状态: the task's status over its assignments not withdrawn (domain/lifecycle.task_status);
 - 灯: the worst light of the task's open deadlines and milestones, by the reminder ladder
   (schedules/default.toml): each ladder level with a `light` applies once its day is
   reached by the `as_of` day — by default 督办 (+1 working day after the due day) yellow,
   通报 (+3 working days) red, else green. Deadlines count with approved extensions; an
-  assignment whose closure is requested or confirmed has nothing open. Working days come
-  from the Chinese calendar (bot/calendar.py).
+  assignment whose closure is requested or confirmed has nothing open.
 
-**The ranking export** lists, for each ended period in a range, the ranking
-`compute_ranking` gives for it (the same as `duban rank --period`): period, rank, unit,
-score, light, trend and the counts behind the score.
+Built as a `Sheet` (bot/present/sheets.py) and written as xlsx, csv or Markdown.
 """
 
 from __future__ import annotations
@@ -44,34 +34,12 @@ from bot.domain.calendar import WorkCalendar
 from bot.domain.ladder import adjust_due
 from bot.domain.lifecycle import PAUSED, REPORTS, Status, task_status
 from bot.domain.rules import Level, Rules
-from bot.engine.schedule import plan_start
-from bot.present.labels import LIGHT_FILLS, LIGHT_NAMES, LIGHTS, STATUS_NAMES, TREND_NAMES
-from bot.present.sheets import Column, Sheet, Value
+from bot.present.labels import LIGHT_FILLS, LIGHT_NAMES, LIGHTS, STATUS_NAMES
+from bot.present.sheets import Column, Sheet
 from bot.store.models import Assignment, AuditEvent, Plan, Task
 from bot.supervise.history import History
-from bot.supervise.ranking import (
-    PERIOD_KINDS,
-    Period,
-    PeriodKind,
-    RankedUnit,
-    last_ended,
-    parse_period,
-    period_of,
-)
-from bot.supervise.ranking_flow import RankingSetup, compute_ranking, ensure_ended
 
-KIND_NAMES = {"month": "按月", "week": "按周"}
 NOT_REPORTED = "尚未报送"
-
-
-def parse_day(text: str, option: str = "--as-of") -> date:
-    try:
-        return date.fromisoformat(text.strip())
-    except ValueError:
-        raise DubanError(f"{option}「{text}」不是有效日期，请用 2020-10-31 的格式") from None
-
-
-# --- the progress table -------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -338,124 +306,4 @@ def progress_sheet(table: ProgressTable) -> Sheet:
         name=f"进展情况 {day.isoformat()}",
         columns=PROGRESS_COLUMNS,
         rows=rows,
-    )
-
-
-# --- the ranking history ------------------------------------------------------------------
-
-
-def parse_kind(text: str | None) -> PeriodKind | None:
-    if text is None:
-        return None
-    value = text.strip().lower()
-    for kind in PERIOD_KINDS:
-        if value == kind:
-            return kind
-    raise DubanError(f"不支持的期间类型「{text}」：--kind 可选 month（按月）或 week（按周）")
-
-
-def ranking_periods(
-    plan: Plan,
-    setup: RankingSetup,
-    now: datetime,
-    *,
-    first: str | None = None,
-    last: str | None = None,
-    kind: str | None = None,
-) -> list[Period]:
-    """The periods from `first` to `last` (2020-09, 2020-W38; both included), all ended.
-
-    Without `first`, the plan year's first period; without `last`, the last period ended
-    within the plan year (up to the last ended one when `first` is given). The kind is that
-    of the periods given, else `kind`, else month.
-    """
-    given = [parse_period(text) for text in (first, last) if text is not None]
-    wanted = parse_kind(kind)
-    kinds = {p.kind for p in given} | ({wanted} if wanted else set())
-    if len(kinds) > 1:
-        raise DubanError("--from、--to 与 --kind 的期间类型不一致（月如 2020-11，周如 2020-W45）")
-    chosen: PeriodKind = kinds.pop() if kinds else "month"
-    today = now.astimezone(setup.tz).date()
-    year = plan.year or plan_start(plan).year
-    start = parse_period(first) if first else period_of(date(year, 1, 1), chosen)
-    if last:
-        end = parse_period(last)
-    else:
-        end = last_ended(chosen, today)
-        if first is None:
-            end = min(end, period_of(date(year, 12, 31), chosen))
-    for period in (start, end):
-        if period in given:
-            ensure_ended(period, setup.tz, now)
-    if end < start:
-        if not given:
-            raise DubanError(f"{year}年还没有已结束的期间，无可导出的排名")
-        raise DubanError(f"期间范围不对：--from {start.label} 晚于 --to {end.label}")
-    periods = [start]
-    while periods[-1] < end:
-        periods.append(periods[-1].next())
-    return periods
-
-
-def ranking_history(
-    session: Session, periods: Sequence[Period], setup: RankingSetup
-) -> list[tuple[Period, list[RankedUnit]]]:
-    """Each period's ranking, as `duban rank --period` computes it."""
-    return [(period, compute_ranking(session, period, setup)) for period in periods]
-
-
-RANKING_COLUMNS = (
-    Column("期间", 12),
-    Column("排名", 6),
-    Column("单位", 24),
-    Column("得分", 8),
-    Column("灯", 6, fills=LIGHT_FILLS),
-    Column("趋势", 8),
-    Column("应报送次数", 11),
-    Column("按时报送次数", 13),
-    Column("按时报送率(%)", 14),
-    Column("牵头任务数", 11),
-    Column("进度达标数", 11),
-    Column("进度达标率(%)", 14),
-    Column("承办事项数", 11),
-    Column("逾期事项数", 11),
-    Column("无逾期率(%)", 13),
-)
-
-
-def ranking_sheet(
-    plan: Plan, history: Sequence[tuple[Period, Sequence[RankedUnit]]], kind: PeriodKind
-) -> Sheet:
-    rows: list[tuple[Value, ...]] = []
-    for period, ranked in history:
-        for row in ranked:
-            m = row.metrics.as_json()
-            rows.append(
-                (
-                    period.label,
-                    row.rank,
-                    row.unit,
-                    row.score,
-                    LIGHT_NAMES[row.light],
-                    TREND_NAMES[row.trend],
-                    m["reports_due"],
-                    m["reports_on_time"],
-                    m["on_time_rate"],
-                    m["lead_tasks"],
-                    m["on_track"],
-                    m["on_track_rate"],
-                    m["assignments"],
-                    m["overdue"],
-                    m["no_overdue_rate"],
-                )
-            )
-    span = ""
-    if history:
-        first, last = history[0][0].label, history[-1][0].label
-        span = first if first == last else f"{first} 至 {last}"
-    return Sheet(
-        title=f"{plan.title or plan.key} 工作晾晒排名（{span}，{KIND_NAMES[kind]}）",
-        name="晾晒排名",
-        columns=RANKING_COLUMNS,
-        rows=tuple(rows),
     )
