@@ -40,6 +40,9 @@ from bot.domain.rules import Rules, default_rules, load_rules
 from bot.present import labels
 from bot.store.database import session_factory
 from bot.supervise import board as boards
+from bot.supervise import task_list as task_lists
+from bot.supervise import task_page as task_pages
+from bot.supervise import unit_page as unit_pages
 from bot.supervise.ranking import Lights, RankedUnit, score_text
 from bot.supervise.ranking_flow import RankingSetup, ranking_setup
 from bot.web.context import WebContext
@@ -312,9 +315,9 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
     def tasks_page(request: Request) -> Response:
         if (denied := dash.guard(request)) is not None:
             return denied
-        filters = boards.Filters(**_params(request, "unit", "status", "light", "supervisor"))
+        filters = task_lists.Filters(**_params(request, "unit", "status", "light", "supervisor"))
         with dash.session() as session:
-            found = boards.task_list(session, dash.rules(), filters)
+            found = task_lists.task_list(session, dash.rules(), filters)
         return dash.page("tasks.html", here="tasks", filters=filters, found=found)
 
     @app.get("/tasks/{number}", include_in_schema=False)
@@ -324,7 +327,7 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
         if "\x00" in number:  # no task number holds it; PostgreSQL would refuse the query
             return dash.not_found(f"任务 #{number.replace(chr(0), '')}")
         with dash.session() as session:
-            task = boards.task_page(session, dash.rules(), dash.tz, number)
+            task = task_pages.task_page(session, dash.rules(), dash.tz, number)
         if task is None:
             return dash.not_found(f"任务 #{number}")
         return dash.page("task.html", here="tasks", page=task)
@@ -341,7 +344,7 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
             log.error("dashboard: the ranking rules cannot be read: %s", exc)
             setup = None
         with dash.session() as session:
-            unit = boards.unit_page(session, dash.rules(), setup, name, dash.ctx.clock())
+            unit = unit_pages.unit_page(session, dash.rules(), setup, name, dash.ctx.clock())
         if unit is None:
             return dash.not_found(f"单位「{name}」")
         return dash.page("unit.html", here="", page=unit, ranked=setup is not None)
