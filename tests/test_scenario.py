@@ -67,7 +67,7 @@ from bot.store.models import (
     Task,
     Unit,
 )
-from bot.supervise.accountability import Decision, decide, list_entries
+from bot.supervise.ledger import Decision, decide, list_entries
 from bot.supervise.ranking import expected_progress
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
 from bot.web.app import create_app

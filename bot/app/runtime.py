@@ -26,7 +26,8 @@ from bot.platforms.registry import PLATFORMS
 from bot.platforms.spec import ChannelSpec
 from bot.replies.followup import ack_followups
 from bot.supervise.accountability import raise_entries
-from bot.supervise.digest import DigestSetup, digest_setup, send_digests
+from bot.supervise.digest import send_digests
+from bot.supervise.digest_message import DigestSetup, digest_setup
 from bot.supervise.ranking_flow import RankingSetup, publish_due_rankings, ranking_setup
 
 log = logging.getLogger("duban")

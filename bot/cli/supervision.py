@@ -17,8 +17,9 @@ from bot.cli.support import out, print_json, reports_errors, sessions_of, settin
 from bot.domain.periods import Period, last_ended, parse_period
 from bot.present.labels import LIGHT_DOTS, LIGHT_NAMES, TREND_ARROWS, TREND_NAMES
 from bot.store.models import AccountabilityEntry
-from bot.supervise import accountability
-from bot.supervise.accountability import RULE_NAMES, STATE_NAMES, STATES, Decision
+from bot.supervise import ledger
+from bot.supervise.accountability import RULE_NAMES, STATES
+from bot.supervise.ledger import STATE_NAMES, Decision
 from bot.supervise.ranking import RankedUnit, score_text
 from bot.supervise.ranking_flow import (
     RankingSetup,
@@ -152,9 +153,9 @@ def accountability_command(
         raise UsageError(f"未知的状态「{state}」，可选：{'、'.join(STATES)}")
     settings = settings_of(ctx)
     with sessions_of(ctx)() as session:
-        entries = accountability.list_entries(session, state)
+        entries = ledger.list_entries(session, state)
         if as_json_:
-            print_json(accountability.as_json(entries))
+            print_json(ledger.as_json(entries))
             return
         _show_entries(entries, ZoneInfo(settings.plan.timezone))
 
@@ -182,7 +183,7 @@ def _show_entries(entries: list[AccountabilityEntry], tz: ZoneInfo) -> None:
 def _decide(ctx: typer.Context, entry_id: int, decision: Decision, note: str | None) -> None:
     with sessions_of(ctx, write=True).begin() as session:
         office = composer_of(settings_of(ctx)).office
-        entry = accountability.decide(
+        entry = ledger.decide(
             session, entry_id, decision, datetime.now(UTC), note=note, actor=office
         )
         unit, summary = entry.unit.name, entry.summary

@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app.errors import DubanError, NotFoundError
 from bot.domain.periods import parse_period
 from bot.store.models import AccountabilityEntry, AuditEvent, OnceKey
-from bot.supervise.accountability import decide, list_entries, raise_entries
+from bot.supervise.accountability import raise_entries
+from bot.supervise.ledger import decide, list_entries
 from bot.supervise.ranking import Accountability
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
 from tests.engine_factories import local, while_the_first_holds, writer_sessions

@@ -14,8 +14,10 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery.compose import Composer
 from bot.platforms.formats import Formats, MessageFormat
 from bot.store.models import AuditEvent, Message, OnceKey, Supervisor, Task
-from bot.supervise.accountability import decide, raise_entries
-from bot.supervise.digest import Digest, DigestSetup, send_digests
+from bot.supervise.accountability import raise_entries
+from bot.supervise.digest import send_digests
+from bot.supervise.digest_message import Digest, DigestSetup
+from bot.supervise.ledger import decide
 from bot.supervise.ranking import Accountability, RankingConfig
 from bot.supervise.ranking_flow import RankingSetup
 from tests.engine_factories import (
