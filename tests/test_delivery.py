@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app.runtime import Runtime
 from bot.delivery import outbox
 from bot.delivery.compose import Composer
-from bot.delivery.outbox import RETRY_AFTER
+from bot.delivery.failures import RETRY_AFTER
 from bot.delivery.splitting import utf8_len
 from bot.domain.calendar import WorkCalendar
 from bot.domain.rules import default_rules

@@ -15,16 +15,9 @@ from sqlalchemy.exc import ProgrammingError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.runtime import Runtime
-from bot.delivery.outbox import (
-    LANE_CAP,
-    LEASE,
-    MAX_ATTEMPTS,
-    RETRY_AFTER,
-    Dispatcher,
-    claim,
-    dispatch_all,
-    dispatch_once,
-)
+from bot.delivery.confirmations import Claimed
+from bot.delivery.failures import MAX_ATTEMPTS, RETRY_AFTER
+from bot.delivery.outbox import LANE_CAP, LEASE, Dispatcher, dispatch_all, dispatch_once
 from bot.domain.calendar import WorkCalendar
 from bot.domain.rules import default_rules
 from bot.platforms import CaptureChannel, Channel, DeliveryError, Outgoing, Receipt
@@ -81,6 +74,11 @@ def only(channel: Channel) -> Callable[[str | None], Channel]:
     return lambda _name: channel
 
 
+def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
+    """The dispatcher's claim, as the daemon makes it (one console lane)."""
+    return Dispatcher(sessionmaker(), only(CaptureChannel())).claim(session, now, limit).all
+
+
 def ids(sent: list[Outgoing]) -> list[int]:
     return [outgoing.message_id for outgoing in sent]
 
@@ -109,7 +107,7 @@ def test_claim_moves_ready_rows_to_sending_with_a_lease_and_counts_the_attempt(
         exactly_now = make_message(session, not_before=NOW).id
         future = make_message(session, not_before=NOW + timedelta(seconds=1)).id
     with sessions.begin() as session:
-        claimed = claim(session, NOW, limit=10)
+        claimed = claim(session, NOW, 10)
     assert [c.outgoing.message_id for c in claimed] == [ready, exactly_now]
     assert claimed[0].channel == "archive"
     assert claimed[0].outgoing == Outgoing(
@@ -129,7 +127,7 @@ def test_claim_takes_at_most_the_limit_oldest_first(sessions: sessionmaker[Sessi
         older = make_message(session, not_before=EARLIER - timedelta(minutes=5)).id
         make_message(session, not_before=EARLIER + timedelta(minutes=5))
     with sessions.begin() as session:
-        claimed = claim(session, NOW, limit=2)
+        claimed = claim(session, NOW, 2)
     assert [c.outgoing.message_id for c in claimed] == [older, newer]
 
 
@@ -138,10 +136,10 @@ def test_a_claimed_row_is_not_claimed_again_while_its_lease_holds(
 ) -> None:
     (message_id,) = add_messages(sessions, 1)
     with sessions.begin() as session:
-        assert len(claim(session, NOW, limit=10)) == 1
+        assert len(claim(session, NOW, 10)) == 1
     for moment in (NOW, NOW + LEASE - timedelta(seconds=1), NOW + LEASE):
         with sessions.begin() as session:
-            assert claim(session, moment, limit=10) == []
+            assert claim(session, moment, 10) == []
     assert load(sessions, message_id).attempts == 1
 
 
@@ -150,7 +148,7 @@ def test_a_crash_between_claim_and_send_is_retried_once_the_lease_expires(
 ) -> None:
     (message_id,) = add_messages(sessions, 1)
     with sessions.begin() as session:
-        claim(session, NOW, limit=10)  # the process dies here, before sending
+        claim(session, NOW, 10)  # the process dies here, before sending
     capture = CaptureChannel()
     assert dispatch_once(sessions, only(capture), NOW + LEASE - timedelta(seconds=1)) == 0
     later = NOW + LEASE + timedelta(seconds=1)
@@ -466,14 +464,14 @@ def test_rows_being_claimed_are_held_back_from_a_second_claim(engine: Engine, db
     def claim_elsewhere() -> None:
         try:
             with writer_sessions(other).begin() as session:
-                second.append([c.outgoing.message_id for c in claim(session, NOW, limit=10)])
+                second.append([c.outgoing.message_id for c in claim(session, NOW, 10)])
         except BaseException as exc:  # reported below, in the test's own thread
             errors.append(exc)
 
     thread = threading.Thread(target=claim_elsewhere)
     try:
         with writer_sessions(engine).begin() as session:
-            first = [c.outgoing.message_id for c in claim(session, NOW, limit=3)]
+            first = [c.outgoing.message_id for c in claim(session, NOW, 3)]
             thread.start()
             thread.join(timeout=0.3)  # the first claim's transaction is still open here
         thread.join(timeout=30)

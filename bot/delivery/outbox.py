@@ -16,7 +16,6 @@ holds the workers, rather than losing the records.
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -30,11 +29,17 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
 from bot.delivery.compose import Composer
+from bot.delivery.confirmations import Claimed, Confirmations
+from bot.delivery.failures import (
+    MAX_ATTEMPTS,
+    alert_text,
+    dead_letter,
+    requeue,
+    retry_later,
+    split_resend,
+)
 from bot.delivery.ratelimit import Verdict, disable, grant_many, pause
-from bot.delivery.render import render
-from bot.delivery.splitting import split_message, utf8_len
 from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
-from bot.platforms.formats import MessageFormat
 from bot.platforms.registry import MENTION_KEYS, platform
 from bot.platforms.spec import Limit
 from bot.store.audit import record
@@ -60,31 +65,9 @@ LEASE = timedelta(minutes=5)
 BATCH = 500  # messages a claim takes
 LANE_CAP = 20  # a remote webhook's messages in one batch: 20 × a 10 s timeout < LEASE
 WAKE = 0.5  # seconds: the recorder looks at its workers at least this often
-GATHER = 0.005  # seconds a group of confirmations waits for more (unless every worker waits)
-RETRY_AFTER = timedelta(minutes=1)
 DISABLED_RECHECK = timedelta(minutes=10)
-MAX_ATTEMPTS = 8
 
 ChannelFor = Callable[[str | None], Channel]
-
-
-@dataclass(frozen=True)
-class Claimed:
-    outgoing: Outgoing
-    channel: str | None
-
-
-def claim(session: Session, now: datetime, limit: int) -> list[Claimed]:
-    """Moves up to `limit` sendable rows to `sending` and returns what to send."""
-    sendable = []
-    for message in _claimable(session, now, limit):
-        if message.state == "sending" and message.attempts >= MAX_ATTEMPTS:
-            _expired(session, message, now)
-            continue
-        message.state, message.claimed_until = "sending", now + LEASE
-        message.attempts += 1
-        sendable.append(message)
-    return [Claimed(_outgoing(m), m.channel) for m in sendable]
 
 
 def _claimable(session: Session, now: datetime, limit: int) -> list[Message]:
@@ -154,73 +137,10 @@ class Batch:
     def claimed(self) -> int:
         return sum(len(lane) for lane in self.lanes.values())
 
-
-class _Confirmations:
-    """Successful sends on their way to the database (group commit). A worker hands one over
-    and waits until the recorder has written it; the recorder writes whatever has gathered
-    in one transaction, once every busy worker waits or after GATHER seconds. While a worker
-    waits it sends nothing, so each worker has at most one message whose fate the database
-    does not know."""
-
-    def __init__(self, lanes: int) -> None:
-        self._changed = threading.Condition()
-        self._sent: list[tuple[Claimed, str, Receipt]] = []
-        self._waiting: list[threading.Event] = []
-        self._lanes = lanes
-        self._busy = 0  # workers in a lane
-        self._finished = self._seen = 0  # lanes done, and as the recorder last saw
-        self._broken = False  # a transaction failed: the workers stop sending
-
-    def begin(self) -> None:
-        with self._changed:
-            self._busy += 1
-
-    def end(self) -> None:
-        with self._changed:
-            self._busy -= 1
-            self._finished += 1
-            self._changed.notify()
-
-    def add(self, item: Claimed, channel: str, receipt: Receipt) -> bool:
-        """Hands a success over and waits for its record; False if recording failed."""
-        recorded = threading.Event()
-        with self._changed:
-            if self._broken:
-                return False
-            self._sent.append((item, channel, receipt))
-            self._waiting.append(recorded)
-            self._changed.notify()
-        recorded.wait()
-        return not self._broken
-
-    def done(self) -> bool:
-        with self._changed:
-            return self._finished == self._lanes
-
-    def take(
-        self, timeout: float
-    ) -> tuple[list[threading.Event], list[tuple[Claimed, str, Receipt]]]:
-        """What has gathered, and who waits for it. Waits (at most `timeout`) for a success
-        or a lane to finish; then, for at most GATHER seconds, for every busy worker's."""
-        with self._changed:
-            self._changed.wait_for(lambda: bool(self._sent) or self._finished > self._seen, timeout)
-            if self._sent:
-                self._changed.wait_for(lambda: len(self._sent) >= self._busy, GATHER)
-            self._seen = self._finished
-            waiting, self._waiting = self._waiting, []
-            sent, self._sent = self._sent, []
-            return waiting, sent
-
-    def written(self, waiting: list[threading.Event]) -> None:
-        for recorded in waiting:
-            recorded.set()
-
-    def broken(self, waiting: list[threading.Event]) -> None:
-        with self._changed:
-            self._broken = True
-            waiting = waiting + self._waiting
-        for recorded in waiting:
-            recorded.set()
+    @property
+    def all(self) -> list[Claimed]:
+        """Every claimed message, lane after lane."""
+        return [claimed for lane in self.lanes.values() for claimed in lane]
 
 
 @dataclass
@@ -259,12 +179,12 @@ class Dispatcher:
 
     def _dispatch(self, now: datetime, limit: int) -> Batch:
         with self.sessions.begin() as session:
-            batch = self._claim(session, now, limit)
+            batch = self.claim(session, now, limit)
         if not batch.lanes:
             return batch
         # Webhooks in parallel; one webhook's messages in order (numbered parts stay in order).
         lanes = list(batch.lanes.items())
-        confirmations = _Confirmations(len(lanes))
+        confirmations = Confirmations(len(lanes))
         with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
             futures = [
                 pool.submit(self._deliver_lane, name, lane, now, confirmations)
@@ -283,7 +203,7 @@ class Dispatcher:
             future.result()  # a failure no record could hold (the database gone for long)
         return batch
 
-    def _claim(self, session: Session, now: datetime, limit: int) -> Batch:
+    def claim(self, session: Session, now: datetime, limit: int) -> Batch:
         """Claims a batch, at most LANE_CAP messages a webhook, and takes each webhook's
         budget for its share in the same transaction; what the budget refuses waits."""
         rows = _claimable(session, now, limit)
@@ -323,7 +243,7 @@ class Dispatcher:
         return platform(self.platforms.get(name, "console")).local
 
     def _deliver_lane(
-        self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
+        self, name: str, lane: list[Claimed], now: datetime, confirmations: Confirmations
     ) -> None:
         confirmations.begin()
         try:
@@ -332,7 +252,7 @@ class Dispatcher:
             confirmations.end()
 
     def _send_lane(
-        self, name: str, lane: list[Claimed], now: datetime, confirmations: _Confirmations
+        self, name: str, lane: list[Claimed], now: datetime, confirmations: Confirmations
     ) -> None:
         channel = self.channel_for(lane[0].channel)
         platform = self.platforms.get(name, "console")
@@ -431,17 +351,17 @@ class Dispatcher:
     ) -> None:
         with self.sessions.begin() as session:
             if error.too_long:
-                _split(session, outgoing.message_id, error, now)
+                split_resend(session, outgoing.message_id, error, now)
             elif error.retry_after is not None:
                 RATE_LIMIT_PAUSES.labels(self.platforms.get(channel, "console")).inc()
                 pause(session, f"channel:{channel}", error.retry_after, now)
-                _requeue(session, outgoing.message_id, error, now, error.retry_after)
+                requeue(session, outgoing.message_id, error, now, error.retry_after)
             elif error.permanent:
                 DEAD_LETTERS.labels(self.platforms.get(channel, "console")).inc()
-                _dead(session, outgoing.message_id, channel, error, now)
+                dead_letter(session, outgoing.message_id, channel, error, now)
                 disable(session, f"channel:{channel}", str(error), now)
                 self._alert(session, channel, str(error), now)
-            elif _retry_later(session, outgoing.message_id, channel, error, now):
+            elif retry_later(session, outgoing.message_id, channel, error, now):
                 DEAD_LETTERS.labels(self.platforms.get(channel, "console")).inc()
 
     def _alert(self, session: Session, channel: str, reason: str, now: datetime) -> None:
@@ -450,107 +370,8 @@ class Dispatcher:
         if composer is None or composer.channel_of(composer.office_recipient) == channel:
             return
         office = composer.office_recipient
-        text = partial(_alert_text, channel=channel, reason=reason)
+        text = partial(alert_text, channel=channel, reason=reason)
         session.add_all(composer.compose(office, "alert", text, now))
-
-
-def _alert_text(shape: MessageFormat, *, channel: str, reason: str) -> str:
-    return render("alert", shape.markup, channel=channel, reason=reason)
-
-
-def _requeue(
-    session: Session, message_id: int, error: DeliveryError, now: datetime, seconds: float
-) -> None:
-    session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(
-            state="pending",
-            not_before=now + timedelta(seconds=seconds),
-            claimed_until=None,
-            last_error=str(error),
-        )
-    )
-    record(
-        session,
-        now,
-        "dispatch",
-        "message.rate_limited",
-        "message",
-        message_id,
-        {"error": str(error), "wait": seconds},
-    )
-
-
-def _dead(
-    session: Session, message_id: int, channel: str, error: DeliveryError, now: datetime
-) -> None:
-    session.execute(
-        update(Message)
-        .where(Message.id == message_id)
-        .values(state="dead", claimed_until=None, last_error=str(error), response=error.answer)
-    )
-    record(
-        session,
-        now,
-        "dispatch",
-        "message.dead",
-        "message",
-        message_id,
-        {"channel": channel, "error": str(error)},
-        channel=channel,
-    )
-
-
-def _retry_later(
-    session: Session, message_id: int, channel: str, error: DeliveryError, now: datetime
-) -> bool:
-    """Backs the message off, or gives up on it after MAX_ATTEMPTS (returns True then)."""
-    message = session.get_one(Message, message_id)
-    dead = message.attempts >= MAX_ATTEMPTS
-    message.state = "dead" if dead else "failed"
-    message.last_error, message.claimed_until = str(error), None
-    message.response = error.answer or None
-    message.not_before = now + RETRY_AFTER * 2 ** min(message.attempts, 6)
-    record(
-        session,
-        now,
-        "dispatch",
-        "message.dead" if dead else "message.failed",
-        "message",
-        message.id,
-        {"channel": channel, "error": str(error)},
-        channel=channel,
-    )
-    return dead
-
-
-def _split(session: Session, message_id: int, error: DeliveryError, now: datetime) -> None:
-    """The platform found it too long: resend it as parts half the size."""
-    message = session.get_one(Message, message_id)
-    parts = split_message(message.text, max(utf8_len(message.text) // 2, 256))
-    message.state, message.claimed_until, message.last_error = "split", None, str(error)
-    recipient = (message.recipient_kind, message.recipient_id, message.recipient_name)
-    session.add_all(
-        Message.queued(
-            recipient,
-            message.channel,
-            message.kind,
-            parts,
-            now,
-            mentions=message.mentions,
-            simulated=message.simulated,
-        )
-    )
-    record(
-        session,
-        now,
-        "dispatch",
-        "message.split",
-        "message",
-        message.id,
-        {"parts": len(parts), "error": str(error)},
-    )
 
 
 def dispatch_once(

@@ -285,44 +285,6 @@ class Message(Base):
     created_at: Mapped[datetime]
     sent_at: Mapped[datetime | None]
 
-    @classmethod
-    def queued(
-        cls,
-        recipient: tuple[str, int | None, str],
-        channel: str | None,
-        kind: str,
-        parts: list[str],
-        now: datetime,
-        *,
-        not_before: datetime | None = None,
-        items: list[Any] | None = None,
-        mentions: dict[str, Any] | None = None,
-        simulated: bool = False,
-    ) -> list[Message]:
-        """New pending rows for a text in numbered parts; `recipient` is (kind, id, name).
-        Items and mentions go with the first part."""
-        recipient_kind, recipient_id, recipient_name = recipient
-        return [
-            cls(
-                recipient_kind=recipient_kind,
-                recipient_id=recipient_id,
-                recipient_name=recipient_name,
-                channel=channel,
-                kind=kind,
-                state="pending",
-                not_before=not_before or now,
-                items=(items or []) if number == 1 else [],
-                mentions=(mentions or {}) if number == 1 else {},
-                text=part,
-                attempts=0,
-                simulated=simulated,
-                part=number,
-                parts=len(parts),
-                created_at=now,
-            )
-            for number, part in enumerate(parts, start=1)
-        ]
-
 
 class RateBucket(Base):
     """The send budget of one webhook, shared by every process through the database.

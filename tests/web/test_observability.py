@@ -7,7 +7,8 @@ from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.store.models import Message, RateBucket
+from bot.delivery.compose import message_rows
+from bot.store.models import RateBucket
 from bot.web.context import WebContext
 from tests.web.helpers import NOW, generic_post
 
@@ -76,7 +77,7 @@ def test_metrics_show_the_outbox_by_state_and_platform_and_the_resting_webhooks(
     with sessions.begin() as session:
         for state in ("pending", "pending", "dead"):
             unit = ("unit", None, "市发改委")
-            [message] = Message.queued(unit, None, "urge", ["【催办通知】"], NOW)
+            [message] = message_rows(unit, None, "urge", ["【催办通知】"], NOW)
             message.state = state
             session.add(message)
         session.add(
