@@ -18,7 +18,8 @@ from bot.delivery.compose import Composer
 from bot.delivery.outbox import Dispatcher
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.rules import Rules, load_rules
-from bot.engine.sweep import SweepOptions, SweepResult, sweep
+from bot.engine.reminders import SweepOptions
+from bot.engine.sweep import SweepResult, sweep
 from bot.intake.directory import load_directory
 from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
