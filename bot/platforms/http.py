@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Any
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -37,6 +38,26 @@ def compact_json(body: dict[str, object], *, limit: int | None = None, label: st
     if limit is not None and len(payload) > limit:
         raise DeliveryError(f"{label}: body is {len(payload)} bytes, over {limit}", too_long=True)
     return payload
+
+
+def json_answer(
+    response: httpx.Response, label: str, *, wait: float, coded_400: bool = False
+) -> dict[str, Any]:
+    """A robot's answer as a JSON object. HTTP 429 asks to wait `wait` seconds; another
+    4xx stops (unless `coded_400`: a 400 whose JSON carries the platform's own code, which
+    the caller classifies); a 5xx or an answer that is not JSON may pass on a retry."""
+    status = response.status_code
+    if status == 429:
+        raise DeliveryError(f"{label}: HTTP 429", retry_after=wait)
+    try:
+        answer = response.json()
+    except ValueError:
+        answer = None
+    if status >= 400 and not (coded_400 and status == 400 and isinstance(answer, dict)):
+        raise DeliveryError(f"{label}: HTTP {status}", permanent=status < 500)
+    if not isinstance(answer, dict):
+        raise DeliveryError(f"{label}: HTTP {status}, the answer is not JSON")
+    return answer
 
 
 def post_json(

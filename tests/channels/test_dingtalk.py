@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bot.platforms import DeliveryError, Outgoing
+from bot.platforms.dingtalk import PLATFORM as DINGTALK
 from bot.platforms.dingtalk.robot import BODY_LIMIT, DingtalkChannel, sign_dingtalk
 
 TOKEN = "0b1c9a7e5d3f4e2a8c6b0d9e7f5a3c1b2d4e6f8a0c2e4b6d8f0a2c4e6b8d0f2a"
@@ -149,8 +150,10 @@ def test_it_returns_the_answer_as_the_receipt() -> None:
 
 def test_it_refuses_a_body_over_twenty_thousand_bytes_without_posting() -> None:
     channel, seen = answering(OK)
-    assert channel.max_bytes < BODY_LIMIT == 20_000
-    assert channel.send(Outgoing(1, "市住建局", "remind", "督" * (channel.max_bytes // 3)))
+    assert DINGTALK.budget(channel.msgtype) < BODY_LIMIT == 20_000
+    assert channel.send(
+        Outgoing(1, "市住建局", "remind", "督" * (DINGTALK.budget(channel.msgtype) // 3))
+    )
     error = failure(channel, Outgoing(2, "市住建局", "remind", "督" * 6700))
     assert error.too_long
     assert len(seen) == 1

@@ -10,6 +10,7 @@ import httpx
 import pytest
 
 from bot.platforms import DeliveryError, Outgoing
+from bot.platforms.feishu import PLATFORM as FEISHU
 from bot.platforms.feishu.robot import BODY_LIMIT, FeishuChannel, sign_feishu
 
 TOKEN = "2d6c2f0e-8b1a-4c3d-9e5f-7a6b5c4d3e2f"
@@ -107,8 +108,8 @@ def test_it_accepts_the_new_and_the_legacy_success_answer() -> None:
 
 def test_it_refuses_a_body_over_twenty_kilobytes_without_posting() -> None:
     channel, seen = answering(OK)
-    assert channel.max_bytes < BODY_LIMIT == 20_000
-    channel.send(Outgoing(1, "市住建局", "remind", "督" * (channel.max_bytes // 3)))
+    assert FEISHU.budget("text") < BODY_LIMIT == 20_000
+    channel.send(Outgoing(1, "市住建局", "remind", "督" * (FEISHU.budget("text") // 3)))
     error = failure(channel, Outgoing(2, "市住建局", "remind", "督" * 6700))
     assert error.too_long
     assert len(seen) == 1

@@ -20,7 +20,7 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
-from bot.platforms.http import Scrubber, compact_json, post_json
+from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
 
 BODY_LIMIT = 20_000
 TEXT_BUDGET = 18_000  # leaves room for the JSON around the text, the title and the mentions
@@ -62,11 +62,6 @@ class DingtalkChannel:
         self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
         self._scrub = Scrubber(webhook, secret)
 
-    @property
-    def max_bytes(self) -> int:
-        """A text budget in UTF-8 bytes that keeps the whole body under `BODY_LIMIT`."""
-        return TEXT_BUDGET
-
     def send(self, message: Outgoing) -> Receipt:
         body = compact_json(self._body(message), limit=BODY_LIMIT, label=f"dingtalk {self.name}")
         response = post_json(
@@ -102,7 +97,7 @@ class DingtalkChannel:
         return {"msgtype": "markdown", "markdown": markdown, "at": at}
 
     def _receipt(self, response: httpx.Response) -> Receipt:
-        answer = self._answer(response)
+        answer = json_answer(response, f"dingtalk {self.name}", wait=RATE_LIMIT_WAIT)
         errcode, errmsg = answer.get("errcode"), self._scrub(answer.get("errmsg"))
         if errcode == 0:
             return Receipt(answer)
@@ -116,20 +111,6 @@ class DingtalkChannel:
         if errcode == TOO_LONG:
             raise DeliveryError(problem, too_long=True, answer=answer)
         raise DeliveryError(problem, answer=answer)
-
-    def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        status = response.status_code
-        if status == 429:
-            raise DeliveryError(f"dingtalk {self.name}: HTTP 429", retry_after=RATE_LIMIT_WAIT)
-        if status >= 400:
-            raise DeliveryError(f"dingtalk {self.name}: HTTP {status}", permanent=status < 500)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise DeliveryError(f"dingtalk {self.name}: HTTP {status}, the answer is not JSON")
-        return answer
 
 
 def _with_mentions(message: Outgoing) -> str:

@@ -19,7 +19,7 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
-from bot.platforms.http import Scrubber, compact_json, post_json
+from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
 
 BODY_LIMIT = 20_000
 TEXT_BUDGET = 18_000  # leaves room for the JSON around the text and the mention tags
@@ -55,11 +55,6 @@ class FeishuChannel:
         token = urlsplit(webhook).path.rstrip("/").rpartition("/")[2]
         self._scrub = Scrubber(webhook, token, secret)
 
-    @property
-    def max_bytes(self) -> int:
-        """A text budget in UTF-8 bytes that keeps the whole body under `BODY_LIMIT`."""
-        return TEXT_BUDGET
-
     def send(self, message: Outgoing) -> Receipt:
         body = compact_json(self._body(message), limit=BODY_LIMIT, label=f"feishu {self.name}")
         response = post_json(
@@ -82,7 +77,7 @@ class FeishuChannel:
         return body
 
     def _receipt(self, response: httpx.Response) -> Receipt:
-        answer = self._answer(response)
+        answer = json_answer(response, f"feishu {self.name}", wait=RATE_LIMIT_WAIT, coded_400=True)
         code = answer.get("code", answer.get("StatusCode"))  # StatusCode: the legacy answer
         if code == 0:
             return Receipt(answer)
@@ -94,21 +89,6 @@ class FeishuChannel:
             raise DeliveryError(problem, permanent=True, answer=answer)
         # An HTTP 400 without a code we know is still a request Feishu will never accept.
         raise DeliveryError(problem, permanent=response.status_code == 400, answer=answer)
-
-    def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        status = response.status_code
-        if status == 429:
-            raise DeliveryError(f"feishu {self.name}: HTTP 429", retry_after=RATE_LIMIT_WAIT)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        # HTTP 400 carries Feishu's own code (rate limits among them): classify by that.
-        if status >= 400 and not (status == 400 and isinstance(answer, dict)):
-            raise DeliveryError(f"feishu {self.name}: HTTP {status}", permanent=status < 500)
-        if not isinstance(answer, dict):
-            raise DeliveryError(f"feishu {self.name}: HTTP {status}, the answer is not JSON")
-        return answer
 
 
 def _at_tag(user_id: str) -> str:

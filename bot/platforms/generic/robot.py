@@ -79,10 +79,6 @@ class WebhookChannel:
         self._url, self._client, self._secret, self._now = url, client, secret, now
         self._scrub = Scrubber(url, secret)
 
-    @property
-    def max_bytes(self) -> int:
-        return MAX_BYTES
-
     def send(self, message: Outgoing) -> Receipt:
         body = _encode(message)
         timestamp = int(self._now())

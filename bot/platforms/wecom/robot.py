@@ -15,7 +15,7 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
-from bot.platforms.http import Scrubber, compact_json, post_json
+from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
 
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
@@ -83,7 +83,7 @@ class WecomChannel:
         return {"msgtype": "markdown", "markdown": {"content": content}}
 
     def _receipt(self, response: httpx.Response) -> Receipt:
-        answer = self._answer(response)
+        answer = json_answer(response, f"wecom {self.name}", wait=RATE_LIMIT_WAIT)
         errcode = answer.get("errcode")
         if errcode == 0:
             return Receipt(answer)
@@ -95,17 +95,3 @@ class WecomChannel:
         if errcode in RATE_LIMITED:
             raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
         raise DeliveryError(problem, answer=answer)
-
-    def _answer(self, response: httpx.Response) -> dict[str, Any]:
-        status = response.status_code
-        if status == 429:
-            raise DeliveryError(f"wecom {self.name}: HTTP 429", retry_after=RATE_LIMIT_WAIT)
-        if status >= 400:
-            raise DeliveryError(f"wecom {self.name}: HTTP {status}", permanent=status < 500)
-        try:
-            answer = response.json()
-        except ValueError:
-            answer = None
-        if not isinstance(answer, dict):
-            raise DeliveryError(f"wecom {self.name}: HTTP {status}, the answer is not JSON")
-        return answer
