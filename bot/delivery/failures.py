@@ -56,16 +56,18 @@ def dead_letter(
         .where(Message.id == message_id)
         .values(state="dead", claimed_until=None, last_error=str(error), response=error.answer)
     )
-    record(
-        session,
-        now,
-        "dispatch",
-        "message.dead",
-        "message",
-        message_id,
-        {"channel": channel, "error": str(error)},
-        channel=channel,
-    )
+    record_dead(session, message_id, {"channel": channel, "error": str(error)}, now, channel)
+
+
+def record_dead(
+    session: Session,
+    message_id: int,
+    detail: dict[str, str],
+    now: datetime,
+    channel: str = "cli",
+) -> None:
+    """The audit event of a message given up on."""
+    record(session, now, "dispatch", "message.dead", "message", message_id, detail, channel=channel)
 
 
 def retry_later(

@@ -34,6 +34,7 @@ from bot.delivery.failures import (
     MAX_ATTEMPTS,
     alert_text,
     dead_letter,
+    record_dead,
     requeue,
     retry_later,
     split_resend,
@@ -42,7 +43,6 @@ from bot.delivery.ratelimit import Verdict, disable, grant_many, pause
 from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
 from bot.platforms.registry import MENTION_KEYS, platform
 from bot.platforms.spec import Limit
-from bot.store.audit import record
 from bot.store.database import retry_while_unreachable, session_factory, writer
 from bot.store.models import AuditEvent, Message
 
@@ -91,15 +91,7 @@ def _expired(session: Session, message: Message, now: datetime) -> None:
     """Claimed again and again and never confirmed: sending it kills its sender."""
     message.state, message.claimed_until = "dead", None
     message.last_error = "lease expired after the last attempt"
-    record(
-        session,
-        now,
-        "dispatch",
-        "message.dead",
-        "message",
-        message.id,
-        {"error": message.last_error},
-    )
+    record_dead(session, message.id, {"error": message.last_error}, now)
 
 
 def _wait_for_budget(

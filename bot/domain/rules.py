@@ -13,14 +13,7 @@ from datetime import date, time
 from pathlib import Path
 from typing import Literal
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain.calendar import SendWindow
 from bot.domain.tomlfiles import invalid, read_toml

@@ -23,15 +23,7 @@ from bot.platforms.formats import MessageFormat
 from bot.platforms.registry import MENTION_KEYS
 from bot.store.audit import record_many
 from bot.store.database import insert_ignoring_duplicates
-from bot.store.models import (
-    Assignment,
-    DuePoint,
-    Message,
-    Notification,
-    Supervisor,
-    Task,
-    Unit,
-)
+from bot.store.models import Assignment, DuePoint, Message, Notification, Supervisor, Task, Unit
 
 KEY_CHUNK = 500
 ENQUEUE_GROUP = 5000

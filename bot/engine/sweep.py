@@ -24,24 +24,11 @@ from bot.domain.calendar import WorkCalendar
 from bot.domain.ladder import Decision, DueSpec, PointState, StepCache, decide
 from bot.domain.lifecycle import supervisor_of
 from bot.domain.rules import Rules
-from bot.engine.reminders import (
-    Reminder,
-    SweepOptions,
-    enqueue,
-    recipients,
-    reminders_for,
-)
+from bot.engine.reminders import Reminder, SweepOptions, enqueue, recipients, reminders_for
 from bot.engine.schedule import context_of, point_row, report_after, schedule_pending
 from bot.store.audit import record_many
 from bot.store.database import insert_ignoring_duplicates
-from bot.store.models import (
-    Assignment,
-    DuePoint,
-    Plan,
-    Supervisor,
-    Task,
-    Unit,
-)
+from bot.store.models import Assignment, DuePoint, Plan, Supervisor, Task, Unit
 
 
 @dataclass(frozen=True)

@@ -31,13 +31,7 @@ from bot.platforms.formats import MessageFormat
 from bot.present.labels import STATUS_NAMES
 from bot.replies.keywords import Command, CommandKind, help_text
 from bot.store.audit import record
-from bot.store.models import (
-    Assignment,
-    AuditEvent,
-    DuePoint,
-    Plan,
-    Task,
-)
+from bot.store.models import Assignment, AuditEvent, DuePoint, Plan, Task
 
 APPROVALS = frozenset(
     {

@@ -20,16 +20,8 @@ from sqlalchemy.orm import Session
 from bot.domain.lifecycle import ENDED
 from bot.domain.periods import Period, period_of
 from bot.domain.rules import Rules
-from bot.present.labels import (
-    worst_light,
-)
-from bot.store.models import (
-    Assignment,
-    DuePoint,
-    Notification,
-    Plan,
-    Task,
-)
+from bot.present.labels import worst_light
+from bot.store.models import Assignment, DuePoint, Notification, Plan, Task
 from bot.supervise.ranking import RankedUnit
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking, published_at
 

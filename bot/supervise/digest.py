@@ -52,14 +52,7 @@ from bot.store.models import (
     Task,
     Unit,
 )
-from bot.supervise.digest_message import (
-    Blocker,
-    Digest,
-    DigestSetup,
-    Item,
-    Recipient,
-    _queue,
-)
+from bot.supervise.digest_message import Blocker, Digest, DigestSetup, Item, Recipient, _queue
 from bot.supervise.ledger import confirmed_between
 
 BLOCKER = "reply.blocker"

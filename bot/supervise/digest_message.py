@@ -21,9 +21,7 @@ from bot.domain.periods import period_of
 from bot.domain.rules import Rules, load_rules
 from bot.present.labels import due_what
 from bot.store.audit import record
-from bot.store.models import (
-    AccountabilityEntry,
-)
+from bot.store.models import AccountabilityEntry
 from bot.supervise.accountability import RULE_NAMES
 
 QUEUED = "digest.queued"

@@ -14,9 +14,7 @@ from sqlalchemy.orm import Session, selectinload
 from bot.app.errors import DubanError, NotFoundError
 from bot.delivery.compose import DEFAULT_OFFICE
 from bot.store.audit import record
-from bot.store.models import (
-    AccountabilityEntry,
-)
+from bot.store.models import AccountabilityEntry
 
 STATE_NAMES = {"open": "待处理", "confirmed": "已确认", "dismissed": "已撤销"}
 DECIDED = {"confirmed": "accountability.confirmed", "dismissed": "accountability.dismissed"}

@@ -23,14 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
-from pydantic import (
-    BaseModel,
-    ConfigDict,
-    Field,
-    ValidationError,
-    field_validator,
-    model_validator,
-)
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
 from bot.domain.periods import PERIOD_KINDS, PeriodKind
 from bot.domain.tomlfiles import invalid, read_toml

@@ -13,19 +13,8 @@ from bot.app.errors import NotFoundError
 from bot.domain.lifecycle import Status, preferred, supervisor_of
 from bot.domain.rules import Rules
 from bot.engine.schedule import deadline_of
-from bot.present.labels import (
-    LIGHT_NAMES,
-    LIGHTS,
-    STATUS_NAMES,
-)
-from bot.store.models import (
-    Assignment,
-    Plan,
-    Supervisor,
-    Task,
-    Unit,
-    UnitAlias,
-)
+from bot.present.labels import LIGHT_NAMES, LIGHTS, STATUS_NAMES
+from bot.store.models import Assignment, Plan, Supervisor, Task, Unit, UnitAlias
 from bot.store.queries import current_plan
 from bot.supervise.board import assignment_lights, item_light, worst
 

@@ -13,16 +13,8 @@ from bot.domain.lifecycle import Status
 from bot.domain.periods import Period, period_of
 from bot.domain.rules import Rules
 from bot.engine.schedule import deadline_of
-from bot.present.labels import (
-    REPLY_ACTIONS,
-)
-from bot.store.models import (
-    Assignment,
-    AuditEvent,
-    Plan,
-    Task,
-    Unit,
-)
+from bot.present.labels import REPLY_ACTIONS
+from bot.store.models import Assignment, AuditEvent, Plan, Task, Unit
 from bot.supervise.board import assignment_lights, default_period, item_light
 from bot.supervise.ranking import RankedUnit
 from bot.supervise.ranking_flow import RankingSetup, ranking_series

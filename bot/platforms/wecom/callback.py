@@ -21,13 +21,7 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml import ElementTree
 
 from bot.app.errors import Rejected
-from bot.platforms.inbound import (
-    InboundMessage,
-    check_fresh,
-    epoch_number,
-    from_epoch,
-    same,
-)
+from bot.platforms.inbound import InboundMessage, check_fresh, epoch_number, from_epoch, same
 
 PLATFORM = "wecom"
 BLOCK_BITS = 256  # WeCom pads to 32 bytes, not to the AES block
