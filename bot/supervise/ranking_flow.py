@@ -184,11 +184,19 @@ def publish_due_rankings(session: Session, setup: RankingSetup, now: datetime) -
         if not ranked:
             record(session, now, "scheduler", SKIPPED, "ranking", None, _detail(period))
             done.append(Publication(period, "skipped"))
-        elif setup.config.require_approval:
-            done.append(_preview(session, period, setup, ranked, now))
         else:
+            preview = setup.config.require_approval
             done.append(
-                _post(session, period, setup, ranked, now, actor="scheduler", channel="scheduler")
+                _post(
+                    session,
+                    period,
+                    setup,
+                    ranked,
+                    now,
+                    actor="scheduler",
+                    channel="scheduler",
+                    preview=preview,
+                )
             )
     return done
 
@@ -291,11 +299,16 @@ def _post(
     *,
     actor: str,
     channel: str,
+    preview: bool = False,
 ) -> Publication:
-    target = setup.channel
-    public = Recipient("public", None, PUBLIC, target)
-    text = partial(_text_for, period, ranked, setup, preview=None)
-    messages = _queue(session, setup, public, text, now)
+    """Posts the ranking to the public group, or (`preview`) shows it to the office first."""
+    if preview:
+        recipient = setup.composer.office_recipient
+    else:
+        recipient = Recipient("public", None, PUBLIC, setup.channel)
+    target = setup.composer.channel_of(recipient)
+    text = partial(_text_for, period, ranked, setup, preview=period.label if preview else None)
+    messages = _queue(session, setup, recipient, text, now)
     ids = tuple(m.id for m in messages)
     detail = {
         **_detail(period),
@@ -303,30 +316,11 @@ def _post(
         "message_ids": list(ids),
         "rows": _rows_detail(ranked),
     }
-    record(session, now, actor, PUBLISHED, "ranking", None, detail, channel=channel)
+    action = PREVIEWED if preview else PUBLISHED
+    record(session, now, actor, action, "ranking", None, detail, channel=channel)
+    if preview:
+        return Publication(period, "previewed", target, ids, tuple(ranked), now)
     return Publication(period, "published", target, ids, tuple(ranked), now)
-
-
-def _preview(
-    session: Session,
-    period: Period,
-    setup: RankingSetup,
-    ranked: Sequence[RankedUnit],
-    now: datetime,
-) -> Publication:
-    office = setup.composer.office_recipient
-    target = setup.composer.channel_of(office)
-    text = partial(_text_for, period, ranked, setup, preview=period.label)
-    messages = _queue(session, setup, office, text, now)
-    ids = tuple(m.id for m in messages)
-    detail = {
-        **_detail(period),
-        "channel": target,
-        "message_ids": list(ids),
-        "rows": _rows_detail(ranked),
-    }
-    record(session, now, "scheduler", PREVIEWED, "ranking", None, detail, channel="scheduler")
-    return Publication(period, "previewed", target, ids, tuple(ranked), now)
 
 
 def as_json(ranked: Iterable[RankedUnit]) -> list[dict[str, Any]]:
