@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install run demo test check lint typecheck bench clean
+.PHONY: install run demo test test-fast check lint typecheck bench clean
 
 install: $(STAMP)
 
@@ -30,6 +30,11 @@ demo: install
 
 test: install
 	$(BIN)/pytest -q
+
+# Everything but the tests marked slow (real processes, the real clock, a year simulated,
+# stories lived month by month, the headless browser): under a minute.
+test-fast: install
+	$(BIN)/pytest -q -m "not slow"
 
 lint: install
 	$(BIN)/ruff check .

@@ -5,7 +5,7 @@ Run: `make bench` (or `.venv/bin/python bench/delivery_bench.py [--messages N]
 and the comparison ratio beside them; it is a benchmark, not a test, and never fails on time.
 
 1. Throughput with the limits off: N queued messages (Core INSERT) to distinct WeCom robots
-   of `tests.emulator.PlatformEmulator` answering after 50 ms, sent by
+   of `tests.support.emulator.PlatformEmulator` answering after 50 ms, sent by
    `Dispatcher.dispatch_all` on SQLite and on a temporary PostgreSQL database, workers
    doubled from 32 while the rate rises; compared with a plain sequential httpx loop. The
    emulator runs in a child process (`--emulator-in-process`: in this one), so the
@@ -55,7 +55,7 @@ from bot.store.models import AuditEvent, Base, Message, RateBucket
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the emulator lives with the tests, outside the package
-from tests.emulator import PlatformEmulator, VirtualClock  # noqa: E402
+from tests.support.emulator import PlatformEmulator, VirtualClock  # noqa: E402
 
 SAMPLE = ROOT / "examples" / "zhoushan-2020-key-tasks.txt"
 UNITS = ROOT / "examples" / "zhoushan-units.toml"

@@ -5,7 +5,7 @@ Run: `.venv/bin/python bench/scaleout_bench.py [--messages N] [--webhooks N] [--
 Prints figures; it is a benchmark, not a test, and never fails on time.
 
 N messages (default 10,000) to W generic webhook robots (default 1,000) of
-`tests.emulator.PlatformEmulator`, in a child process, answering after 50 ms. On a temporary
+`tests.support.emulator.PlatformEmulator`, in a child process, answering after 50 ms. On a temporary
 PostgreSQL database ($DUBAN_TEST_POSTGRES_URL, default the local `test` database's server),
 real `duban run` daemons with the shipped settings (32 workers, batches of 500) and a
 dispatch every second are started and ready first; then the messages are queued in one
@@ -38,18 +38,18 @@ from bot.store.models import AuditEvent, Message, RateBucket
 ROOT = Path(__file__).resolve().parent.parent
 if str(ROOT) not in sys.path:
     sys.path.insert(0, str(ROOT))  # the emulator and the daemon helpers live with the tests
-from tests.emulator import PlatformEmulator  # noqa: E402
-from tests.test_production import (  # noqa: E402
+from tests.support.daemons import (  # noqa: E402
     SECRET,
     Daemon,
     add_plan,
-    environment,
     metric,
     queue,
     states,
     table,
     write_setup,
 )
+from tests.support.emulator import PlatformEmulator  # noqa: E402
+from tests.support.processes import environment  # noqa: E402
 
 LATENCY = 0.05  # a platform's round trip
 WORKERS = 32  # the shipped [delivery] workers

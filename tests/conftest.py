@@ -1,35 +1,26 @@
 """Shared fixtures: one database fixture parametrized over SQLite and PostgreSQL.
 
-PostgreSQL tests use $DUBAN_TEST_POSTGRES_URL (default: the local `test` database). When the
-server is unreachable they skip — unless $DUBAN_REQUIRE_POSTGRES is set, as CI does, and
-then they fail.
+PostgreSQL tests use $DUBAN_TEST_POSTGRES_URL (default: the local `test` database; see
+tests/support/database.py). When the server is unreachable they skip — unless
+$DUBAN_REQUIRE_POSTGRES is set, as CI does, and then they fail.
 """
 
 from __future__ import annotations
 
 import os
 import shutil
-import uuid
 from collections.abc import Iterator
-from contextlib import ExitStack, contextmanager
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store import database
 from bot.store.models import Base
-
-ROOT = Path(__file__).resolve().parent.parent
-SAMPLE = ROOT / "examples" / "zhoushan-2020-key-tasks.txt"
-SAMPLE_UNITS = ROOT / "examples" / "zhoushan-units.toml"
-POSTGRES_URL = os.environ.get(
-    "DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
-)
-BACKENDS = ["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)]
+from tests.support.database import BACKENDS, POSTGRES_URL, fresh_postgres_database
 
 
 @pytest.fixture(scope="session")
@@ -40,26 +31,6 @@ def sqlite_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     database.upgrade(engine)
     engine.dispose()
     return path
-
-
-@contextmanager
-def fresh_postgres_database(prefix: str) -> Iterator[str]:
-    """A new migrated PostgreSQL database on the test server, dropped afterwards; its URL.
-    Raises OperationalError when the server cannot be reached."""
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    name = f"{prefix}_{uuid.uuid4().hex[:10]}"
-    try:
-        with admin.connect() as conn:
-            conn.execute(text(f'CREATE DATABASE "{name}"'))
-        url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
-        engine = database.make_engine(url)
-        database.upgrade(engine)
-        engine.dispose()
-        yield url
-        with admin.connect() as conn:
-            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
-    finally:
-        admin.dispose()
 
 
 @pytest.fixture(scope="session")

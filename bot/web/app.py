@@ -15,6 +15,7 @@ import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from datetime import datetime
+from typing import NamedTuple
 
 from fastapi import FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
@@ -75,10 +76,14 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         ctx.count("wecom", "verified")
         return PlainTextResponse(plain)
 
-    async def wecom_message(request: Request) -> Response:
+    async def arrival(request: Request, platform: str) -> Arrival:
+        """The hook's name and settings, and the request's body (404 and 413 first)."""
         name = request.path_params["name"]
-        config = _hook(ctx, name, "wecom")
-        body = await _body(request, ctx.settings.web.max_body)
+        config = _hook(ctx, name, platform)
+        return Arrival(name, config, await _body(request, ctx.settings.web.max_body))
+
+    async def wecom_message(request: Request) -> Response:
+        name, config, body = await arrival(request, "wecom")
         query = request.query_params
         signature, timestamp, nonce = (
             _param(query.get(key), key) for key in ("msg_signature", "timestamp", "nonce")
@@ -96,9 +101,7 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         return Response(xml, media_type="application/xml")
 
     async def dingtalk_message(request: Request) -> Response:
-        name = request.path_params["name"]
-        config = _hook(ctx, name, "dingtalk")
-        body = await _body(request, ctx.settings.web.max_body)
+        name, config, body = await arrival(request, "dingtalk")
         now = ctx.clock()
         headers = request.headers
         dingtalk.verify(config.app_secret or "", headers.get("timestamp"), headers.get("sign"), now)
@@ -107,9 +110,7 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         return EMPTY_JSON
 
     async def feishu_event(request: Request) -> Response:
-        name = request.path_params["name"]
-        config = _hook(ctx, name, "feishu")
-        body = await _body(request, ctx.settings.web.max_body)
+        name, config, body = await arrival(request, "feishu")
         now = ctx.clock()
         result = feishu.parse_callback(
             body,
@@ -128,9 +129,7 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         return EMPTY_JSON
 
     async def generic_message(request: Request) -> Response:
-        name = request.path_params["name"]
-        config = _hook(ctx, name, "generic")
-        body = await _body(request, ctx.settings.web.max_body)
+        name, config, body = await arrival(request, "generic")
         now = ctx.clock()
         message = generic.parse_callback(body, request.headers, config.secret or "", now)
         reply, duplicate = await _answer_now(ctx, name, message, now)
@@ -167,6 +166,12 @@ async def _accept_later(
         return
     ctx.count(message.platform, "accepted")
     ctx.act_later(new)
+
+
+class Arrival(NamedTuple):
+    name: str
+    config: InboundSettings
+    body: bytes
 
 
 def _hook(ctx: WebContext, name: str, platform: str) -> InboundSettings:

@@ -63,6 +63,15 @@ def test_a_tasks_status_is_the_furthest_of_its_assignments() -> None:
     assert task_status(["not_started"], reported=True) == Status.IN_PROGRESS
 
 
+def test_status_takes_the_furthest_assignment() -> None:
+    assert task_status(["closed", "not_started"], False) == "closed"
+    assert task_status(["in_progress", "closure_requested"], True) == "closure_requested"
+    assert task_status(["not_started", "extension_requested"], True) == "extension_requested"
+    assert task_status(["not_started"], True) == "in_progress"  # a report without a percent
+    assert task_status(["not_started", "withdrawn"], False) == "not_started"
+    assert task_status([], False) == "not_started"
+
+
 def test_the_effective_deadline_falls_back_to_the_year_end() -> None:
     extended, task, plan = date(2020, 12, 1), date(2020, 10, 31), date(2020, 11, 30)
     assert effective_deadline(extended, task, plan, 2020) == extended

@@ -11,7 +11,7 @@ from openpyxl import Workbook
 
 from bot.app.errors import IntakeError
 from bot.intake.reader import read_plan
-from tests.factories import make_directory, write_plan, write_table
+from tests.support.factories import make_directory, write_plan, write_table
 
 TEXT_PLAN = """
     2020年重点工作任务责任分解表

@@ -4,7 +4,7 @@ from datetime import date
 
 from bot.intake.model import Milestone, RawDocument
 from bot.intake.resolve import plan_year, resolve
-from tests.factories import make_directory, make_raw_task
+from tests.support.factories import make_directory, make_raw_task
 
 
 def test_an_alias_resolves_every_mention_of_the_unit() -> None:

@@ -13,9 +13,9 @@ from bot.intake.model import ParsedPlan, ParsedTask
 from bot.intake.reader import read_plan
 from bot.intake.review import Review, review_plan, review_sheet
 from bot.present.sheets import render, write_atomic
-from tests.conftest import SAMPLE, SAMPLE_UNITS
-from tests.factories import make_directory, write_plan
 from tests.intake.corpus.accuracy import CORPUS, records
+from tests.support.factories import make_directory, write_plan
+from tests.support.paths import SAMPLE, SAMPLE_UNITS
 
 DOCUMENTS = [SAMPLE, *(CORPUS / r["file"] for r in records())]
 

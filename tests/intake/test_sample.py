@@ -7,7 +7,7 @@ import pytest
 from bot.intake.directory import load_directory
 from bot.intake.model import ParsedPlan
 from bot.intake.reader import read_plan
-from tests.conftest import SAMPLE, SAMPLE_UNITS
+from tests.support.paths import SAMPLE, SAMPLE_UNITS
 
 
 @pytest.fixture(scope="module")

@@ -15,8 +15,8 @@ from bot.intake.importing import import_file
 from bot.intake.store import ImportReport
 from bot.store.models import Assignment, AuditEvent, Plan, Task, Unit
 from bot.store.queries import list_units, show_task
-from tests.conftest import SAMPLE, SAMPLE_UNITS
-from tests.factories import make_directory, write_plan, write_table
+from tests.support.factories import make_directory, write_plan, write_table
+from tests.support.paths import SAMPLE, SAMPLE_UNITS
 
 NOW = datetime(2020, 3, 1, 1, 0, tzinfo=UTC)
 LATER = datetime(2020, 4, 1, 1, 0, tzinfo=UTC)

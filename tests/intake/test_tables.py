@@ -23,7 +23,7 @@ from bot.intake.tables import (
     read_table_rows,
     read_xlsx,
 )
-from tests.factories import make_directory
+from tests.support.factories import make_directory
 
 TITLE = "2020年重点工作任务责任分解表"
 HEADER = ["序号", "工作任务", "责任单位", "完成时限"]

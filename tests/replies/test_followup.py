@@ -19,8 +19,8 @@ from bot.replies.followup import ack_followups
 from bot.replies.identity import People
 from bot.replies.inbox import handle, receive
 from bot.store.models import AuditEvent, Message
-from tests.engine_factories import TZ, local, make_runtime
-from tests.web.helpers import IMPORTED, write_directory, write_plan
+from tests.support.engine import TZ, local, make_runtime
+from tests.support.web import IMPORTED, write_directory, write_plan
 
 DAYS = 3
 TUESDAY = local("2020-03-10T10:00")

@@ -13,10 +13,10 @@ from bot.intake.importing import import_file
 from bot.replies.apply import APPROVALS, Actor
 from bot.replies.identity import Identity, People
 from bot.replies.keywords import CommandKind
-from tests import factories
-from tests.engine_factories import PLAN
-from tests.factories import make_directory
-from tests.web.helpers import IMPORTED, write_directory, write_plan
+from tests.support import factories
+from tests.support.engine import PLAN
+from tests.support.factories import make_directory
+from tests.support.web import IMPORTED, write_directory, write_plan
 
 UNIT_COMMANDS = [kind for kind in CommandKind if kind not in APPROVALS]
 

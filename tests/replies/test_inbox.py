@@ -26,7 +26,7 @@ from bot.replies.inbox import (
 )
 from bot.replies.keywords import help_text
 from bot.store.models import AuditEvent, InboundEvent
-from tests.web.helpers import IMPORTED, NOW, write_directory, write_plan
+from tests.support.web import IMPORTED, NOW, write_directory, write_plan
 
 WEBHOOK = "https://oapi.dingtalk.com/robot/sendBySession?session=c3f1b2"
 

@@ -9,13 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.app.errors import ParseError
-from bot.replies.keywords import (
-    MAX_LENGTH,
-    Command,
-    CommandKind,
-    help_text,
-    parse_command,
-)
+from bot.replies.keywords import MAX_LENGTH, Command, CommandKind, help_text, parse_command
 
 K = CommandKind
 GENERIC = "未能识别指令。请按「进展 #12 60% 说明」格式回复，发送「帮助」查看全部指令。"

@@ -14,7 +14,7 @@ import pytest
 
 from bot.replies.inbox import Handled
 from bot.replies.respond import DingtalkResponder, FeishuResponder, HttpFeishuApi
-from tests.web.helpers import NOW, FakeFeishuApi, Sink
+from tests.support.web import NOW, FakeFeishuApi, Sink
 
 ANSWER = "已收到第1项进展（60%），谢谢。"
 FEISHU = "https://open.feishu.test"

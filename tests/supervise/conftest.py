@@ -12,8 +12,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.domain.calendar import WorkCalendar
 from bot.supervise.ranking import RankingConfig
 from bot.supervise.ranking_flow import RankingSetup
-from tests.engine_factories import TZ, writer_sessions
-from tests.supervise.test_ranking_flow import Story
+from tests.support.engine import TZ, writer_sessions
+from tests.support.story import Story
 
 
 @pytest.fixture

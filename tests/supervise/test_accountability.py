@@ -17,8 +17,10 @@ from bot.supervise.accountability import raise_entries
 from bot.supervise.ledger import decide, list_entries
 from bot.supervise.ranking import Accountability
 from bot.supervise.ranking_flow import RankingSetup, as_json, compute_ranking
-from tests.engine_factories import local, while_the_first_holds, writer_sessions
-from tests.supervise.test_ranking_flow import Story
+from tests.support.engine import local, while_the_first_holds, writer_sessions
+from tests.support.story import Story
+
+pytestmark = pytest.mark.slow  # the ranking story, months of it, in most tests
 
 
 def with_rule(setup: RankingSetup, **rule: Any) -> RankingSetup:

@@ -20,7 +20,7 @@ from bot.supervise.digest_message import Digest, DigestSetup
 from bot.supervise.ledger import decide
 from bot.supervise.ranking import Accountability, RankingConfig
 from bot.supervise.ranking_flow import RankingSetup
-from tests.engine_factories import (
+from tests.support.engine import (
     TZ,
     import_plan,
     local,
@@ -29,7 +29,9 @@ from tests.engine_factories import (
     working_mornings,
     writer_sessions,
 )
-from tests.supervise.test_ranking_flow import OFFICE, Story
+from tests.support.story import OFFICE, Story
+
+pytestmark = pytest.mark.slow  # the ranking story, months of it, in most tests
 
 MANY = "2020年重点工作任务责任分解\n" + "\n".join(
     f"{n}.推进第{n}批老旧小区改造，完成管网更新和外立面整治。10月底前完成。\n责任单位:市财政局"

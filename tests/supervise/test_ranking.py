@@ -26,7 +26,7 @@ from bot.supervise.ranking import (
     score_text,
     trend_of,
 )
-from tests.conftest import ROOT
+from tests.support.paths import ROOT
 
 TZ = ZoneInfo("Asia/Shanghai")
 DEFAULT = RankingConfig()

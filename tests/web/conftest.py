@@ -5,7 +5,6 @@ in for DingTalk's session webhook and a fake Feishu API."""
 from __future__ import annotations
 
 import os
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -20,7 +19,8 @@ from bot.intake.directory import load_directory
 from bot.intake.importing import import_file
 from bot.web.context import WebContext
 from bot.web.serve import make_server
-from tests.web.helpers import (
+from tests.support.processes import free_port
+from tests.support.web import (
     HOOKS,
     IMPORTED,
     Clock,
@@ -97,13 +97,6 @@ def ctx(
     )
     yield context
     http.close()
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind(("127.0.0.1", 0))
-        port: int = probe.getsockname()[1]
-        return port
 
 
 @pytest.fixture(scope="session")

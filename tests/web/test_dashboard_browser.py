@@ -26,9 +26,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.web.app import create_app
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
-from tests.engine_factories import writer_sessions
-from tests.web.conftest import free_port
-from tests.web.test_dashboard import (
+from tests.support.dashboard import (
     PAYLOAD,
     REPLY_PAYLOAD,
     TOKEN,
@@ -36,6 +34,8 @@ from tests.web.test_dashboard import (
     dashboard_settings,
     web_context,
 )
+from tests.support.engine import writer_sessions
+from tests.support.processes import free_port
 
 try:
     from selenium import webdriver
@@ -47,6 +47,8 @@ try:
     SELENIUM = True
 except ImportError:  # said below, as the reason to skip (or fail)
     SELENIUM = False
+
+pytestmark = pytest.mark.slow  # a headless Chromium
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")

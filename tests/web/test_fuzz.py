@@ -25,8 +25,8 @@ from bot.platforms.wecom.callback import callback_body
 from bot.store import database
 from bot.web.app import create_app
 from bot.web.context import WebContext
-from tests.replies.strategies import json_bytes, json_objects, json_values, xml_documents
-from tests.web.helpers import (
+from tests.support.strategies import json_bytes, json_objects, json_values, xml_documents
+from tests.support.web import (
     DINGTALK_SECRET,
     FEISHU_KEY,
     HOOKS,

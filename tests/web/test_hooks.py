@@ -17,7 +17,7 @@ from bot.delivery.compose import DEFAULT_OFFICE
 from bot.platforms.wecom.callback import callback_body
 from bot.replies.inbox import UNKNOWN_SENDER
 from bot.web.context import WebContext
-from tests.web.helpers import (
+from tests.support.web import (
     NOW,
     WECOM,
     WECOM_CORP,
@@ -40,6 +40,8 @@ from tests.web.helpers import (
     seconds,
     wecom_post,
 )
+
+pytestmark = pytest.mark.slow  # the app served by uvicorn, with a plan imported, for each test
 
 PROGRESS = "进展 #1 60% 已完成立项"
 PROGRESS_ANSWER = "已收到第1项进展（60%），谢谢。"

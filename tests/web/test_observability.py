@@ -10,7 +10,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery.compose import message_rows
 from bot.store.models import RateBucket
 from bot.web.context import WebContext
-from tests.web.helpers import NOW, generic_post
+from tests.support.web import NOW, generic_post
 
 
 def samples(client: httpx.Client) -> dict[tuple[str, tuple[tuple[str, str], ...]], float]:

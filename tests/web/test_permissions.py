@@ -14,16 +14,11 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.delivery.compose import DEFAULT_OFFICE
 from bot.replies.inbox import UNKNOWN_SENDER
 from bot.store.models import Assignment, Task
-from tests.web.helpers import (
-    NOW,
-    assignment_of,
-    assignments,
-    audit,
-    generic_reply,
-    message_count,
-)
+from tests.support.web import NOW, assignment_of, assignments, audit, generic_reply, message_count
 
 # Senders, by the ids the sample directory gives them.
+pytestmark = pytest.mark.slow  # the app served by uvicorn, with a plan imported, for each test
+
 LIAISON_NDRC = "liaison2"  # 联络员2, 市发改委: leads task 1
 LIAISON_FINANCE = "liaison3"  # 联络员3, 市财政局: helps on task 1, leads task 11
 LIAISON_HOUSING = "liaison1"  # 联络员1, 市住建局: leads task 50, nothing on task 1
