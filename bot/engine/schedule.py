@@ -194,6 +194,34 @@ class _Templates:
             self.rows[key] = [point_row(ctx, s, self.rules, self.cal, self.now) for s in specs]
         return [{**row, "assignment_id": ctx.assignment_id} for row in self.rows[key]]
 
+    def reschedule(
+        self, session: Session, ctx: Context, have: dict[str, str]
+    ) -> list[dict[str, object]]:
+        """An assignment scheduled before (its deadline moved): add what is new, retire the old."""
+        specs = initial_specs(ctx, self.rules, self.cal)
+        if any(k.startswith("report:") for k in have):
+            specs = [s for s in specs if s.kind != "report"]
+            self._refresh_last_report(session, ctx, have)
+        _retire_old_deadlines(session, ctx.assignment_id, have, ctx, self.now)
+        return [
+            point_row(ctx, s, self.rules, self.cal, self.now) for s in specs if s.key not in have
+        ]
+
+    def _refresh_last_report(self, session: Session, ctx: Context, have: dict[str, str]) -> None:
+        """After a deadline moves, the latest report cycle may no longer be the last one."""
+        latest = max(k for k in have if k.startswith("report:"))
+        nominal = date.fromisoformat(latest.split(":", 1)[1])
+        ends = superseded_at(ctx, DueSpec("report", latest, nominal, nominal), self.rules, self.cal)
+        session.execute(
+            update(DuePoint)
+            .where(
+                DuePoint.assignment_id == ctx.assignment_id,
+                DuePoint.key == latest,
+                DuePoint.superseded_at.is_distinct_from(ends),
+            )
+            .values(superseded_at=ends, next_action_at=self.now)
+        )
+
 
 def schedule_pending(
     session: Session, rules: Rules, cal: WorkCalendar, now: datetime, batch: int = 5000
@@ -214,7 +242,7 @@ def schedule_pending(
             if not have:
                 new_rows += templates.fresh(ctx)
                 continue
-            new_rows += _reschedule(session, ctx, have, rules, cal, now)
+            new_rows += templates.reschedule(session, ctx, have)
         insert_ignoring_duplicates(session, DuePoint, new_rows)
         session.execute(
             update(Assignment)
@@ -224,23 +252,6 @@ def schedule_pending(
         )
         done += len(rows)
     return done
-
-
-def _reschedule(
-    session: Session,
-    ctx: Context,
-    have: dict[str, str],
-    rules: Rules,
-    cal: WorkCalendar,
-    now: datetime,
-) -> list[dict[str, object]]:
-    """An assignment scheduled before (its deadline moved): add what is new, retire the old."""
-    specs = initial_specs(ctx, rules, cal)
-    if any(k.startswith("report:") for k in have):
-        specs = [s for s in specs if s.kind != "report"]
-        _refresh_last_report(session, ctx, have, rules, cal, now)
-    _retire_old_deadlines(session, ctx.assignment_id, have, ctx, now)
-    return [point_row(ctx, s, rules, cal, now) for s in specs if s.key not in have]
 
 
 def _existing_keys(session: Session, ids: list[int]) -> dict[int, dict[str, str]]:
@@ -269,26 +280,3 @@ def _retire_old_deadlines(
             .where(DuePoint.assignment_id == assignment_id, DuePoint.key.in_(stale))
             .values(state="resolved", resolution="extended", resolved_at=now, next_action_at=None)
         )
-
-
-def _refresh_last_report(
-    session: Session,
-    ctx: Context,
-    have: dict[str, str],
-    rules: Rules,
-    cal: WorkCalendar,
-    now: datetime,
-) -> None:
-    """After a deadline moves, the latest report cycle may no longer be the last one."""
-    latest = max(k for k in have if k.startswith("report:"))
-    nominal = date.fromisoformat(latest.split(":", 1)[1])
-    ends = superseded_at(ctx, DueSpec("report", latest, nominal, nominal), rules, cal)
-    session.execute(
-        update(DuePoint)
-        .where(
-            DuePoint.assignment_id == ctx.assignment_id,
-            DuePoint.key == latest,
-            DuePoint.superseded_at.is_distinct_from(ends),
-        )
-        .values(superseded_at=ends, next_action_at=now)
-    )
