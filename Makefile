@@ -22,7 +22,7 @@ run: install
 DEMO := DUBAN_DATABASE__URL=sqlite:///demo.db
 demo: install
 	rm -f demo.db demo.db-wal demo.db-shm
-	$(DEMO) $(BIN)/duban import examples/zhoushan-2020-key-tasks.txt
+	$(DEMO) $(BIN)/duban import examples/zhoushan-2020-key-tasks.txt --at 2020-01-01T09:00
 	$(DEMO) $(BIN)/duban simulate --from 2020-01-01 --to 2020-12-31 \
 		--replies examples/zhoushan-2020-replies.csv --apply --json > demo-timeline.json
 	@echo "demo.db is ready (timeline in demo-timeline.json); try:"

@@ -11,7 +11,7 @@ from typing import Annotated
 import typer
 
 from bot.app.config import load_settings
-from bot.cli import delivery, engine, exports, intake, replies, supervision
+from bot.cli import delivery, engine, exports, intake, plans, replies, supervision
 from bot.cli.support import reports_errors
 
 app = typer.Typer(
@@ -34,7 +34,7 @@ def configure(
     ctx.obj = load_settings(config)
 
 
-for commands in (intake, engine, delivery, replies, supervision, exports):
+for commands in (intake, plans, engine, delivery, replies, supervision, exports):
     commands.register(app)
 
 

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -13,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import Settings
 from bot.app.daemon import run_daemon
-from bot.app.errors import DubanError
+from bot.app.errors import DubanError, UsageError
 from bot.app.logs import setup_logging
 from bot.app.runtime import build_runtime
 from bot.cli.support import (
@@ -28,6 +29,7 @@ from bot.cli.support import (
 )
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.engine.simulate import (
+    dry_cycle,
     parse_moment,
     read_replies,
     refuse_real_history,
@@ -35,10 +37,12 @@ from bot.engine.simulate import (
     simulate,
 )
 from bot.intake.importing import import_file
+from bot.platforms.registry import PLATFORMS
 from bot.store import database, queries
 from bot.web.serve import make_server, web_context
 
 log = logging.getLogger("duban")
+PAST_SLACK = timedelta(minutes=5)  # an --at this close to now is not the past
 
 calendar_app = typer.Typer(help="工作日历。", no_args_is_help=True)
 
@@ -75,19 +79,31 @@ def run_command(
     ctx: typer.Context,
     once: Annotated[bool, typer.Option("--once", help="只执行一轮扫描与发送后退出。")] = False,
     at: Annotated[
-        str | None, typer.Option("--at", help="以该时刻执行（ISO 时间，配合 --once）。")
+        str | None,
+        typer.Option("--at", help="以该时刻执行（配合 --once），如 2020-09-22T09:00。"),
     ] = None,
+    dry_run: Annotated[
+        bool,
+        typer.Option("--dry-run", help="配合 --once：只显示将发送的消息，不发送、不写数据库。"),
+    ] = False,
+    force: Annotated[
+        bool,
+        typer.Option("--force", help="允许以过去的 --at 时刻向真实渠道发送并写入数据库。"),
+    ] = False,
 ) -> None:
-    """运行督办守护进程：定时扫描到期事项并发送提醒（Ctrl-C 停止）。"""
+    """运行督办守护进程：定时扫描到期事项并发送提醒，同时提供督办看板（Ctrl-C 停止）。"""
     settings = settings_of(ctx)
+    if (at is not None or dry_run) and not once:
+        raise UsageError(
+            "--at 和 --dry-run 只能与 --once 一起使用，如 --once --at 2020-09-22T09:00"
+        )
+    if dry_run:
+        _dry_run(ctx, settings, at)
+        return
     sessions = sessions_of(ctx, write=True)
     runtime = build_runtime(settings, sessions)
-    if at is not None and not once:
-        raise DubanError("--at 只能与 --once 一起使用")
-    try:
-        now = parse_moment(at, runtime.tz).astimezone(UTC) if at else datetime.now(UTC)
-    except ValueError:
-        raise DubanError(f"--at 不是有效的 ISO 时间：{at}") from None
+    now = _moment(at, runtime.tz)
+    _refuse_rewriting_the_past(settings, now, force)
     import_sample_if_empty(settings, sessions, now)
     if once:
         result = runtime.cycle(now)
@@ -104,6 +120,35 @@ def run_command(
     server = make_server(web, settings.web.host, settings.web.port)
     log.info("serving the web app on http://%s:%s", settings.web.host, settings.web.port)
     run_daemon(runtime, settings.delivery.dispatch_seconds, server=server, web=web)
+
+
+def _moment(at: str | None, tz: ZoneInfo) -> datetime:
+    try:
+        return parse_moment(at, tz).astimezone(UTC) if at else datetime.now(UTC)
+    except ValueError:
+        raise UsageError(f"--at 不是有效的时间：{at}（示例：--at 2020-09-22T09:00）") from None
+
+
+def _refuse_rewriting_the_past(settings: Settings, now: datetime, force: bool) -> None:
+    """A past --at would send real messages dated in the past and write them into history."""
+    real = [name for name, c in settings.channels.items() if not PLATFORMS[c.platform].local]
+    if force or not real or now >= datetime.now(UTC) - PAST_SLACK:
+        return
+    raise DubanError(
+        f"--at 早于当前时间，而已配置真实渠道（{'、'.join(real)}）：这会真的发送消息并把"
+        "过去的记录写入数据库。请先用 --dry-run 查看，确需如此请加 --force"
+    )
+
+
+def _dry_run(ctx: typer.Context, settings: Settings, at: str | None) -> None:
+    """The cycle on a scratch copy of the database, every channel captured."""
+    with scratch_copy(engine_of(ctx)) as sessions:
+        runtime = build_runtime(settings, sessions)
+        now = _moment(at, runtime.tz)
+        sent = dry_cycle(runtime, now)
+    for entry in sent:
+        out.print(f"→ {entry['to']['name']}（{entry['kind']}）\n{entry['text']}\n", markup=False)
+    out.print(f"试运行：将发送 {len(sent)} 条消息；未发送，数据库未改动。")
 
 
 @calendar_app.command("check")

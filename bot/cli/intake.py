@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -19,6 +20,7 @@ from bot.cli.support import (
     sessions_of,
     settings_of,
 )
+from bot.engine.simulate import parse_moment
 from bot.intake.importing import import_file
 from bot.intake.labels import parse_columns
 from bot.intake.model import ParsedPlan
@@ -28,6 +30,7 @@ from bot.intake.store import ImportReport
 from bot.present.labels import ROLE_NAMES, STATUS_NAMES
 from bot.present.sheets import check_target, render, write_atomic
 from bot.store import database, queries
+from bot.store.plans import plan_name
 
 tasks_app = typer.Typer(help="查看任务。", invoke_without_command=True)
 db_app = typer.Typer(help="数据库维护。", no_args_is_help=True)
@@ -58,6 +61,13 @@ def import_command(
         str | None,
         typer.Option(help="指定表格的列，如「内容=民生实事,牵头=主办单位」。"),
     ] = None,
+    at: Annotated[
+        str | None,
+        typer.Option(
+            "--at",
+            help="以该时刻为导入时间，如 2020-01-01T09:00（演示或培训：模拟往年的全年）。",
+        ),
+    ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """导入重点工作任务责任分解，生成任务、单位和交办。"""
@@ -81,11 +91,20 @@ def import_command(
         file,
         directory,
         timezone=settings.plan.timezone,
-        now=datetime.now(UTC),
+        now=_import_time(at, settings.plan.timezone),
         year=year,
         columns=overrides,
     )
     print_json(report.as_json()) if as_json else _show_report(parsed, report)
+
+
+def _import_time(at: str | None, timezone: str) -> datetime:
+    if at is None:
+        return datetime.now(UTC)
+    try:
+        return parse_moment(at, ZoneInfo(timezone)).astimezone(UTC)
+    except ValueError:
+        raise UsageError(f"不是有效的时间：{at}（示例：--at 2020-01-01T09:00）", "--at") from None
 
 
 def _check_review_target(output: Path, dry_run: bool) -> None:
@@ -162,10 +181,12 @@ def tasks_command(
     if ctx.invoked_subcommand is not None:
         return
     with sessions_of(ctx)() as session:
-        rows = queries.list_tasks(session, queries.current_plan(session, plan), unit)
+        found = queries.current_plan(session, plan)
+        rows, name = queries.list_tasks(session, found, unit), plan_name(found)
     if as_json:
         print_json(rows)
         return
+    out.print(f"{name}：任务 {len(rows)} 项", markup=False)
     table = Table("序号", "牵头单位", "配合单位", "时限", "任务内容")
     for row in rows:
         table.add_row(
@@ -188,11 +209,12 @@ def task_show_command(
 ) -> None:
     """查看一项任务及其交办情况。"""
     with sessions_of(ctx)() as session:
-        task = queries.show_task(session, queries.current_plan(session, plan), number)
+        found = queries.current_plan(session, plan)
+        task, name = queries.show_task(session, found, number), plan_name(found)
     if as_json:
         print_json(task)
         return
-    out.print(f"任务 {task['number']}：{task['text']}", markup=False)
+    out.print(f"{name} 任务 {task['number']}：{task['text']}", markup=False)
     out.print(
         f"时限：{task['effective_deadline'] or '未定'}  分管领导：{task['supervisor'] or '—'}",
         markup=False,

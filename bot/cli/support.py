@@ -8,7 +8,7 @@ from collections.abc import Callable
 from typing import Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -19,8 +19,25 @@ from bot.store import database
 
 P = ParamSpec("P")
 R = TypeVar("R")
-out = Console(highlight=False, soft_wrap=True)
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+WIDE = 200  # columns when the output is a file or a pipe: tables are not cut at 80
+
+
+class _Console(Console):
+    """A terminal's own width; a file or a pipe gets WIDE columns, so nothing is cut."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        found = Console.size.fget(self)  # type: ignore[attr-defined]
+        assert isinstance(found, ConsoleDimensions)
+        return found if self.is_terminal else ConsoleDimensions(WIDE, found.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        Console.size.fset(self, new_size)  # type: ignore[attr-defined]
+
+
+out = _Console(highlight=False, soft_wrap=True)
+err = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:

@@ -109,9 +109,7 @@ def simulate(
     runtime: Runtime, start: date, end: date, replies: list[ScriptedReply]
 ) -> list[dict[str, Any]]:
     """Runs the range and returns the timeline of messages and reply answers."""
-    capture = CaptureChannel()
-    channels: dict[str, Channel] = {name: capture for name in runtime.channels}
-    engine = replace(runtime, channels=channels, simulated=True)
+    engine, capture = _captured(runtime)
     timeline: list[dict[str, Any]] = []
     pending = list(replies)
     for moment in sweep_moments(start, end, engine):
@@ -123,6 +121,21 @@ def simulate(
         if reply.at.astimezone(engine.tz).date() <= end:
             timeline.append(_reply(engine, reply))
     return timeline
+
+
+def dry_cycle(runtime: Runtime, moment: datetime) -> list[dict[str, Any]]:
+    """One sweep and dispatch at `moment` with every channel captured: what would be sent.
+    Run it on a scratch copy: the sweep still writes its notifications."""
+    engine, capture = _captured(runtime)
+    engine.cycle(moment)
+    return _sent(engine, capture, moment)
+
+
+def _captured(runtime: Runtime) -> tuple[Runtime, CaptureChannel]:
+    """The runtime with every channel replaced by one capture, its messages simulated."""
+    capture = CaptureChannel()
+    channels: dict[str, Channel] = {name: capture for name in runtime.channels}
+    return replace(runtime, channels=channels, simulated=True), capture
 
 
 def _sent(runtime: Runtime, capture: CaptureChannel, moment: datetime) -> list[dict[str, Any]]:

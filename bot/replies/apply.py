@@ -32,6 +32,7 @@ from bot.present.labels import STATUS_NAMES
 from bot.replies.keywords import Command, CommandKind, help_text
 from bot.store.audit import record
 from bot.store.models import Assignment, AuditEvent, DuePoint, Plan, Task
+from bot.store.plans import plan_name
 
 APPROVALS = frozenset(
     {
@@ -251,21 +252,29 @@ UNIT_HANDLERS: dict[CommandKind, Callable[[Request, Assignment], Outcome]] = {
 
 
 def _todo(request: Request) -> str:
+    """The unit's open items in every active plan, under each plan's name when several."""
     rows = request.session.execute(
-        select(Task.number, Assignment.status, Assignment.progress)
+        select(Plan, Task.number, Assignment.status, Assignment.progress)
+        .join(Task, Task.plan_id == Plan.id)
         .join(Assignment, Assignment.task_id == Task.id)
         .where(
-            Task.plan_id == request.plan.id,
+            Plan.archived_at.is_(None),
             Task.state == "active",
             Assignment.unit_id.in_(request.actor.unit_ids),
             Assignment.status.notin_(sorted(ENDED)),
         )
-        .order_by(Task.seq)
+        .order_by(Plan.id, Task.seq)
     ).all()
     if not rows:
         return "贵单位目前没有待办事项。"
-    lines = [f"第{n}项：{STATUS_NAMES[s]}，进度 {p}%" for n, s, p in rows]
-    return "贵单位待办事项：\n" + "\n".join(lines)
+    several = len({plan.id for plan, *_ in rows}) > 1
+    lines, heading = ["贵单位待办事项："], None
+    for plan, number, status, progress in rows:
+        if several and plan.id != heading:
+            heading = plan.id
+            lines.append(f"{plan_name(plan)}：")
+        lines.append(f"第{number}项：{STATUS_NAMES[status]}，进度 {progress}%")
+    return "\n".join(lines)
 
 
 def _approve(request: Request) -> Outcome:

@@ -27,8 +27,10 @@ from bot.platforms.mentions import neutralize_mentions
 from bot.replies.apply import Actor, Outcome, apply_command
 from bot.replies.identity import Identity, People
 from bot.replies.keywords import CommandKind, help_text, parse_command
+from bot.replies.plans import choose_plan
 from bot.store.audit import record
-from bot.store.models import InboundEvent, Plan
+from bot.store.models import InboundEvent
+from bot.store.plans import active_plans, plan_name
 from bot.store.queries import current_plan
 
 UNKNOWN_SENDER = (
@@ -167,20 +169,17 @@ def _act(
     if not event.text.strip():
         return NOT_TEXT, False, identity.name
     try:
-        plan = current_plan(session)
-    except NotFoundError:
-        return NO_PLAN.format(office=office), False, identity.name
-    try:
         applied = apply_text(
             session,
             identity,
             event.text,
-            plan,
             now,
             channel=event.source,
             inbound=event.event_id,
             composer=composer,
         )
+    except NotFoundError:
+        return NO_PLAN.format(office=office), False, identity.name
     except ParseError as exc:
         unrecognised = "未能识别" in exc.message
         return (f"{exc.message}\n\n{help_text()}" if unrecognised else exc.message), False, None
@@ -205,7 +204,6 @@ def apply_text(
     session: Session,
     identity: Identity,
     text: str,
-    plan: Plan,
     now: datetime,
     *,
     channel: str,
@@ -213,9 +211,15 @@ def apply_text(
     composer: Composer | None = None,
 ) -> Applied:
     """A reply's text as a command, applied for `identity`: the one pipeline of replies from
-    chat and of replies the office enters (`duban reply --as`). ParseError if unreadable."""
-    command = parse_command(text, year=now.astimezone(ZoneInfo(plan.timezone)).year)
+    chat and of replies the office enters (`duban reply --as`). The plan is the active one
+    that has the task (asked back when several have it). ParseError if unreadable,
+    NotFoundError when no plan is active."""
+    newest = current_plan(session)
+    command = parse_command(text, year=now.astimezone(ZoneInfo(newest.timezone)).year)
     actor = identity.actor(command.kind)
+    plan = choose_plan(session, command, actor.unit_ids if actor.kind == "unit" else None)
+    if isinstance(plan, str):
+        return Applied(Outcome(plan, False), actor, True)
     outcome = apply_command(
         session,
         actor,
@@ -226,6 +230,8 @@ def apply_text(
         inbound=inbound,
         composer=composer,
     )
+    if command.task is not None and len(active_plans(session)) > 1:
+        outcome = Outcome(f"【{plan_name(plan)}】{outcome.reply}", outcome.changed)
     return Applied(outcome, actor, command.kind in INFORMATIONAL)
 
 
@@ -245,11 +251,8 @@ def enter_reply(
             f"没有名为「{who}」的联系人、单位、分管领导或{composer.office}"
             "（可用 `duban units` 查看）"
         )
-    plan = current_plan(session)
     try:
-        applied = apply_text(
-            session, identity, text, plan, now, channel=OFFICE_ENTRY, composer=composer
-        )
+        applied = apply_text(session, identity, text, now, channel=OFFICE_ENTRY, composer=composer)
     except ParseError as exc:
         raise DubanError(exc.message) from None
     detail = {"as": who, "actor": applied.actor.name, "text": text, "reply": applied.outcome.reply}

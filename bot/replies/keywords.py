@@ -41,6 +41,7 @@ class Command:
     percent: int | None = None
     date: datetime.date | None = None
     text: str = ""
+    plan: int | None = None  # 「计划2」: which plan, where a unit works on several
 
 
 _K = CommandKind
@@ -117,6 +118,8 @@ _TASK: Final = re.compile(
     rf"|(?:#\s*|任务\s*#?\s*)(?P<marked>{_NUMBER}){_suffix('号')}?"
     rf"|(?P<suffixed>{_NUMBER}){_suffix('号')}"
 )
+# 「计划2」 names the plan where the task number alone is ambiguous.
+_PLAN: Final = re.compile(r"计划\s*(?P<plan>[0-9]+)")
 # A bare number counts only right after the keyword and only when it stands alone.
 _BARE_TASK: Final = re.compile(rf"{_NUMBER}{_APART}")
 _PERCENT: Final = re.compile(
@@ -159,6 +162,7 @@ class _Scan:
     task: str | None = None
     percent: int | None = None
     date: datetime.date | None = None
+    plan: int | None = None
 
     def read_arguments(self, kind: CommandKind) -> None:
         readers = self.readers(kind)
@@ -173,8 +177,10 @@ class _Scan:
         if kind in _NO_TASK:
             return []
         if kind is _K.PROGRESS:
-            return [self.read_task, self.read_percent]
-        return [self.read_date, self.read_task] if kind is _K.EXTEND else [self.read_task]
+            return [self.read_task, self.read_percent, self.read_plan]
+        if kind is _K.EXTEND:
+            return [self.read_date, self.read_task, self.read_plan]
+        return [self.read_task, self.read_plan]
 
     def read_all(self, readers: list[Callable[[], bool]]) -> None:
         self.skip()
@@ -194,6 +200,12 @@ class _Scan:
         found = None if self.task is not None else self.match(_TASK)
         if found is not None:
             self.task = _task_number(found["ordinal"] or found["marked"] or found["suffixed"])
+        return found is not None
+
+    def read_plan(self) -> bool:
+        found = None if self.plan is not None else self.match(_PLAN)
+        if found is not None:
+            self.plan = int(found["plan"])
         return found is not None
 
     def read_percent(self) -> bool:
@@ -220,7 +232,7 @@ class _Scan:
 
     def command(self, kind: CommandKind) -> Command:
         text = self.text[self.pos :].strip()
-        return Command(kind, self.task, self.percent, self.date, text)
+        return Command(kind, self.task, self.percent, self.date, text, self.plan)
 
 
 def _checked(command: Command) -> Command:

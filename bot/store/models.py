@@ -75,6 +75,8 @@ class Plan(Base):
     sample: Mapped[bool] = mapped_column(Boolean, default=False)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
+    # Archived: no more reminders, replies or rankings; its history stays readable.
+    archived_at: Mapped[datetime | None]
 
     tasks: Mapped[list[Task]] = relationship(back_populates="plan", order_by="Task.seq")
 

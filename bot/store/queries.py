@@ -10,19 +10,19 @@ from sqlalchemy.orm import Session, selectinload
 from bot.app.errors import NotFoundError
 from bot.domain.lifecycle import Status
 from bot.store.models import Assignment, CollectiveMember, Plan, Task, Unit, UnitAlias
+from bot.store.plans import active_plans, get_plan
 
 
 def current_plan(session: Session, plan_id: int | None = None) -> Plan:
-    """The plan asked for, else the newest one (latest year, then latest import)."""
+    """The plan asked for, else the newest active one (latest year, then latest import)."""
     if plan_id is not None:
-        plan = session.get(Plan, plan_id)
-    else:
-        plan = session.scalar(
-            select(Plan).order_by(Plan.year.desc().nulls_last(), Plan.id.desc()).limit(1)
-        )
-    if plan is None:
-        raise NotFoundError("数据库中还没有计划：请先运行 `duban import 文件`")
-    return plan
+        return get_plan(session, plan_id)
+    active = active_plans(session)
+    if active:
+        return active[0]
+    if session.scalar(select(func.count()).select_from(Plan)):
+        raise NotFoundError("所有计划均已归档：请导入新的计划，或用 --plan 编号 查看已归档的计划")
+    raise NotFoundError("数据库中还没有计划：请先运行 `duban import 文件`")
 
 
 def list_tasks(session: Session, plan: Plan, unit: str | None = None) -> list[dict[str, Any]]:
