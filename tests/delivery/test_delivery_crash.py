@@ -66,7 +66,7 @@ timeout = {WAIT * 2}
 
 def start_run(at: str, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [str(DUBAN), "run", "--once", "--at", at],
+        [str(DUBAN), "run", "--once", "--at", at, "--force"],  # a past hour, on purpose
         cwd=ROOT,
         env=env,
         stdout=subprocess.PIPE,
