@@ -30,6 +30,7 @@ from bot.platforms.dingtalk import callback as dingtalk
 from bot.platforms.feishu import callback as feishu
 from bot.platforms.generic import callback as generic
 from bot.platforms.inbound import InboundMessage
+from bot.platforms.registry import INBOUND
 from bot.platforms.wecom.callback import WecomCrypto
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
@@ -206,8 +207,12 @@ async def _body(request: Request, limit: int) -> bytes:
 
 
 def _platform(request: Request) -> str:
+    """The metric label of a refused request: one of a fixed few, whatever the path says
+    (anyone can ask for /hooks/anything; each new label would be a new series)."""
     parts = request.url.path.split("/")
-    return parts[2] if len(parts) > 2 and parts[1] == "hooks" else "web"
+    if len(parts) < 3 or parts[1] != "hooks":
+        return "web"
+    return parts[2] if parts[2] in INBOUND else "unknown"
 
 
 def _errors(app: FastAPI, ctx: WebContext) -> None:
