@@ -175,6 +175,15 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body: int = 65536  # bytes; a larger request gets 413
+    # Slow clients (bot/web/timeouts.py): a request's headers must arrive within
+    # header_seconds, its body within body_seconds after them, else the connection is
+    # closed; an idle keep-alive connection is closed after keep_alive_seconds. Beyond
+    # max_connections open connections, new requests get 503 (keep it under the process's
+    # descriptor limit, LimitNOFILE in docs/deploy/duban.service).
+    header_seconds: float = Field(default=10.0, gt=0)
+    body_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
     # When set, the dashboard asks for it (?token=… once, then a cookie, or a Bearer
     # header); the hooks keep their platforms' own checks and /healthz stays open.
     token: str = Field(default="", repr=False)

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from bot.app.config import InboundSettings
 from bot.app.errors import NoSuchHook, Rejected, TooLarge
@@ -198,11 +199,17 @@ async def _body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"body over {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"body over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"body over {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone before the body ended (or cut off as too slow, bot/web/timeouts.py): nobody
+        # reads the answer; one line, no traceback.
+        log.info("%s %s: the client left before its body ended", request.method, request.url.path)
+        raise Rejected(400, "the body ended early") from None
     return b"".join(chunks)
 
 
