@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -48,9 +49,10 @@ def same(expected: str, given: str) -> bool:
 
 
 def json_object(data: bytes | str) -> dict[str, object]:
-    """`data` decoded as a JSON object; anything else is `Rejected(400)`."""
+    """`data` decoded as a JSON object; anything else is `Rejected(400)`, and so are numbers
+    no database keeps (NaN, Infinity, or `1e999999`, which Python reads as infinity)."""
     try:
-        value = json.loads(data, parse_constant=_no_constant)
+        value = json.loads(data, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
         raise Rejected(400, "body is not JSON") from None
     if not isinstance(value, dict):
@@ -115,3 +117,10 @@ def object_field(event: Mapping[str, object], key: str) -> dict[str, object]:
 
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value
