@@ -74,7 +74,8 @@ class TimedProtocol(HttpToolsProtocol):
         self._deadline = None
         if not self.transport.is_closing():
             client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
-            log.info("connection from %s closed: %s", client, reason)
+            # DEBUG: a flood of slow clients must not become a flood of log lines.
+            log.debug("connection from %s closed: %s", client, reason)
             self.transport.close()
 
 
