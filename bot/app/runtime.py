@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -55,6 +56,9 @@ class Runtime:
     ack_followup_days: int = 3
     ranking: RankingSetup | None = None
     digest: DigestSetup | None = None
+    # Monotonic seconds dating each send of a dispatch run (None, or a simulation: the run's
+    # `now` stands still); see delivery/outbox.
+    clock: Callable[[], float] | None = None
 
     def channel_for(self, name: str | None) -> Channel:
         """The named channel; an unknown or missing name falls back to the default."""
@@ -104,6 +108,7 @@ class Runtime:
             self.platforms,
             self.messages,
             workers=self.workers,
+            clock=None if self.simulated else self.clock,
         )
 
     def dispatch(self, now: datetime) -> int:
@@ -172,4 +177,5 @@ def build_runtime(
         ack_followup_days=settings.replies.ack_followup_days,
         ranking=ranking_setup(settings, composer),
         digest=digest_setup(settings, composer, rules, calendar),
+        clock=time.monotonic,
     )
