@@ -24,6 +24,7 @@ from bot.engine.sweep import SweepResult, sweep
 from bot.intake.directory import load_directory
 from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.http import ClientPerWorker
 from bot.platforms.registry import PLATFORMS
 from bot.platforms.spec import ChannelSpec
 from bot.replies.followup import ack_followups
@@ -161,7 +162,7 @@ def build_runtime(
 ) -> Runtime:
     """Loads the rule and calendar files named in the settings; bad files raise ConfigError."""
     calendar = WorkCalendar(load_overrides(settings.schedules.calendar), warn=log.warning)
-    http = client or httpx.Client(limits=httpx.Limits(max_connections=64))
+    http = client or ClientPerWorker()
     composer = composer_of(settings)
     rules = load_rules(settings.schedules.rules)
     return Runtime(
