@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
@@ -23,6 +24,7 @@ from bot.engine.sweep import SweepResult, sweep
 from bot.intake.directory import load_directory
 from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.http import ClientPerWorker
 from bot.platforms.registry import PLATFORMS
 from bot.platforms.spec import ChannelSpec
 from bot.replies.followup import ack_followups
@@ -55,6 +57,9 @@ class Runtime:
     ack_followup_days: int = 3
     ranking: RankingSetup | None = None
     digest: DigestSetup | None = None
+    # Monotonic seconds dating each send of a dispatch run (None, or a simulation: the run's
+    # `now` stands still); see delivery/outbox.
+    clock: Callable[[], float] | None = None
 
     def channel_for(self, name: str | None) -> Channel:
         """The named channel; an unknown or missing name falls back to the default."""
@@ -104,6 +109,7 @@ class Runtime:
             self.platforms,
             self.messages,
             workers=self.workers,
+            clock=None if self.simulated else self.clock,
         )
 
     def dispatch(self, now: datetime) -> int:
@@ -156,7 +162,7 @@ def build_runtime(
 ) -> Runtime:
     """Loads the rule and calendar files named in the settings; bad files raise ConfigError."""
     calendar = WorkCalendar(load_overrides(settings.schedules.calendar), warn=log.warning)
-    http = client or httpx.Client(limits=httpx.Limits(max_connections=64))
+    http = client or ClientPerWorker()
     composer = composer_of(settings)
     rules = load_rules(settings.schedules.rules)
     return Runtime(
@@ -172,4 +178,5 @@ def build_runtime(
         ack_followup_days=settings.replies.ack_followup_days,
         ranking=ranking_setup(settings, composer),
         digest=digest_setup(settings, composer, rules, calendar),
+        clock=time.monotonic,
     )
