@@ -14,13 +14,14 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Protocol
 
 import httpx
 
-from bot.platforms.http import JSON_HEADERS
+from bot.platforms.dingtalk.callback import SESSION_WEBHOOK_ORIGINS
+from bot.platforms.http import JSON_HEADERS, url_origin
 from bot.replies.inbox import Handled
 
 log = logging.getLogger("duban.replies")
@@ -40,14 +41,27 @@ class FeishuApi(Protocol):
 
 
 class DingtalkResponder:
-    def __init__(self, client: httpx.Client) -> None:
-        self.client = client
+    """Posts to a message's session webhook, and only on `origins` (DingTalk's own hosts
+    unless configured): the URL comes in the callback's body, which DingTalk does not sign."""
+
+    def __init__(
+        self, client: httpx.Client, origins: Collection[str] = SESSION_WEBHOOK_ORIGINS
+    ) -> None:
+        self.client, self.origins = client, frozenset(origins)
 
     def respond(self, handled: Handled, now: datetime) -> bool:
         url = handled.reply_to
         if not url or (handled.reply_expires is not None and handled.reply_expires <= now):
             log.warning(
                 "dingtalk reply to event %s not sent: session webhook expired", handled.event
+            )
+            return False
+        origin = url_origin(url)
+        if origin not in self.origins:
+            log.warning(
+                "dingtalk reply to event %s not sent: session webhook on %s, not an allowed host",
+                handled.event,
+                origin or "no http(s) host",
             )
             return False
         body = {"msgtype": "text", "text": {"content": handled.reply}}

@@ -33,6 +33,8 @@ WECOM_TOKEN = "QDG6eK"
 WECOM_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 WECOM_CORP = "wx5823bf96d3bd56c7"
 DINGTALK_SECRET = "this is a secret"
+DINGTALK_CORP = "ding9f50b15bccd16741"
+DINGTALK_ROBOT = "dingzmhu2yhfpsbsuxrj"
 FEISHU_KEY = "kFq3vX9rT2"
 FEISHU_TOKEN = "vt_8HkP2mZ"
 GENERIC_SECRET = "whsec_9f3a1c7e5b"
@@ -41,7 +43,12 @@ HOOKS = {
     "qywx": InboundSettings(
         platform="wecom", token=WECOM_TOKEN, encoding_aes_key=WECOM_KEY, corp_id=WECOM_CORP
     ),
-    "ding": InboundSettings(platform="dingtalk", app_secret=DINGTALK_SECRET),
+    "ding": InboundSettings(
+        platform="dingtalk",
+        app_secret=DINGTALK_SECRET,
+        corp_id=DINGTALK_CORP,
+        robot_code=DINGTALK_ROBOT,
+    ),
     "lark": InboundSettings(
         platform="feishu",
         app_id="cli_9f5343c580712013",
@@ -164,8 +171,12 @@ class Sink:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"{self.origin}{path}"
 
     def wait(self, count: int, timeout: float = 5.0) -> list[Posted]:
         """The first `count` requests, once they have arrived."""
@@ -173,6 +184,15 @@ class Sink:
             arrived = self._arrived.wait_for(lambda: len(self.posted) >= count, timeout)
         assert arrived, f"expected {count} requests, got {len(self.posted)}"
         return self.posted[:count]
+
+
+def answering_to(sink: Sink, hooks: dict[str, InboundSettings]) -> dict[str, InboundSettings]:
+    """The hooks with DingTalk's session webhooks allowed on the sink (and nowhere else)."""
+    origins = {"session_webhook_origins": (sink.origin,)}
+    return {
+        name: hook.model_copy(update=origins) if hook.platform == "dingtalk" else hook
+        for name, hook in hooks.items()
+    }
 
 
 WECOM = WecomCrypto(WECOM_TOKEN, WECOM_KEY, WECOM_CORP)
@@ -262,6 +282,8 @@ def dingtalk_event(
         "senderNick": sender,
         "senderStaffId": sender,
         "chatbotUserId": "$:LWCP_v1:$bot",
+        "chatbotCorpId": DINGTALK_CORP,
+        "robotCode": DINGTALK_ROBOT,
         "isInAtList": True,
         "sessionWebhook": webhook,
         "sessionWebhookExpiredTime": int(millis(moment + timedelta(hours=1))),
