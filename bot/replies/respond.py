@@ -17,10 +17,12 @@ import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
 from bot.platforms.dingtalk.callback import SESSION_WEBHOOK_ORIGINS
+from bot.platforms.feishu.callback import is_message_id
 from bot.platforms.http import JSON_HEADERS, url_origin
 from bot.replies.inbox import Handled
 
@@ -96,10 +98,13 @@ class HttpFeishuApi:
         self._lock = threading.Lock()
 
     def reply(self, message_id: str, text: str) -> bool:
+        if not is_message_id(message_id):  # the parser refuses these; never in a URL
+            log.warning("feishu reply not sent: %r is not a message id", message_id[:80])
+            return False
         token = self._tenant_token()
         if token is None:
             return False
-        url = f"{self.base}/open-apis/im/v1/messages/{message_id}/reply"
+        url = f"{self.base}/open-apis/im/v1/messages/{quote(message_id, safe='')}/reply"
         body = {"msg_type": "text", "content": json.dumps({"text": text}, ensure_ascii=False)}
         headers = {"Authorization": f"Bearer {token}"}
         return _post(self.client, url, body, "feishu", message_id, _code_ok, headers)

@@ -226,6 +226,15 @@ def test_feishu_the_answer_is_a_reply_to_the_message_with_a_tenant_token() -> No
     assert json.loads(body["content"]) == {"text": ANSWER}
 
 
+@pytest.mark.parametrize(
+    "message_id", ["../../open-apis/contact/v3/users/batch_delete?x=", "om_1/../x", "om_1?x=", ""]
+)
+def test_feishu_an_id_that_is_not_a_message_id_gets_no_request(message_id: str) -> None:
+    server = FeishuServer()
+    assert feishu_api(server).reply(message_id, ANSWER) is False
+    assert server.requests == []
+
+
 def test_feishu_the_tenant_token_is_fetched_once_and_reused() -> None:
     server = FeishuServer()
     api = feishu_api(server)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -135,27 +136,40 @@ class FakeFeishuApi:
 class Posted:
     path: str
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def dingtalk_answer(path: str) -> dict[str, Any]:
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+def feishu_answer(path: str) -> dict[str, Any]:
+    """Feishu's open API: a tenant token for the token request, success for the rest."""
+    if path == "/open-apis/auth/v3/tenant_access_token/internal":
+        return {"code": 0, "msg": "ok", "tenant_access_token": "t-sink", "expire": 7200}
+    return {"code": 0, "msg": "success", "data": {}}
 
 
 class Sink:
-    """A local HTTP server that records JSON POSTs and answers like DingTalk. While `gate`
-    is clear it holds each answer back (the request is recorded on arrival)."""
+    """A local HTTP server that records JSON POSTs and answers like DingTalk (or as `answer`
+    says for the path). While `gate` is clear it holds each answer back (the request is
+    recorded on arrival)."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: Callable[[str], dict[str, Any]] = dingtalk_answer) -> None:
         self.posted: list[Posted] = []
         self.gate = threading.Event()
         self.gate.set()
         self._arrived = threading.Condition()
-        sink = self
+        sink, answer_for = self, answer
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with sink._arrived:
-                    sink.posted.append(Posted(self.path, json.loads(raw)))
+                    sink.posted.append(Posted(self.path, json.loads(raw), dict(self.headers)))
                     sink._arrived.notify_all()
                 sink.gate.wait(5)
-                answer = b'{"errcode":0,"errmsg":"ok"}'
+                answer = json.dumps(answer_for(self.path)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.replies.respond import HttpFeishuApi
 from bot.web.context import WebContext
 from tests.support.web import (
     NOW,
@@ -23,6 +24,9 @@ from tests.support.web import (
     audit,
     dingtalk_event,
     dingtalk_post,
+    feishu_answer,
+    feishu_event,
+    feishu_post,
     inbound_events,
     message_count,
 )
@@ -149,3 +153,61 @@ def test_dingtalk_a_session_webhook_off_the_allowed_hosts_gets_no_request(
     assert outsider.posted == []
     assert any("not an allowed host" in r.getMessage() for r in caplog.records)
     assert all("drop=all" not in r.getMessage() for r in caplog.records)
+
+
+# Feishu: a message id goes into the reply's URL path
+
+
+@pytest.fixture
+def feishu_server() -> Iterator[Sink]:
+    """Feishu's open API on 127.0.0.1: a tenant token, then success for every reply."""
+    server = Sink(feishu_answer)
+    server.thread.start()
+    yield server
+    server.server.shutdown()
+    server.server.server_close()
+
+
+@pytest.fixture
+def feishu_api(feishu_server: Sink) -> Iterator[HttpFeishuApi]:
+    """The real open-API client (the app's own), pointed at the local server."""
+    with httpx.Client() as http:
+        yield HttpFeishuApi(http, "cli_9f5343c580712013", "feishu-app-secret", feishu_server.origin)
+
+
+def test_feishu_the_answer_is_a_reply_to_the_message_over_the_open_api(
+    client: httpx.Client, planned: sessionmaker[Session], feishu_server: Sink
+) -> None:
+    message_id = "om_dc13264520392913993dd051dba21dcf"
+    event = feishu_event("ou_liaison2", PROGRESS, "ev-1", message_id)
+    assert feishu_post(client, event, NOW).status_code == 200
+    token, reply = feishu_server.wait(2)
+    assert token.path == "/open-apis/auth/v3/tenant_access_token/internal"
+    assert reply.path == f"/open-apis/im/v1/messages/{message_id}/reply"
+    assert reply.headers["Authorization"] == "Bearer t-sink"
+    assert json.loads(reply.body["content"]) == {"text": PROGRESS_ANSWER}
+
+
+@pytest.mark.parametrize(
+    "message_id",
+    [
+        "../../open-apis/contact/v3/users/batch_delete?x=",
+        "om_1/../../../contact/v3/users/batch_delete",
+        "om_1?user_id_type=open_id",
+        "om_1%2F..%2F..",
+        "om_1#",
+        "https://collector.example.com/",
+    ],
+)
+def test_feishu_a_message_id_that_is_no_id_is_refused_and_reaches_no_api(
+    client: httpx.Client,
+    sessions: sessionmaker[Session],
+    feishu_server: Sink,
+    message_id: str,
+) -> None:
+    event = feishu_event("ou_liaison2", PROGRESS, "ev-1", message_id)
+    response = feishu_post(client, event, NOW)
+    assert response.status_code == 400
+    nothing_stored(sessions)
+    time.sleep(0.1)
+    assert feishu_server.posted == []
