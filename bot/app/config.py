@@ -24,7 +24,9 @@ from pydantic_settings import (
 )
 
 from bot.app.errors import ConfigError
+from bot.platforms.dingtalk.callback import SESSION_WEBHOOK_ORIGINS
 from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.http import url_origin
 from bot.platforms.registry import INBOUND, PLATFORMS
 
 DEFAULT_FILES = (Path("config.toml"), Path("config.example.toml"))
@@ -136,11 +138,15 @@ class InboundSettings(_Section):
     # WeCom self-built app: the callback's Token and EncodingAESKey, and the corp id.
     token: str | None = Field(default=None, repr=False)
     encoding_aes_key: str | None = Field(default=None, repr=False)
-    corp_id: str | None = None
+    corp_id: str | None = None  # DingTalk too: when set, a callback's chatbotCorpId must match
     # DingTalk app robot: the app's AppSecret (it signs callbacks). Feishu: with app_id,
     # the credentials that send replies through the Feishu API.
     app_id: str | None = None
     app_secret: str | None = Field(default=None, repr=False)
+    # DingTalk: when set, a callback's robotCode must match; the origins (scheme://host[:port])
+    # a sessionWebhook may point to — replies go nowhere else.
+    robot_code: str | None = None
+    session_webhook_origins: tuple[str, ...] = SESSION_WEBHOOK_ORIGINS
     # Feishu event subscription: Encrypt Key (optional) and Verification Token.
     encrypt_key: str | None = Field(default=None, repr=False)
     verification_token: str | None = Field(default=None, repr=False)
@@ -166,6 +172,14 @@ class InboundSettings(_Section):
         if not self.api_base.startswith(("https://", "http://")):
             raise ValueError("api_base must be an http(s) URL")
         return self
+
+    @field_validator("session_webhook_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != url_origin(origin):
+                raise ValueError(f"{origin!r} is not an origin like https://oapi.dingtalk.com")
+        return value
 
 
 class WebSettings(_Section):

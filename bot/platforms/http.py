@@ -68,6 +68,20 @@ class ClientPerWorker(httpx.Client):
             client.close()
 
 
+def url_origin(url: str) -> str | None:
+    """`scheme://host[:port]` of an http(s) URL as httpx will send it (the default port left
+    out), or None for anything else, a URL carrying user info included."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, TypeError):
+        return None
+    if parsed.scheme not in ("http", "https") or not parsed.host or parsed.userinfo:
+        return None
+    host = f"[{parsed.host}]" if ":" in parsed.host else parsed.host
+    port = "" if parsed.port is None else f":{parsed.port}"
+    return f"{parsed.scheme}://{host}{port}"
+
+
 class Scrubber:
     """Replaces the given secrets (and a URL's query values) with *** in any text."""
 

@@ -106,8 +106,14 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         name, config, body = await arrival(request, "dingtalk")
         now = ctx.clock()
         headers = request.headers
-        dingtalk.verify(config.app_secret or "", headers.get("timestamp"), headers.get("sign"), now)
-        message = dingtalk.parse_callback(body)
+        timestamp, sign = dingtalk.verify(
+            config.app_secret or "", headers.get("timestamp"), headers.get("sign"), now
+        )
+        message = dingtalk.parse_callback(
+            body, corp_id=config.corp_id, robot_code=config.robot_code
+        )
+        until = dingtalk.signed_until(timestamp)
+        ctx.signatures.admit((name, timestamp, sign), message.event_id, until, now)
         await _accept_later(ctx, name, message, now)
         return EMPTY_JSON
 

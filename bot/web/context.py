@@ -33,6 +33,7 @@ from bot.replies.respond import (
 )
 from bot.store.database import session_factory, writer
 from bot.store.models import InboundEvent
+from bot.web.replay import SeenSignatures
 from bot.web.workers import Processor, Receiver
 
 log = logging.getLogger("duban.web")
@@ -60,6 +61,7 @@ class WebContext:
     directory: Directory | None = None
     counters: Counter[tuple[str, str]] = field(default_factory=Counter)
     scheduler: BaseScheduler | None = None  # set by `duban run`: /readyz checks it
+    signatures: SeenSignatures = field(default_factory=SeenSignatures)  # DingTalk's, used once
 
     def __post_init__(self) -> None:
         bind = self.sessions.kw.get("bind")
@@ -141,7 +143,7 @@ class WebContext:
         with self._lock:
             if source not in self._responders:
                 self._responders[source] = (
-                    DingtalkResponder(self.http)
+                    DingtalkResponder(self.http, config.session_webhook_origins)
                     if config.platform == "dingtalk"
                     else FeishuResponder(self.feishu_api(config, self.http))
                 )

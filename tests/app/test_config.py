@@ -212,3 +212,28 @@ def test_a_missing_file_named_by_duban_config_is_reported(
     error = config_error()
     assert error.key == "--config"
     assert "absent.toml" in error.problem
+
+
+DINGTALK_HOOK = '[inbound.dd]\nplatform = "dingtalk"\napp_secret = "s"\n'
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://oapi.dingtalk.com/robot", "oapi.dingtalk.com", "ftp://oapi.dingtalk.com"],
+)
+def test_a_session_webhook_origin_with_a_path_or_another_scheme_is_named(
+    tmp_path: Path, origin: str
+) -> None:
+    text = f'{DINGTALK_HOOK}session_webhook_origins = ["{origin}"]\n'
+    error = config_error(write_config(tmp_path, text))
+    assert error.key == "inbound.dd.session_webhook_origins"
+
+
+def test_dingtalk_session_webhooks_go_to_dingtalks_hosts_over_https_by_default(
+    tmp_path: Path,
+) -> None:
+    hook = load_settings(write_config(tmp_path, DINGTALK_HOOK)).inbound["dd"]
+    assert hook.session_webhook_origins == (
+        "https://oapi.dingtalk.com",
+        "https://api.dingtalk.com",
+    )

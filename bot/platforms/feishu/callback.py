@@ -42,6 +42,8 @@ NONCE_HEADER = "X-Lark-Request-Nonce"
 SIGNATURE_HEADER = "X-Lark-Signature"
 MESSAGE_EVENT = "im.message.receive_v1"
 PLACEHOLDER = re.compile(r"@_(?:user_\d+|all)")  # where a message mentioned someone
+# A message id as Feishu writes it ("om_" and hex): it goes into the reply's URL path.
+MESSAGE_ID = re.compile(r"om_[0-9A-Za-z_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -206,10 +208,22 @@ def _message(event: dict[str, object], head: dict[str, object], event_id: str) -
         text=text,
         sent_at=from_epoch(created, "create_time", unit=MILLISECOND),
         conversation=text_field(message, "chat_id"),
-        reply_to=required_text(message, "message_id"),
+        reply_to=_message_id(message),
         reply_expires=None,
         raw=event,
     )
+
+
+def is_message_id(value: str) -> bool:
+    """Whether `value` is shaped like a Feishu message id (and so safe in a URL path)."""
+    return MESSAGE_ID.fullmatch(value) is not None
+
+
+def _message_id(message: Mapping[str, object]) -> str:
+    value = required_text(message, "message_id")
+    if not is_message_id(value):
+        raise Rejected(400, "message_id is not a Feishu message id")
+    return value
 
 
 def _cipher(encrypt_key: str, iv: bytes) -> Cipher[modes.CBC]:
