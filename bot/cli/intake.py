@@ -21,7 +21,7 @@ from bot.cli.support import (
     settings_of,
 )
 from bot.engine.simulate import parse_moment
-from bot.intake.importing import import_file
+from bot.intake.importing import NO_YEAR, import_file
 from bot.intake.labels import parse_columns
 from bot.intake.model import ParsedPlan
 from bot.intake.reader import read_plan
@@ -138,7 +138,7 @@ def _show_parse(parsed: ParsedPlan, review: Review, output: Path | None) -> None
             out.print(f"  任务 {found.number}：{found.problem}", markup=False)
     if output is not None:
         out.print(f"已写出 {output}：在 Excel 中改正标黄的行后，用 duban import {output} 导入。")
-    _show_warnings(list(parsed.warnings))
+    _show_warnings([*parsed.warnings, *([] if parsed.year else [NO_YEAR])])
 
 
 def _show_report(parsed: ParsedPlan, report: ImportReport) -> None:
