@@ -31,13 +31,13 @@ def serve_command(
         typer.Option("--port", min=0, max=65535, help="监听端口（默认取配置 web.port）。"),
     ] = None,
 ) -> None:
-    """只提供 Web 服务（各平台回调 /hooks/…、/healthz），不运行定时任务。"""
+    """只提供 Web 服务：督办看板（/）、各平台回调（/hooks/…）和 /healthz，不运行定时任务。"""
     settings = settings_of(ctx)
     web = web_context(settings, sessions_of(ctx, write=True))
     host, port = host or settings.web.host, settings.web.port if port is None else port
     server = make_server(web, host, port)
     setup_logging(settings)
-    out.print(f"Web 服务：http://{host}:{port}（Ctrl-C 停止）", markup=False)
+    out.print(f"督办看板：http://{host}:{port}/（Ctrl-C 停止）", markup=False)
     run_web(server)
 
 

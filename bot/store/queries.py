@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,7 +11,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.app.errors import NotFoundError
 from bot.domain.lifecycle import Status
-from bot.store.models import Assignment, CollectiveMember, Plan, Task, Unit, UnitAlias
+from bot.store.models import (
+    Assignment,
+    CollectiveMember,
+    DuePoint,
+    Plan,
+    Task,
+    Unit,
+    UnitAlias,
+)
 from bot.store.plans import active_plans, get_plan
 
 
@@ -114,3 +124,26 @@ def summary(session: Session) -> dict[str, int]:
         "units": count(Unit),
         "assignments": count(Assignment),
     }
+
+
+@dataclass(frozen=True)
+class NextReminder:
+    at: datetime
+    units: list[str]  # the units whose items are then due for a step, by name
+
+
+def next_reminder(session: Session) -> NextReminder | None:
+    """When the sweep next has a step to take, and whose items it concerns; None when no
+    due point waits (no plan, or every item settled)."""
+    first = session.scalar(select(func.min(DuePoint.next_action_at)))
+    if first is None:
+        return None
+    names = (
+        select(Unit.name)
+        .join(Assignment, Assignment.unit_id == Unit.id)
+        .join(DuePoint, DuePoint.assignment_id == Assignment.id)
+        .where(DuePoint.next_action_at == first)
+        .distinct()
+        .order_by(Unit.name)
+    )
+    return NextReminder(first, list(session.scalars(names)))

@@ -249,13 +249,13 @@ def drain(lines: queue.Queue[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_duban_run_imports_the_sample_and_stops_cleanly_on_a_signal(
+def test_duban_run_sample_says_what_comes_next_and_stops_cleanly_on_a_signal(
     signum: signal.Signals, tmp_path: Path
 ) -> None:
-    env = environment(f"sqlite:///{tmp_path / 'duban.db'}", PYTHONUNBUFFERED="1", PYTHONUTF8="1")
+    env = environment(f"sqlite:///{tmp_path / 'sample.db'}", PYTHONUNBUFFERED="1", PYTHONUTF8="1")
     lines: queue.Queue[tuple[str, str]] = queue.Queue()
     with subprocess.Popen(
-        [str(DUBAN), "run"],
+        [str(DUBAN), "run", "--sample"],  # what `make run` does
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -287,6 +287,9 @@ def test_duban_run_imports_the_sample_and_stops_cleanly_on_a_signal(
     stderr = [line for source, line in output if source == "stderr"]
     assert code == 0, output
     assert any("数据库为空，导入示例计划" in line for line in stdout), stdout
+    assert any(line.startswith("下一次提醒：20") for line in stdout), stdout
+    assert any(line.startswith("督办看板：http://127.0.0.1:") for line in stdout), stdout
+    assert any("按 Ctrl+C 停止" in line for line in stdout), stdout
     assert any(f"received {signum.name}, stopping" in line for line in stderr), stderr
     assert stderr[-1].endswith("duban.daemon: duban stopped"), stderr
     assert not any("Traceback" in line for line in stderr), stderr
