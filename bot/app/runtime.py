@@ -21,6 +21,7 @@ from bot.domain.rules import Rules, load_rules
 from bot.engine.reminders import SweepOptions
 from bot.engine.sweep import SweepResult, sweep
 from bot.intake.directory import load_directory
+from bot.intake.directory_sync import DirectorySync, check_channels, sync_directory
 from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
 from bot.platforms.registry import PLATFORMS
@@ -173,3 +174,14 @@ def build_runtime(
         ranking=ranking_setup(settings, composer),
         digest=digest_setup(settings, composer, rules, calendar),
     )
+
+
+def apply_directory(
+    settings: Settings, sessions: sessionmaker[Session], now: datetime
+) -> DirectorySync:
+    """Reads the unit directory file again and applies it (`duban run` start, SIGHUP,
+    `duban units sync`); a channel no `[channels.NAME]` defines is refused first."""
+    directory = load_directory(settings.directory.path)
+    check_channels(directory, list(settings.channels), str(settings.directory.path))
+    with sessions.begin() as session:
+        return sync_directory(session, directory, now)

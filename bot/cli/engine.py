@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,8 @@ from bot.app.config import Settings
 from bot.app.daemon import run_daemon
 from bot.app.errors import DubanError, UsageError
 from bot.app.logs import setup_logging
-from bot.app.runtime import Runtime, build_runtime
+from bot.app.runtime import Runtime, apply_directory, build_runtime
+from bot.cli.intake import show_directory_sync
 from bot.cli.support import (
     directory_of,
     engine_of,
@@ -143,6 +145,7 @@ def run_command(
     runtime = build_runtime(settings, sessions)
     now = _moment(at, runtime.tz)
     _refuse_rewriting_the_past(settings, now, force)
+    show_directory_sync(apply_directory(settings, sessions, datetime.now(UTC)))
     if sample:
         import_sample_if_empty(settings, sessions, now)
     else:
@@ -158,13 +161,28 @@ def run_command(
     setup_logging(settings)
     runtime.sweep(now)  # new assignments get their due points, so the next one can be named
     _say_what_comes_next(runtime, settings, daemon=True)
+    reload = functools.partial(_reload_directory, settings, sessions)
     if not settings.web.enabled:
-        run_daemon(runtime, settings.delivery.dispatch_seconds)
+        run_daemon(runtime, settings.delivery.dispatch_seconds, on_hangup=reload)
         return
     web = web_context(settings, sessions)
     server = make_server(web, settings.web.host, settings.web.port)
     log.info("serving the web app on http://%s:%s", settings.web.host, settings.web.port)
-    run_daemon(runtime, settings.delivery.dispatch_seconds, server=server, web=web)
+    run_daemon(
+        runtime, settings.delivery.dispatch_seconds, server=server, web=web, on_hangup=reload
+    )
+
+
+def _reload_directory(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """SIGHUP: the directory read again and applied; a bad one leaves the old in force."""
+    try:
+        found = apply_directory(settings, sessions, datetime.now(UTC))
+    except DubanError as exc:
+        log.error("单位名录未应用，仍按原名录运行：%s", exc)
+        return
+    log.info("单位名录已应用：新列入 %d 个，变化 %d 处", len(found.added), len(found.changes))
+    for line in [*found.changes, *(f"警告：{w}" for w in found.warnings)]:
+        log.info("%s", line)
 
 
 def _moment(at: str | None, tz: ZoneInfo) -> datetime:

@@ -56,15 +56,16 @@ def reply_command(
     """代为录入通过电话或纸面收到的回复（规则与群内回复相同，记入审计）。"""
     settings = settings_of(ctx)
     sessions = sessions_of(ctx, write=True)
-    office = directory_of(settings).office
+    directory = directory_of(settings)
     with sessions.begin() as session:
         tz = ZoneInfo(queries.current_plan(session).timezone)
         try:
             now = parse_moment(at, tz).astimezone(UTC) if at else datetime.now(UTC)
         except ValueError:
             raise DubanError(f"--at 不是有效的 ISO 时间：{at}") from None
-        people = People.load(session, office)
-        applied = enter_reply(session, people, as_, text, now, composer_of(settings))
+        people = People.load(session, directory.office)
+        hint = directory.suggest(as_)
+        applied = enter_reply(session, people, as_, text, now, composer_of(settings), hint)
     out.print(applied.outcome.reply, markup=False)
     if applied.refused:
         raise typer.Exit(1)

@@ -35,8 +35,11 @@ def current_plan(session: Session, plan_id: int | None = None) -> Plan:
     raise NotFoundError("数据库中还没有计划：请先运行 `duban import 文件`")
 
 
-def list_tasks(session: Session, plan: Plan, unit: str | None = None) -> list[dict[str, Any]]:
-    """Active tasks of the plan; with `unit`, only those the unit (or an alias) works on."""
+def list_tasks(
+    session: Session, plan: Plan, unit: str | None = None, hint: str = ""
+) -> list[dict[str, Any]]:
+    """Active tasks of the plan; with `unit`, only those the unit (or an alias) works on
+    (`hint`: what to suggest when there is no such unit)."""
     query = (
         select(Task)
         .where(Task.plan_id == plan.id, Task.state == "active")
@@ -44,7 +47,7 @@ def list_tasks(session: Session, plan: Plan, unit: str | None = None) -> list[di
         .order_by(Task.seq)
     )
     if unit is not None:
-        unit_id = find_unit(session, unit).id
+        unit_id = find_unit(session, unit, hint).id
         query = query.where(
             Task.id.in_(select(Assignment.task_id).where(Assignment.unit_id == unit_id))
         )
@@ -88,12 +91,15 @@ def show_task(session: Session, plan: Plan, number: str) -> dict[str, Any]:
     }
 
 
-def find_unit(session: Session, name: str) -> Unit:
+def find_unit(session: Session, name: str, hint: str = "") -> Unit:
+    """The unit named `name` or by that alias; NotFoundError says so, with `hint` (the
+    directory's 「您是否要找：…」) when given."""
     unit = session.scalar(select(Unit).where(Unit.name == name))
     if unit is None:
         unit = session.scalar(select(Unit).join(UnitAlias).where(UnitAlias.alias == name))
     if unit is None:
-        raise NotFoundError(f"没有名为「{name}」的单位（可用 `duban units` 查看）")
+        hint = f"；{hint}" if hint else ""
+        raise NotFoundError(f"没有名为「{name}」的单位{hint}（可用 `duban units` 查看）")
     return unit
 
 

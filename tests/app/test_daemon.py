@@ -293,3 +293,52 @@ def test_duban_run_sample_says_what_comes_next_and_stops_cleanly_on_a_signal(
     assert any(f"received {signum.name}, stopping" in line for line in stderr), stderr
     assert stderr[-1].endswith("duban.daemon: duban stopped"), stderr
     assert not any("Traceback" in line for line in stderr), stderr
+
+
+@pytest.mark.slow
+def test_sighup_applies_the_unit_directory_again_and_logs_what_changed(tmp_path: Path) -> None:
+    units = tmp_path / "units.toml"
+    units.write_text('[units."市发改委"]\n', encoding="utf-8")
+    env = environment(
+        f"sqlite:///{tmp_path / 'duban.db'}",
+        PYTHONUNBUFFERED="1",
+        PYTHONUTF8="1",
+        DUBAN_DIRECTORY__PATH=str(units),
+        DUBAN_WEB__ENABLED="false",
+    )
+    lines: queue.Queue[tuple[str, str]] = queue.Queue()
+    with subprocess.Popen(
+        [str(DUBAN), "run"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        readers = [
+            threading.Thread(target=pump, args=("stdout", process.stdout, lines)),
+            threading.Thread(target=pump, args=("stderr", process.stderr, lines)),
+        ]
+        try:
+            for reader in readers:
+                reader.start()
+            wait_for_line(lines, "duban is running", timeout=30)
+            units.write_text('[units."市发改委"]\nchannel = "console"\n', encoding="utf-8")
+            process.send_signal(signal.SIGHUP)
+            output = wait_for_line(lines, "渠道：新增 console", timeout=15)
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            for reader in readers:
+                reader.join(timeout=10)
+    logged = [line for _, line in output]
+    assert code == 0
+    assert any("单位名录已应用：新列入 0 个，变化 1 处" in line for line in logged), logged
+    assert any(line.endswith("单位「市发改委」渠道：新增 console") for line in logged), logged
