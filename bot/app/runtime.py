@@ -10,6 +10,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import ChannelSettings, Settings
@@ -183,5 +184,11 @@ def apply_directory(
     `duban units sync`); a channel no `[channels.NAME]` defines is refused first."""
     directory = load_directory(settings.directory.path)
     check_channels(directory, list(settings.channels), str(settings.directory.path))
-    with sessions.begin() as session:
-        return sync_directory(session, directory, now)
+    try:
+        with sessions.begin() as session:
+            return sync_directory(session, directory, now)
+    except IntegrityError:
+        # Another daemon starting beside this one created the same new units first; what
+        # is left to apply is applied now, on top of its work.
+        with sessions.begin() as session:
+            return sync_directory(session, directory, now)
