@@ -11,6 +11,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import ChannelSettings, Settings
@@ -22,6 +23,7 @@ from bot.domain.rules import Rules, load_rules
 from bot.engine.reminders import SweepOptions
 from bot.engine.sweep import SweepResult, sweep
 from bot.intake.directory import load_directory
+from bot.intake.directory_sync import DirectorySync, check_channels, sync_directory
 from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
 from bot.platforms.http import ClientPerWorker
@@ -180,3 +182,20 @@ def build_runtime(
         digest=digest_setup(settings, composer, rules, calendar),
         clock=time.monotonic,
     )
+
+
+def apply_directory(
+    settings: Settings, sessions: sessionmaker[Session], now: datetime
+) -> DirectorySync:
+    """Reads the unit directory file again and applies it (`duban run` start, SIGHUP,
+    `duban units sync`); a channel no `[channels.NAME]` defines is refused first."""
+    directory = load_directory(settings.directory.path)
+    check_channels(directory, list(settings.channels), str(settings.directory.path))
+    try:
+        with sessions.begin() as session:
+            return sync_directory(session, directory, now)
+    except IntegrityError:
+        # Another daemon starting beside this one created the same new units first; what
+        # is left to apply is applied now, on top of its work.
+        with sessions.begin() as session:
+            return sync_directory(session, directory, now)

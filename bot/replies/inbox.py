@@ -242,14 +242,16 @@ def enter_reply(
     text: str,
     now: datetime,
     composer: Composer,
+    hint: str = "",
 ) -> Applied:
     """A reply received by phone or on paper, entered by the office as `who` (a contact,
-    unit, supervisor or the office); recorded as `reply.entered` (or `reply.refused`)."""
+    unit, supervisor or the office); recorded as `reply.entered` (or `reply.refused`).
+    `hint` (the directory's 「您是否要找：…」) is added when there is no such sender."""
     identity = people.named(who)
     if identity is None:
         raise NotFoundError(
             f"没有名为「{who}」的联系人、单位、分管领导或{composer.office}"
-            "（可用 `duban units` 查看）"
+            f"{'；' + hint if hint else ''}（可用 `duban units` 查看）"
         )
     try:
         applied = apply_text(session, identity, text, now, channel=OFFICE_ENTRY, composer=composer)
