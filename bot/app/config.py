@@ -24,6 +24,7 @@ from pydantic_settings import (
 )
 
 from bot.app.errors import ConfigError
+from bot.domain.tomlfiles import describe_error, error_key
 from bot.platforms.dingtalk.callback import SESSION_WEBHOOK_ORIGINS
 from bot.platforms.formats import Formats, MessageFormat
 from bot.platforms.http import url_origin
@@ -47,7 +48,7 @@ class DatabaseSettings(_Section):
     @classmethod
     def _known_backend(cls, value: str) -> str:
         if not value.startswith(("sqlite:", "postgresql:", "postgresql+psycopg:")):
-            raise ValueError("expected sqlite:///PATH or postgresql+psycopg://USER@HOST/DB")
+            raise ValueError("应为 sqlite:///路径 或 postgresql+psycopg://用户@主机/库名")
         return value
 
 
@@ -65,7 +66,7 @@ class PlanSettings(_Section):
         try:
             ZoneInfo(value)
         except (ZoneInfoNotFoundError, ValueError, OSError) as exc:  # "America" is a folder
-            raise ValueError(f"unknown time zone {value!r}") from exc
+            raise ValueError(f"未知的时区「{value}」，如 Asia/Shanghai") from exc
         return value
 
 
@@ -91,24 +92,22 @@ class ChannelSettings(_Section):
     @classmethod
     def _known(cls, value: str) -> str:
         if value not in PLATFORMS:
-            raise ValueError(f"must be one of {', '.join(PLATFORMS)}")
+            raise ValueError(f"应为以下之一：{'、'.join(PLATFORMS)}")
         return value
 
     @model_validator(mode="after")
     def _complete(self) -> ChannelSettings:
         found = PLATFORMS[self.platform]
         if "path" in found.needs and self.path is None:
-            raise ValueError(f"a {self.platform} channel needs a path")
+            raise ValueError(f"{self.platform} 渠道需要 path（文件路径）")
         if "webhook" in found.needs and not self.webhook:
-            raise ValueError(f"a {self.platform} channel needs a webhook URL")
+            raise ValueError(f"{self.platform} 渠道需要 webhook 地址")
         if "secret" in found.needs and not self.secret:
-            raise ValueError(
-                f"a {self.platform} channel needs a secret (receivers verify the signature)"
-            )
+            raise ValueError(f"{self.platform} 渠道需要 secret（接收方校验签名）")
         if self.webhook and not self.webhook.startswith(("https://", "http://")):
-            raise ValueError("webhook must be an http(s) URL")
+            raise ValueError("webhook 应为 http:// 或 https:// 地址")
         if self.msgtype is not None and self.msgtype not in found.markups:
-            raise ValueError(f"{self.platform} channels send {' or '.join(found.markups)}")
+            raise ValueError(f"{self.platform} 渠道的 msgtype 应为 {' 或 '.join(found.markups)}")
         return self
 
     @property
@@ -126,7 +125,7 @@ class DeliverySettings(_Section):
     @classmethod
     def _positive(cls, value: int) -> int:
         if value < 1:
-            raise ValueError("must be at least 1 second")
+            raise ValueError("应不小于 1")
         return value
 
 
@@ -158,7 +157,7 @@ class InboundSettings(_Section):
     @classmethod
     def _known(cls, value: str) -> str:
         if value not in INBOUND:
-            raise ValueError(f"must be one of {', '.join(INBOUND)}")
+            raise ValueError(f"应为以下之一：{'、'.join(INBOUND)}")
         return value
 
     @model_validator(mode="after")
@@ -166,11 +165,11 @@ class InboundSettings(_Section):
         needs = INBOUND[self.platform].inbound_needs
         missing = [key for key in needs if not getattr(self, key)]
         if missing:
-            raise ValueError(f"a {self.platform} inbound hook needs {', '.join(missing)}")
+            raise ValueError(f"{self.platform} 回调需要 {'、'.join(missing)}")
         if self.platform == "wecom" and len(self.encoding_aes_key or "") != 43:
-            raise ValueError("encoding_aes_key must be the 43 characters WeCom shows")
+            raise ValueError("encoding_aes_key 应为企业微信后台显示的 43 个字符")
         if not self.api_base.startswith(("https://", "http://")):
-            raise ValueError("api_base must be an http(s) URL")
+            raise ValueError("api_base 应为 http:// 或 https:// 地址")
         return self
 
     @field_validator("session_webhook_origins")
@@ -178,7 +177,7 @@ class InboundSettings(_Section):
     def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
         for origin in value:
             if origin != url_origin(origin):
-                raise ValueError(f"{origin!r} is not an origin like https://oapi.dingtalk.com")
+                raise ValueError(f"{origin!r} 不是形如 https://oapi.dingtalk.com 的来源地址")
         return value
 
 
@@ -206,7 +205,7 @@ class WebSettings(_Section):
     @classmethod
     def _port(cls, value: int) -> int:
         if not 0 <= value <= 65535:
-            raise ValueError("must be a TCP port (0–65535)")
+            raise ValueError("应为 TCP 端口（0–65535）")
         return value
 
 
@@ -226,9 +225,9 @@ class DigestSettings(_Section):
     def _clock_time(cls, value: str) -> str:
         hours, _, minutes = value.partition(":")
         if not (hours.isdigit() and minutes.isdigit() and len(minutes) == 2):
-            raise ValueError("must be a time of day such as 08:30")
+            raise ValueError("应为时刻，如 08:30")
         if not (0 <= int(hours) < 24 and 0 <= int(minutes) < 60):
-            raise ValueError("must be a time of day such as 08:30")
+            raise ValueError("应为时刻，如 08:30")
         return value
 
 
@@ -268,9 +267,7 @@ class Settings(BaseSettings):
         for section, names in (("channels", self.channels), ("inbound", self.inbound)):
             for name in names:
                 if not NAME.fullmatch(name):
-                    raise ValueError(
-                        f"{section}.{name}: a name is 1–30 letters, digits, '-' or '_'"
-                    )
+                    raise ValueError(f"{section}.{name}：名称应为 1–30 个字母、数字、- 或 _")
         return self
 
     @model_validator(mode="after")
@@ -278,7 +275,7 @@ class Settings(BaseSettings):
         for key in ("default_channel", "office_channel"):
             name = getattr(self.delivery, key)
             if name is not None and name not in self.channels:
-                raise ValueError(f"delivery.{key}: no [channels.{name}] is configured")
+                raise ValueError(f"delivery.{key}：未配置 [channels.{name}]")
         return self
 
     @classmethod
@@ -302,7 +299,7 @@ def find_config_file(explicit: Path | None = None) -> Path | None:
     )
     if named is not None:
         if not named.is_file():
-            raise ConfigError("--config", f"file not found: {named}")
+            raise ConfigError("--config", f"配置文件不存在：{named}")
         return named
     return next((p for p in DEFAULT_FILES if p.is_file()), None)
 
@@ -316,10 +313,10 @@ def load_settings(explicit: Path | None = None) -> Settings:
     except ValidationError as exc:
         error = exc.errors()[0]
         parts = [str(part) for part in error["loc"]]
-        key = ".".join(parts) or "config"
-        raise ConfigError(key, f"{error['msg']} (in {_origin(parts, path)})") from None
+        key = error_key(error) or "config"
+        raise ConfigError(key, f"{describe_error(error)}（见 {_origin(parts, path)}）") from None
     except SettingsError as exc:  # e.g. DUBAN_PLAN=x: a whole section must be a JSON object
-        raise ConfigError("environment", str(exc)) from None
+        raise ConfigError("环境变量", str(exc)) from None
 
 
 def _origin(parts: list[str], path: Path | None) -> str:
@@ -327,11 +324,11 @@ def _origin(parts: list[str], path: Path | None) -> str:
     name = "DUBAN_" + "__".join(parts).upper()
     if any(variable.upper() == name for variable in os.environ):
         return f"${name}"
-    return str(path or "defaults")
+    return str(path or "默认设置")
 
 
 def _read_toml(path: Path) -> dict[str, Any]:
     try:
         return tomllib.loads(path.read_text(encoding="utf-8"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(str(path), f"not valid TOML: {exc}") from None
+        raise ConfigError(str(path), f"不是有效的 TOML：{exc}") from None

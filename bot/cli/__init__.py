@@ -5,21 +5,41 @@ Settings are loaded once, by the root callback, and reach the commands through t
 
 from __future__ import annotations
 
+from importlib.metadata import PackageNotFoundError, version
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from bot.app.config import load_settings
-from bot.cli import delivery, engine, exports, intake, plans, replies, supervision
-from bot.cli.support import reports_errors
+from bot.app.errors import DubanError
+from bot.cli import chinese, delivery, engine, exports, intake, plans, replies, supervision
+from bot.cli.support import out, reports_errors
 
+chinese.install()
 app = typer.Typer(
     help="督办：政府重点工作任务督办提醒机器人。",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
 )
+
+
+def version_line(distribution: str = "duban") -> str:
+    """The installed package's name and version; DubanError when it is not installed."""
+    try:
+        return f"{distribution} {version(distribution)}"
+    except PackageNotFoundError:
+        raise DubanError(
+            f"未找到已安装的 {distribution} 包，无法确定版本（请在项目目录运行 make install）"
+        ) from None
+
+
+@reports_errors
+def show_version(wanted: bool) -> None:
+    if wanted:
+        out.print(version_line(), markup=False)
+        raise typer.Exit()
 
 
 @app.callback()
@@ -29,6 +49,10 @@ def configure(
     config: Annotated[
         Path | None, typer.Option("--config", "-c", help="配置文件（默认 config.toml）。")
     ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option("--version", callback=show_version, is_eager=True, help="显示版本号并退出。"),
+    ] = False,
 ) -> None:
     """督办：政府重点工作任务督办提醒机器人。"""
     ctx.obj = load_settings(config)

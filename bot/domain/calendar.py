@@ -26,6 +26,7 @@ from bot.domain.tomlfiles import invalid, read_toml
 ONE_DAY = timedelta(days=1)
 MAX_RANGE_DAYS = 31  # the longest real break is ~10 days; more is a typo such as a wrong year
 Coverage = Literal["statutory", "overrides", "weekdays"]
+KIND_WORDS = {"holiday": "假日", "workday": "工作日"}
 
 
 @dataclass(frozen=True)
@@ -50,7 +51,7 @@ def _day(value: Any) -> date:
         return value
     if isinstance(value, str) and re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
         return date.fromisoformat(value)
-    raise ValueError("expected a date such as 2027-10-01")
+    raise ValueError("应为日期，如 2027-10-01")
 
 
 Day = Annotated[date, BeforeValidator(_day)]
@@ -95,7 +96,7 @@ def _merge(data: _OverridesFile, source: str) -> CalendarOverrides:
     for kind, key, day in _entries(data, source):
         seen = kinds.setdefault(day, (kind, key))
         if seen[0] != kind:
-            problem = f"{day} is a {kind} here but a {seen[0]} in {seen[1]}"
+            problem = f"{day} 在此为{KIND_WORDS[kind]}，但在 {seen[1]} 为{KIND_WORDS[seen[0]]}"
             raise ConfigError(f"{source}: {key}", problem)
     holidays = frozenset(day for day, (kind, _) in kinds.items() if kind == "holiday")
     return CalendarOverrides(holidays, frozenset(kinds.keys() - holidays), source)
@@ -107,7 +108,7 @@ def _entries(data: _OverridesFile, source: str) -> Iterator[tuple[str, str, date
     yield from (("workday", f"workdays.{i}", day) for i, day in enumerate(data.workdays))
     for i, span in enumerate(data.ranges):
         if not 0 <= (span.end - span.start).days < MAX_RANGE_DAYS:
-            problem = f"must be on or after `from` and span at most {MAX_RANGE_DAYS} days"
+            problem = f"应不早于 from，且跨度不超过 {MAX_RANGE_DAYS} 天"
             raise ConfigError(f"{source}: ranges.{i}.to", problem)
         yield from ((span.kind, f"ranges.{i}", day) for day in span.days())
 

@@ -32,7 +32,7 @@ class WindowModel(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> WindowModel:
         if self.end <= self.start:
-            raise ValueError("end must be after start")
+            raise ValueError("end 应晚于 start")
         return self
 
 
@@ -49,13 +49,13 @@ class ReportsModel(_Strict):
     @classmethod
     def _day_of_month(cls, value: int) -> int:
         if not 1 <= value <= 31:
-            raise ValueError("day must be between 1 and 31")
+            raise ValueError("day 应在 1 到 31 之间")
         return value
 
     @model_validator(mode="after")
     def _dates_given(self) -> ReportsModel:
         if self.cycle == "dates" and not self.dates:
-            raise ValueError('cycle = "dates" needs a non-empty dates list')
+            raise ValueError('cycle = "dates" 需要非空的 dates 列表')
         return self
 
 
@@ -77,7 +77,7 @@ class RepeatModel(_Strict):
     @classmethod
     def _not_negative(cls, value: int) -> int:
         if value < 0:
-            raise ValueError("must not be negative")
+            raise ValueError("不能为负数")
         return value
 
 
@@ -127,12 +127,12 @@ class RulesModel(_Strict):
     def _ladder_in_order(cls, ladder: list[LevelModel]) -> list[LevelModel]:
         # A field validator, so that the error's key is `ladder`, not the whole file.
         if not ladder:
-            raise ValueError("the ladder needs at least one level")
+            raise ValueError("ladder 至少需要一个级别")
         offsets = [level.offset for level in ladder]
         if offsets != sorted(offsets):
-            raise ValueError("ladder levels must be in order of their offsets")
+            raise ValueError("ladder 各级别应按 offset 从小到大排列")
         if len({level.level for level in ladder}) != len(ladder):
-            raise ValueError("ladder level names must be unique")
+            raise ValueError("ladder 各级别的名称不能重复")
         return ladder
 
 
@@ -231,7 +231,7 @@ def default_rules() -> Rules:
 
 def load_rules(path: Path) -> Rules:
     """Reads a rule file; raises ConfigError naming the file and the offending key."""
-    data = read_toml(path, "rule file")
+    data = read_toml(path, "规则文件")
     try:
         return build_rules(RulesModel.model_validate(data))
     except ValidationError as exc:

@@ -29,6 +29,7 @@ from pathlib import Path
 from pydantic import BaseModel, ConfigDict, ValidationError
 
 from bot.app.errors import IntakeError
+from bot.domain.tomlfiles import describe_error, error_key
 from bot.intake.units import clean_name, match_key
 
 # How alike two names must be (difflib's ratio) for one to be offered for the other:
@@ -162,5 +163,5 @@ def load_directory(path: Path | None) -> Directory:
         raise IntakeError(str(path), f"单位名录不是有效的 TOML：{exc}") from exc
     except ValidationError as exc:
         first = exc.errors()[0]
-        key = ".".join(str(p) for p in first["loc"])
-        raise IntakeError(str(path), f"单位名录字段 {key} 有误：{first['msg']}") from exc
+        where = f"字段 {error_key(first)} " if error_key(first) else ""
+        raise IntakeError(str(path), f"单位名录{where}有误：{describe_error(first)}") from exc

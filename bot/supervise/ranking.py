@@ -47,7 +47,7 @@ class _WeightsModel(_Strict):
     @model_validator(mode="after")
     def _something_counts(self) -> _WeightsModel:
         if self.on_time_reports + self.on_track + self.no_overdue <= 0:
-            raise ValueError("at least one weight must be above 0")
+            raise ValueError("至少一项权重应大于 0")
         return self
 
 
@@ -58,7 +58,7 @@ class _LightsModel(_Strict):
     @model_validator(mode="after")
     def _ordered(self) -> _LightsModel:
         if self.yellow > self.green:
-            raise ValueError("yellow must not be above green")
+            raise ValueError("yellow 不能高于 green")
         return self
 
 
@@ -81,7 +81,7 @@ class _RankingModel(_Strict):
     def _unique_periods(cls, periods: list[PeriodKind]) -> list[PeriodKind]:
         # A field validator, so that the error's key is `periods`, not the whole file.
         if len(set(periods)) != len(periods):
-            raise ValueError("periods must not repeat")
+            raise ValueError("periods 不能重复")
         return periods
 
 
@@ -139,7 +139,7 @@ def parse_config(data: dict[str, Any], source: str = "ranking.toml") -> RankingC
 
 def load_ranking_config(path: Path) -> RankingConfig:
     """Reads schedules/ranking.toml; raises ConfigError naming the file and the key."""
-    return parse_config(read_toml(path, "ranking file"), str(path))
+    return parse_config(read_toml(path, "晾晒规则文件"), str(path))
 
 
 # --- scores -------------------------------------------------------------------------------

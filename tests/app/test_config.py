@@ -182,7 +182,7 @@ def test_a_section_variable_that_is_not_json_is_a_config_error(
 ) -> None:
     monkeypatch.setenv("DUBAN_PLAN", "Asia/Shanghai")
     error = config_error(EXAMPLE)
-    assert error.key == "environment"
+    assert error.key == "环境变量"
     assert '"plan"' in error.problem
 
 
@@ -196,7 +196,7 @@ def test_a_file_that_is_not_toml_is_named(tmp_path: Path, content: bytes) -> Non
     path.write_bytes(content)
     error = config_error(path)
     assert error.key == str(path)
-    assert "not valid TOML" in error.problem
+    assert "不是有效的 TOML" in error.problem
 
 
 def test_a_missing_explicit_file_is_reported(tmp_path: Path) -> None:

@@ -290,25 +290,25 @@ def test_outbox_retry_of_a_missing_message_fails(duban: Duban, outbox: dict[str,
 @pytest.mark.parametrize(
     ("section", "key", "problem"),
     [
-        ('[channels.jjw]\nplatform = "wecom"\n', "channels.jjw", "needs a webhook URL"),
+        ('[channels.jjw]\nplatform = "wecom"\n', "channels.jjw", "wecom 渠道需要 webhook 地址"),
         (
             '[channels.fgw]\nplatform = "dingtalk"\n'
             'webhook = "https://oapi.dingtalk.com/robot/send?access_token=T0KEN"\n'
             'msgtype = "actionCard"\n',
             "channels.fgw.msgtype",
-            "'text' or 'markdown'",
+            "应为以下之一：text、markdown",
         ),
         (
             '[channels.oa]\nplatform = "webhook"\nwebhook = "https://oa.example.gov.cn/T0KEN"\n',
             "channels.oa",
-            "needs a secret",
+            "webhook 渠道需要 secret",
         ),
         (
             '[channels.jxj]\nplatform = "feishu"\n'
             'webhook = "https://open.feishu.cn/open-apis/bot/v2/hook/T0KEN"\n'
             'msgtype = "markdown"\n',
             "channels.jxj",
-            "feishu channels send text",
+            "feishu 渠道的 msgtype 应为 text",
         ),
     ],
 )

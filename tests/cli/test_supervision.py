@@ -129,7 +129,7 @@ def test_a_bad_ranking_file_names_the_key(db_url: str, story: Story, tmp_path: P
     duban = make_duban(db_url, **overrides)
     line = fails_with_one_line(duban("rank", "--period", "2020-10"), code=2)
     assert "ranking.toml: lights" in line
-    assert "yellow must not be above green" in line
+    assert "yellow 不能高于 green" in line
 
 
 def test_a_ranking_channel_that_is_not_configured_is_refused(

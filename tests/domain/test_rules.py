@@ -101,28 +101,28 @@ LADDER_OUT_OF_ORDER = """
         pytest.param(
             '[[ladder]]\nlevel = "urge"\nname = "催办"\noffset = 0\nto = ["mayor"]\n',
             "ladder.0.to.0",
-            "'unit'",
+            "应为以下之一：unit、",
             id="bad-recipient",
         ),
-        pytest.param(LADDER_OUT_OF_ORDER, "ladder", "order of their offsets", id="out-of-order"),
-        pytest.param("colour = 1\n", "colour", "Extra inputs", id="unknown-top-level-key"),
-        pytest.param("[repeat]\ntimes = 3\n", "repeat.times", "Extra inputs", id="unknown-key"),
+        pytest.param(LADDER_OUT_OF_ORDER, "ladder", "按 offset 从小到大排列", id="out-of-order"),
+        pytest.param("colour = 1\n", "colour", "不认识的设置项", id="unknown-top-level-key"),
+        pytest.param("[repeat]\ntimes = 3\n", "repeat.times", "不认识的设置项", id="unknown-key"),
         pytest.param(
             '[window]\nstart = "17:30"\nend = "09:00"\n',
             "window",
-            "end must be after start",
+            "end 应晚于 start",
             id="window-end-before-start",
         ),
         pytest.param(
-            '[reports]\ncycle = "dates"\n', "reports", "non-empty dates list", id="dates-no-dates"
+            '[reports]\ncycle = "dates"\n', "reports", "非空的 dates 列表", id="dates-no-dates"
         ),
-        pytest.param("[reports]\nday = 32\n", "reports.day", "between 1 and 31", id="day-32"),
-        pytest.param("[repeat]\nevery = -1\n", "repeat.every", "negative", id="negative-repeat"),
-        pytest.param("ladder = []\n", "ladder", "at least one level", id="empty-ladder"),
+        pytest.param("[reports]\nday = 32\n", "reports.day", "在 1 到 31 之间", id="day-32"),
+        pytest.param("[repeat]\nevery = -1\n", "repeat.every", "不能为负数", id="negative-repeat"),
+        pytest.param("ladder = []\n", "ladder", "至少需要一个级别", id="empty-ladder"),
         pytest.param(
             '[plans."2020".reports]\ncycle = "weekly"\n',
             "plans.2020.reports.cycle",
-            "'monthly'",
+            "应为以下之一：monthly、",
             id="bad-plan-override",
         ),
     ],
@@ -141,20 +141,20 @@ def test_ladder_levels_with_the_same_name_are_refused(tmp_path: Path) -> None:
     text = LADDER_OUT_OF_ORDER.replace('"notice"', '"urge"').replace("-3", "2")
     error = config_error(write_rules(tmp_path, text))
     assert error.key.endswith(": ladder")
-    assert "unique" in error.problem
+    assert "不能重复" in error.problem
 
 
 def test_a_file_that_is_not_toml_raises_a_config_error_naming_the_file(tmp_path: Path) -> None:
     path = write_rules(tmp_path, "[window\nstart = 9\n")
     error = config_error(path)
     assert error.key == str(path)
-    assert error.problem.startswith("not valid TOML")
+    assert error.problem.startswith("不是有效的 TOML")
 
 
 def test_a_missing_rule_file_raises_a_config_error_naming_the_file(tmp_path: Path) -> None:
     path = tmp_path / "absent.toml"
     error = config_error(path)
-    assert (error.key, error.problem) == (str(path), "rule file not found")
+    assert (error.key, error.problem) == (str(path), "规则文件不存在")
 
 
 def test_a_config_error_exits_with_status_two(tmp_path: Path) -> None:

@@ -156,11 +156,11 @@ def test_a_bad_setting_names_the_file_and_the_key(data: dict[str, object], key: 
 
 
 def test_a_missing_or_broken_file_is_a_config_error(tmp_path: Path) -> None:
-    with pytest.raises(ConfigError, match="not found"):
+    with pytest.raises(ConfigError, match="晾晒规则文件不存在"):
         load_ranking_config(tmp_path / "ranking.toml")
     broken = tmp_path / "broken.toml"
     broken.write_text("[weights\n", encoding="utf-8")
-    with pytest.raises(ConfigError, match="not valid TOML"):
+    with pytest.raises(ConfigError, match="不是有效的 TOML"):
         load_ranking_config(broken)
 
 
