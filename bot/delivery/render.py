@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from bot.platforms.mentions import escape_markdown, neutralize_mentions
-from bot.present.labels import due_what
+from bot.present.labels import LIGHT_WORDS, due_what
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "messages"
 MARKUPS = ("text", "markdown")
@@ -60,6 +60,8 @@ def environment(markup: str) -> Environment:
     )
     env.filters["shorten"] = shorten
     env.filters["e"] = _escaper(markup)
+    # Lights in words (绿灯): formal messages carry no emoji unless a template adds them.
+    env.globals["light_names"] = LIGHT_WORDS
     return env
 
 

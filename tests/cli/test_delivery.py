@@ -3,6 +3,7 @@ settings they rely on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -34,6 +35,8 @@ TITLES = {
     "followup": "【督办提醒】市经信局",
 }
 ECHOING_TASK_TEXT = ("notice", "urge", "supervise", "escalate")
+# Pictographs, dingbats and the emoji variation selector: 🟢 ⚠️ ✅ 📌 …
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
 WECOM_KEY = "jjw-key-4d2c"
 BAD_KEY = "bad-key-77aa9f"
 DINGTALK_SECRET = "SECcli0123456789"
@@ -82,6 +85,23 @@ def test_preview_shows_each_kind_for_each_platform_with_the_mention_bait_defused
     if kind in ECHOING_TASK_TEXT:  # the bait is echoed, defused, not dropped
         assert "＠all" in output
         assert "新增公共停车位 1000 个。" in output
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_default_message_carries_an_emoji(offline: Duban, kind: str, platform: str) -> None:
+    output = succeeds(offline("preview", kind, "--platform", platform)).stdout
+    assert not EMOJI.findall(output)
+
+
+@pytest.mark.parametrize("platform", ["text", "wecom"])
+def test_the_ranking_shows_its_lights_in_words(offline: Duban, platform: str) -> None:
+    output = succeeds(offline("preview", "ranking", "--platform", platform)).stdout
+    assert [line.split("分 ")[-1] for line in output.splitlines() if "分 " in line][:3] == [
+        "绿灯 ↑",
+        "黄灯",
+        "红灯 ↓",
+    ]
 
 
 @pytest.mark.parametrize("platform", ["wecom", "dingtalk", "markdown"])

@@ -284,3 +284,35 @@ PLAN_2030 = """
 def test_a_sweep_on_an_empty_database_does_nothing(engine: Engine) -> None:
     result = make_runtime(writer_sessions(engine)).cycle(local("2020-09-22T09:00"))
     assert (result.sweep.points, result.sent) == (0, 0)
+
+
+def test_a_unit_due_at_two_levels_gets_one_message_per_level_each_under_its_headline(
+    engine: Engine, tmp_path: Path
+) -> None:
+    sessions = writer_sessions(engine)
+    # Task 3's deadline (9月30日) is three working days away on 2020-09-27, the Sunday
+    # worked before National Day, when the September report of task 1 stands at 督办.
+    import_plan(sessions, tmp_path, TWO_LEVELS_PLAN)
+    make_runtime(sessions).cycle(local("2020-09-27T09:00"))
+    to_unit = [m for m in sent_messages(sessions) if m.recipient_name == "市住建局"]
+    assert sorted(m.kind for m in to_unit) == ["notice", "supervise"]
+    by_kind = {m.kind: m for m in to_unit}
+    assert {i["level"] for i in by_kind["supervise"].items} == {"supervise"}
+    assert [(i["task"], i["kind"]) for i in by_kind["notice"].items] == [("3", "deadline")]
+    supervise, notice = by_kind["supervise"].text, by_kind["notice"].text
+    assert supervise.startswith("【督办通知】市住建局：")
+    assert notice.startswith("【督办提醒】市住建局：")
+    assert "督办提醒" not in supervise
+    assert "督办通知" not in notice
+    assert "办结时限：9月30日" in notice
+    assert "办结时限" not in supervise
+    assert "（督办）" not in supervise  # the headline names the level once
+
+
+TWO_LEVELS_PLAN = """
+    2020年重点工作任务责任分解
+    1.新增公共停车位 1000 个。10月底前完成。
+    责任单位:市住建局
+    3.完成停车场规划编制。9月30日前完成。
+    责任单位:市住建局
+"""
