@@ -357,3 +357,13 @@ def test_confirmed_accountability_alone_is_worth_a_digest(
         "2020年12月确认的问责事项：",
         "  · 市住建局：连续1期排名亮红灯（2020-11）（12月3日确认）",
     ]
+
+
+def test_a_leader_without_a_title_in_the_directory_is_addressed_by_name_alone(
+    story: Story, sessions: sessionmaker[Session], setup: DigestSetup
+) -> None:
+    blocked_story(story)
+    with sessions.begin() as session:
+        session.execute(update(Supervisor).where(Supervisor.name == "李明").values(title=None))
+    digests(sessions, setup, "2020-10-14T08:30")
+    assert texts(sessions)["李明"].startswith("【督办日报】李明：2020年10月14日\n")
