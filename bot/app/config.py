@@ -200,6 +200,18 @@ class WebSettings(_Section):
     # When set, the dashboard asks for it (?token=… once, then a cookie, or a Bearer
     # header); the hooks keep their platforms' own checks and /healthz stays open.
     token: str = Field(default="", repr=False)
+    # The dashboard's address as readers reach it (behind the proxy), linked from the
+    # escalations and digests; "" links nothing.
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(
+                "must be the dashboard's http(s) address, e.g. https://duban.example.gov.cn"
+            )
+        return value.rstrip("/")
 
     @field_validator("port")
     @classmethod

@@ -155,8 +155,10 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
 
 
 def composer_of(settings: Settings) -> Composer:
-    """How messages are queued: the channels' formats, the office's name (the directory)."""
-    return Composer(settings.formats(), load_directory(settings.directory.path).office.name)
+    """How messages are queued: the channels' formats, the office's name (the directory),
+    the dashboard's address."""
+    office = load_directory(settings.directory.path).office.name
+    return Composer(settings.formats(), office, settings.web.public_url)
 
 
 def build_runtime(

@@ -108,7 +108,16 @@ def recipients(
         )
     if "supervisor" in to and supervisor is not None:
         found.append(
-            (Recipient("supervisor", supervisor.id, supervisor.name, supervisor.channel), ())
+            (
+                Recipient(
+                    "supervisor",
+                    supervisor.id,
+                    supervisor.name,
+                    supervisor.channel,
+                    supervisor.title,
+                ),
+                (),
+            )
         )
     if "office" in to or ("supervisor" in to and supervisor is None):
         found.append((office, ()))
@@ -276,7 +285,15 @@ def _messages(
     def text(shape: MessageFormat) -> str:
         shown = " ".join(f"@{m}" for m in mentions.get("mobiles", [])) if shape.local else ""
         level = top.step.level.key
-        return render_reminder(level, recipient.name, recipient.kind, items, shown, shape.markup)
+        return render_reminder(
+            level,
+            recipient.address,
+            recipient.kind,
+            items,
+            shown,
+            shape.markup,
+            composer.dashboard_url,
+        )
 
     return composer.compose(
         recipient,

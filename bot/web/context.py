@@ -70,7 +70,9 @@ class WebContext:
             self.sessions = session_factory(writer(bind))
         if self.directory is None:
             self.directory = load_directory(self.settings.directory.path)
-        self.composer = Composer(self.settings.formats(), self.directory.office.name)
+        self.composer = Composer(
+            self.settings.formats(), self.directory.office.name, self.settings.web.public_url
+        )
         self._people: tuple[People, float] | None = None
         self._lock = threading.Lock()
         self._responders: dict[str, Responder] = {}

@@ -173,6 +173,17 @@ def test_a_value_of_the_wrong_type_is_named(tmp_path: Path) -> None:
     assert config_error(write_config(tmp_path, "[plan]\ntimezone = 8\n")).key == "plan.timezone"
 
 
+@pytest.mark.parametrize("url", ["duban.example.gov.cn", "ftp://duban.example.gov.cn", "https://"])
+def test_a_dashboard_address_that_is_not_an_http_url_is_named(tmp_path: Path, url: str) -> None:
+    error = config_error(write_config(tmp_path, f'[web]\npublic_url = "{url}"\n'))
+    assert error.key == "web.public_url"
+
+
+def test_the_dashboard_address_loses_its_trailing_slash(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[web]\npublic_url = "https://duban.example.gov.cn/"\n')
+    assert load_settings(path).web.public_url == "https://duban.example.gov.cn"
+
+
 def test_a_section_that_is_not_a_table_is_named(tmp_path: Path) -> None:
     assert config_error(write_config(tmp_path, 'plan = "Asia/Shanghai"\n')).key == "plan"
 

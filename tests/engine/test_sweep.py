@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.runtime import Runtime
+from bot.delivery.compose import Composer
 from bot.domain.calendar import WorkCalendar
 from bot.store.models import Assignment, AuditEvent, DuePoint, Message, Notification, Unit
 from tests.support.engine import (
@@ -316,3 +318,28 @@ TWO_LEVELS_PLAN = """
     3.完成停车场规划编制。9月30日前完成。
     责任单位:市住建局
 """
+
+
+def test_escalations_sum_up_each_unit_address_leaders_by_title_and_link_the_dashboard(
+    sessions: sessionmaker[Session],
+) -> None:
+    plain = make_runtime(sessions)
+    runtime = replace(plain, composer=Composer(plain.messages.formats, "督查室", DASHBOARD))
+    run_days(runtime, "2020-09-21", "2020-10-12")
+    latest = {m.recipient_name: m for m in sent_messages(sessions) if m.kind == "escalate"}
+    assert latest["督查室"].text.splitlines() == [
+        "【督办通报】督查室：",
+        "以下事项逾期未办结，按责任单位汇总如下，请督促落实：",
+        "1. 市住建局：逾期 1 项，最长 7 个工作日",
+        "2. 市发改委：逾期 1 项，最长 7 个工作日",
+        "3. 市财政局：逾期 1 项，最长 7 个工作日",
+        f"详情请见督办看板：{DASHBOARD}",
+    ]
+    assert latest["李明"].text.splitlines()[:2] == [
+        "【督办通报】李明常务副市长：",
+        "现将逾期未办结事项按责任单位汇总如下，请审阅：",
+    ]
+    assert "第1项" not in latest["李明"].text  # a line per unit, not per task
+
+
+DASHBOARD = "https://duban.example.gov.cn"
