@@ -146,9 +146,11 @@ class InboundSettings(_Section):
     # a sessionWebhook may point to — replies go nowhere else.
     robot_code: str | None = None
     session_webhook_origins: tuple[str, ...] = SESSION_WEBHOOK_ORIGINS
-    # Feishu event subscription: Encrypt Key (optional) and Verification Token.
+    # Feishu event subscription: Encrypt Key and Verification Token. Without an encrypt key
+    # events come unsigned: refused unless allow_unsigned is true.
     encrypt_key: str | None = Field(default=None, repr=False)
     verification_token: str | None = Field(default=None, repr=False)
+    allow_unsigned: bool = False
     api_base: str = "https://open.feishu.cn"
     # Generic JSON hook: the HMAC-SHA256 key of X-Duban-Signature.
     secret: str | None = Field(default=None, repr=False)
@@ -170,6 +172,11 @@ class InboundSettings(_Section):
             raise ValueError("encoding_aes_key 应为企业微信后台显示的 43 个字符")
         if not self.api_base.startswith(("https://", "http://")):
             raise ValueError("api_base 应为 http:// 或 https:// 地址")
+        if self.platform == "feishu" and not self.encrypt_key and not self.allow_unsigned:
+            raise ValueError(
+                "未设 encrypt_key 的飞书回调收到的事件没有签名：请设置 encrypt_key，"
+                "或写明 allow_unsigned = true 接受无签名事件"
+            )
         return self
 
     @field_validator("session_webhook_origins")

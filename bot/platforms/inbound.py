@@ -17,6 +17,11 @@ from bot.app.errors import Rejected
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
+# Fields of a callback body that grant access (Feishu's verification token sits in
+# `header.token`, or at the top in v1 events): never kept with the stored event.
+SECRET_FIELDS = frozenset(
+    {"token", "verification_token", "encrypt_key", "app_secret", "secret", "access_token"}
+)
 
 
 @dataclass(frozen=True)
@@ -32,6 +37,22 @@ class InboundMessage:
     reply_to: str | None  # DingTalk sessionWebhook URL, Feishu message_id, WeCom None
     reply_expires: datetime | None
     raw: dict[str, object] = field(repr=False, compare=False)  # the decoded event, JSON-able
+
+
+def without_secrets(event: Mapping[str, object]) -> dict[str, object]:
+    """`event` without SECRET_FIELDS at the top or in the objects directly under it (where
+    the platforms put them), for storing."""
+    return {
+        key: _without_secret_fields(value)
+        for key, value in event.items()
+        if key.lower() not in SECRET_FIELDS
+    }
+
+
+def _without_secret_fields(value: object) -> object:
+    if not isinstance(value, dict):
+        return value
+    return {k: v for k, v in value.items() if str(k).lower() not in SECRET_FIELDS}
 
 
 def header(headers: Mapping[str, str], name: str) -> str | None:

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.app.errors import DubanError, NotFoundError, ParseError
 from bot.delivery.compose import Composer
-from bot.platforms.inbound import InboundMessage
+from bot.platforms.inbound import InboundMessage, without_secrets
 from bot.platforms.mentions import neutralize_mentions
 from bot.replies.apply import Actor, Outcome, apply_command
 from bot.replies.identity import Identity, People
@@ -87,7 +87,8 @@ def receive_many(
             "event_id": stored_event_id(message.event_id),
             "sender": _storable(message.sender)[:200],
             "text": _storable(message.text),
-            "payload": message.raw,  # JSON, serialized with escapes: anything goes
+            # JSON, serialized with escapes: anything goes, but no verification token.
+            "payload": without_secrets(message.raw),
             "reply_to": None if message.reply_to is None else _storable(message.reply_to),
             "reply_expires": message.reply_expires,
             "state": "received",

@@ -81,6 +81,13 @@ class WebContext:
         self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
 
     def start(self) -> None:
+        for name, hook in self.settings.inbound.items():
+            if hook.platform == "feishu" and not hook.encrypt_key:
+                log.warning(
+                    "feishu hook %s takes unsigned events (allow_unsigned = true): whoever "
+                    "learns its verification token can send replies; set encrypt_key",
+                    name,
+                )
         self.receiver.start()
         self.processor.start()
 

@@ -248,3 +248,14 @@ def test_dingtalk_session_webhooks_go_to_dingtalks_hosts_over_https_by_default(
         "https://oapi.dingtalk.com",
         "https://api.dingtalk.com",
     )
+
+
+def test_a_feishu_hook_without_an_encrypt_key_is_refused_unless_unsigned_is_allowed(
+    tmp_path: Path,
+) -> None:
+    hook = '[inbound.lark]\nplatform = "feishu"\nverification_token = "vt"\n'
+    error = config_error(write_config(tmp_path, hook))
+    assert error.key == "inbound.lark"
+    assert "allow_unsigned" in str(error)
+    allowed = load_settings(write_config(tmp_path, hook + "allow_unsigned = true\n"))
+    assert allowed.inbound["lark"].allow_unsigned is True

@@ -8,7 +8,7 @@ import json
 import logging
 import time
 from collections.abc import Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import httpx
 import pytest
@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.replies.respond import HttpFeishuApi
 from bot.web.context import WebContext
 from tests.support.web import (
+    FEISHU_TOKEN,
     NOW,
     Clock,
     Sink,
@@ -27,6 +28,7 @@ from tests.support.web import (
     feishu_answer,
     feishu_event,
     feishu_post,
+    feishu_post_unsigned,
     inbound_events,
     message_count,
 )
@@ -211,3 +213,61 @@ def test_feishu_a_message_id_that_is_no_id_is_refused_and_reaches_no_api(
     nothing_stored(sessions)
     time.sleep(0.1)
     assert feishu_server.posted == []
+
+
+# Feishu: unsigned events only when allowed, never stale; no token kept
+
+
+def created(event: dict[str, object], moment: datetime) -> dict[str, object]:
+    header = event["header"]
+    assert isinstance(header, dict)
+    header["create_time"] = str(int(moment.timestamp() * 1000))
+    return event
+
+
+def test_feishu_an_unsigned_hook_takes_a_fresh_event(
+    client: httpx.Client, planned: sessionmaker[Session], feishu_server: Sink
+) -> None:
+    event = feishu_event("ou_liaison2", PROGRESS, "ev-1", "om_1")
+    response = feishu_post_unsigned(client, created(event, NOW - timedelta(minutes=59)))
+    assert response.status_code == 200
+    feishu_server.wait(2)
+    assert assignment_of(planned, "1", "市发改委") == ("in_progress", 60)
+
+
+@pytest.mark.parametrize(
+    "age", [timedelta(hours=1, seconds=1), timedelta(days=30), -timedelta(hours=2)]
+)
+def test_feishu_an_unsigned_event_that_is_not_fresh_is_refused(
+    client: httpx.Client, sessions: sessionmaker[Session], feishu_server: Sink, age: timedelta
+) -> None:
+    event = created(feishu_event("ou_liaison2", PROGRESS, "ev-1", "om_1"), NOW - age)
+    response = feishu_post_unsigned(client, event)
+    assert response.status_code == 403
+    nothing_stored(sessions)
+    assert feishu_server.posted == []
+
+
+def test_feishu_an_unsigned_event_without_its_time_is_refused(
+    client: httpx.Client, sessions: sessionmaker[Session]
+) -> None:
+    event = feishu_event("ou_liaison2", PROGRESS, "ev-1", "om_1")
+    header = event["header"]
+    assert isinstance(header, dict)
+    del header["create_time"]
+    assert feishu_post_unsigned(client, event).status_code == 400
+    nothing_stored(sessions)
+
+
+@pytest.mark.parametrize("signed", [True, False], ids=["encrypted", "unsigned"])
+def test_feishu_the_verification_token_is_not_kept_with_the_event(
+    client: httpx.Client, planned: sessionmaker[Session], feishu_server: Sink, signed: bool
+) -> None:
+    event = feishu_event("ou_liaison2", PROGRESS, "ev-1", "om_1")
+    event["token"] = FEISHU_TOKEN  # where v1 events carried it
+    response = feishu_post(client, event, NOW) if signed else feishu_post_unsigned(client, event)
+    assert response.status_code == 200
+    feishu_server.wait(2)
+    [kept] = inbound_events(planned)
+    assert FEISHU_TOKEN not in json.dumps(kept.payload)
+    assert kept.payload["header"]["event_id"] == "ev-1"

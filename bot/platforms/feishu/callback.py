@@ -25,6 +25,7 @@ from bot.platforms.inbound import (
     MILLISECOND,
     InboundMessage,
     check_fresh,
+    epoch_number,
     from_epoch,
     header,
     json_object,
@@ -143,6 +144,8 @@ def parse_callback(
         return Ignored(v1_type or text_field(event, "type") or "", text_field(event, "uuid"))
     head = object_field(event, "header")
     _check_token(head.get("token"), verification_token)
+    if encrypt_key is None:  # unsigned: nothing but its own create_time says when it was sent
+        check_fresh(_created(head), MILLISECOND, now, window)
     event_id = required_text(head, "event_id")
     event_type = required_text(head, "event_type")
     if event_type != MESSAGE_EVENT:
@@ -182,6 +185,13 @@ def _opened(
             raise refused from None
         return event
     return json_object(decrypt(encrypt_key, sealed))
+
+
+def _created(head: Mapping[str, object]) -> int:
+    created = epoch_number(head.get("create_time"), "create_time")
+    if created is None:
+        raise Rejected(400, "create_time is missing")
+    return created
 
 
 def _check_token(token: object, verification_token: str | None) -> None:
