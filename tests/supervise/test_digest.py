@@ -198,7 +198,7 @@ def test_user_text_is_escaped_for_a_markdown_channel(
     (message,) = queued(sessions)["李明"]
     assert message.channel == "li"
     assert message.text.startswith("**【督办日报】李明常务副市长**：2020年10月14日\n")
-    assert "用地审批未完成 ＠all \\*\\*急\\*\\*" in message.text
+    assert "用地审批未完成 ＠all ＊＊急＊＊" in message.text
     assert "@all" not in message.text
 
 
