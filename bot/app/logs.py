@@ -111,3 +111,10 @@ def setup_logging(settings: Settings | None = None, *, stream: object = None) ->
     # say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Uvicorn's lines go through this handler (its format, its redaction) even where a server
+    # with uvicorn's own logging configuration ran in this process before.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        server_logger = logging.getLogger(name)
+        for old in list(server_logger.handlers):
+            server_logger.removeHandler(old)
+        server_logger.propagate = True
