@@ -33,6 +33,7 @@ from bot.present.labels import ROLE_NAMES, STATUS_NAMES
 from bot.present.sheets import check_target, render, write_atomic
 from bot.store import database, queries
 from bot.store.plans import plan_name
+from bot.supervise.task_list import task_details
 
 tasks_app = typer.Typer(help="查看任务。", invoke_without_command=True)
 units_app = typer.Typer(
@@ -216,7 +217,7 @@ def task_show_command(
     """查看一项任务及其交办情况。"""
     with sessions_of(ctx)() as session:
         found = queries.current_plan(session, plan)
-        task, name = queries.show_task(session, found, number), plan_name(found)
+        task, name = task_details(session, found, number), plan_name(found)
     if as_json:
         print_json(task)
         return
@@ -225,13 +226,14 @@ def task_show_command(
         f"时限：{task['effective_deadline'] or '未定'}  分管领导：{task['supervisor'] or '—'}",
         markup=False,
     )
-    table = Table("单位", "角色", "状态", "进度")
+    table = Table("单位", "角色", "状态", "进度", "时限")
     for a in task["assignments"]:
         table.add_row(
             a["unit"],
             ROLE_NAMES[a["role"]],
             STATUS_NAMES.get(a["status"], a["status"]),
             f"{a['progress']}%",
+            a["deadline"],
         )
     out.print(table)
 

@@ -116,3 +116,23 @@ def test_a_misspelt_unit_name_in_reply_as_gets_a_suggestion(duban: Duban) -> Non
     line = fails_with_one_line(duban("reply", "--as", "市发该委", "进展 #1 60%"))
     assert "没有名为「市发该委」的联系人" in line
     assert "您是否要找：市发改委？" in line
+
+
+def test_tasks_show_gives_an_approved_extensions_deadline_and_the_dashboards_supervisor(
+    db_url: str, tmp_path: Path
+) -> None:
+    units = write_units(
+        tmp_path,
+        DIRECTORY + '    supervisor = "李明"\n\n    [supervisors."李明"]\n    title = "副市长"\n',
+    )
+    duban = make_duban(db_url, DUBAN_DIRECTORY__PATH=str(units))
+    succeeds(duban("import", write_plan(tmp_path, PLAN)))
+    succeeds(duban("reply", "--as", "市住建局", "延期 #1 2028-03-31 用地审批未完成"))
+    succeeds(duban("reply", "--as", "督查室", "同意延期 #1"))
+    shown = json_of(duban("tasks", "show", "1", "--json"))
+    assert shown["supervisor"] == "李明"  # the lead unit's, as the dashboard shows it
+    deadlines = {a["unit"]: a["deadline"] for a in shown["assignments"]}
+    assert deadlines == {"市住建局": "2028-03-31", "市发改委": "2027-12-31"}
+    table = succeeds(duban("tasks", "show", "1")).stdout
+    assert "分管领导：李明" in table
+    assert "2028-03-31" in table

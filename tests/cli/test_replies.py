@@ -71,6 +71,7 @@ def test_a_reply_entered_for_a_contact_is_applied_and_its_answer_printed(duban: 
         "role": "lead",
         "status": "in_progress",
         "progress": 60,
+        "deadline": "2020-12-31",
     }
     assert assignment(duban, "市财政局")["status"] == "not_started"
 
