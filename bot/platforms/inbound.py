@@ -37,6 +37,9 @@ class InboundMessage:
     reply_to: str | None  # DingTalk sessionWebhook URL, Feishu message_id, WeCom None
     reply_expires: datetime | None
     raw: dict[str, object] = field(repr=False, compare=False)  # the decoded event, JSON-able
+    # A signature that covers no body (DingTalk's timestamp and sign): kept once per source, so
+    # that another message under it is dropped as received before, in any process.
+    signature: str | None = None
 
 
 def without_secrets(event: Mapping[str, object]) -> dict[str, object]:

@@ -85,6 +85,7 @@ def receive_many(
             "source": source,
             "platform": message.platform,
             "event_id": stored_event_id(message.event_id),
+            "signature": message.signature,
             "sender": _storable(message.sender)[:200],
             "text": _storable(message.text),
             # JSON, serialized with escapes: anything goes, but no verification token.

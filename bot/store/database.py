@@ -182,10 +182,19 @@ def _alembic_config() -> Config:
 
 def upgrade(engine: Engine) -> None:
     """Applies every pending migration."""
+    _migrate(engine, command.upgrade, "head")
+
+
+def downgrade(engine: Engine, revision: str) -> None:
+    """Steps the schema back to `revision` (`-1`: one migration back)."""
+    _migrate(engine, command.downgrade, revision)
+
+
+def _migrate(engine: Engine, step: Callable[[Config, str], None], revision: str) -> None:
     config = _alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
-        command.upgrade(config, "head")
+        step(config, revision)
 
 
 def current_revision(engine: Engine) -> str | None:

@@ -316,6 +316,8 @@ class InboundEvent(Base):
     __tablename__ = "inbound_events"
     __table_args__ = (
         UniqueConstraint("source", "event_id"),
+        # A DingTalk (timestamp, sign) pair carries one message, whichever process took it.
+        UniqueConstraint("signature", "source"),
         Index("ix_inbound_events_state_received_at", "state", "received_at"),
     )
 
@@ -323,6 +325,7 @@ class InboundEvent(Base):
     source: Mapped[str] = mapped_column(String(100))  # the [inbound.NAME], or "cli"
     platform: Mapped[str] = mapped_column(String(20))
     event_id: Mapped[str] = mapped_column(String(200))
+    signature: Mapped[str | None] = mapped_column(String(200))  # DingTalk's "timestamp:sign"
     sender: Mapped[str] = mapped_column(String(200))
     text: Mapped[str] = mapped_column(Text)
     payload: Mapped[dict[str, Any]] = mapped_column(default=dict)

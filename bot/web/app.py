@@ -14,6 +14,7 @@ import gc
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from datetime import datetime
 from typing import NamedTuple
 
@@ -112,6 +113,7 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         message = dingtalk.parse_callback(
             body, corp_id=config.corp_id, robot_code=config.robot_code
         )
+        message = replace(message, signature=f"{timestamp}:{sign}")
         until = dingtalk.signed_until(timestamp)
         ctx.signatures.admit((name, timestamp, sign), message.event_id, until, now)
         await _accept_later(ctx, name, message, now)

@@ -4,8 +4,9 @@ DingTalk signs only the timestamp of a callback, not its body: whoever sees one 
 send any body under its (timestamp, sign) pair while the timestamp is fresh. `SeenSignatures`
 remembers each accepted pair with the message it came with until the pair would be refused
 as stale anyway; the same pair with the same message is the platform's retry (the inbox
-dedupes it), with another message it is refused. The memory is one process's: a second
-`duban serve` behind the same URL keeps its own, so a replay routed to it passes there once.
+dedupes it), with another message it is refused. The memory is one process's; a second
+daemon behind the same URL refuses the replay through the database instead (the kept
+event's unique `signature`, bot/replies/inbox.py), answering it as received before.
 """
 
 from __future__ import annotations

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.replies.respond import HttpFeishuApi
 from bot.web.context import WebContext
+from bot.web.replay import SeenSignatures
 from tests.support.web import (
     FEISHU_TOKEN,
     NOW,
@@ -77,6 +78,22 @@ def test_dingtalk_a_captured_signature_cannot_carry_another_message(
     forged = dingtalk_post(client, dingtalk_body(FORGED, "msgA2", webhook), NOW)
     assert forged.status_code == 403
     assert forged.json() == {"error": "signature already used"}
+    assert [e.event_id for e in inbound_events(planned)] == ["msgA1"]
+    assert assignment_of(planned, "1", "市发改委") == ("in_progress", 60)
+    time.sleep(0.1)
+    assert len(sink.posted) == 1
+
+
+def test_dingtalk_a_captured_signature_is_refused_by_another_daemon_too(
+    client: httpx.Client, planned: sessionmaker[Session], ctx: WebContext, sink: Sink, webhook: str
+) -> None:
+    assert dingtalk_post(client, dingtalk_body(PROGRESS, "msgA1", webhook), NOW).is_success
+    sink.wait(1)
+    # Another daemon behind the same URL: its memory has not seen the pair; the database has.
+    ctx.signatures = SeenSignatures()
+    forged = dingtalk_post(client, dingtalk_body(FORGED, "msgA2", webhook), NOW)
+    assert forged.status_code == 200  # taken as received before, and not acted on
+    assert ctx.counters[("dingtalk", "duplicate")] == 1
     assert [e.event_id for e in inbound_events(planned)] == ["msgA1"]
     assert assignment_of(planned, "1", "市发改委") == ("in_progress", 60)
     time.sleep(0.1)
