@@ -27,7 +27,7 @@ from bot.cli.support import (
     sessions_of,
     settings_of,
 )
-from bot.domain.calendar import WorkCalendar, load_overrides
+from bot.domain.calendar import WorkCalendar, gap_warning, load_overrides
 from bot.engine.simulate import (
     dry_cycle,
     parse_moment,
@@ -103,6 +103,7 @@ def run_command(
     sessions = sessions_of(ctx, write=True)
     runtime = build_runtime(settings, sessions)
     now = _moment(at, runtime.tz)
+    _warn_of_calendar_gaps(runtime.calendar, now.astimezone(runtime.tz).date())
     _refuse_rewriting_the_past(settings, now, force)
     import_sample_if_empty(settings, sessions, now)
     if once:
@@ -120,6 +121,14 @@ def run_command(
     server = make_server(web, settings.web.host, settings.web.port)
     log.info("serving the web app on http://%s:%s", settings.web.host, settings.web.port)
     run_daemon(runtime, settings.delivery.dispatch_seconds, server=server, web=web)
+
+
+def _warn_of_calendar_gaps(calendar: WorkCalendar, today: date) -> None:
+    """Every start names a year (this one, or the next from October on, when reminders start
+    counting into it) whose days off duban does not know."""
+    years = [today.year, today.year + 1] if today.month >= 10 else [today.year]
+    for gap in (y for y in years if calendar.coverage(y) == "weekdays"):
+        err.print(f"警告：{gap_warning(gap, calendar.overrides.source)}", markup=False)
 
 
 def _moment(at: str | None, tz: ZoneInfo) -> datetime:
@@ -157,7 +166,7 @@ def calendar_check_command(
     ctx: typer.Context,
     year: Annotated[int | None, typer.Argument(help="年份（默认今年）。")] = None,
 ) -> None:
-    """查看某年的工作日历覆盖情况和生效的调整。"""
+    """查看某年的工作日历覆盖情况和生效的调整；缺少该年法定节假日数据时警告并以 1 退出。"""
     settings = settings_of(ctx)
     overrides = load_overrides(settings.schedules.calendar)
     warnings: list[str] = []
@@ -187,6 +196,8 @@ def calendar_check_command(
     out.print(table)
     for warning in warnings:
         err.print(f"警告：{warning}", markup=False)
+    if cal.coverage(year) == "weekdays":
+        raise typer.Exit(1)  # until schedules/calendar.toml covers the year
 
 
 @reports_errors

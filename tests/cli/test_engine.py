@@ -17,3 +17,28 @@ def test_run_imports_the_sample_into_an_empty_database_once(tmp_path: Path) -> N
     second = succeeds(duban("run", "--once", "--at", "2026-03-02T08:00")).stdout
     assert "导入示例计划" not in second
     assert row_counts(url)["plans"] == 1
+
+
+def test_run_warns_in_chinese_of_a_year_without_holiday_data(tmp_path: Path) -> None:
+    duban = make_duban(f"sqlite:///{tmp_path / 'duban.db'}")
+    result = succeeds(duban("run", "--once", "--at", "2027-03-01T09:00"))
+    assert "警告：2027 年没有法定节假日数据" in result.stderr
+    assert "schedules/calendar.toml" in result.stderr
+    covered = succeeds(duban("run", "--once", "--at", "2026-03-02T09:00"))
+    assert "没有法定节假日数据" not in covered.stderr
+
+
+def test_calendar_check_fails_until_calendar_toml_covers_the_year(tmp_path: Path) -> None:
+    duban = make_duban(f"sqlite:///{tmp_path / 'duban.db'}")
+    gap = duban("calendar", "check", "2027")
+    assert gap.exit_code == 1
+    assert "2027 年：无数据，按周一至周五" in gap.stdout
+    assert "警告：2027 年没有法定节假日数据" in gap.stderr
+    calendar = tmp_path / "calendar.toml"
+    calendar.write_text('holidays = ["2027-01-01"]\n', encoding="utf-8")
+    covered = make_duban(
+        f"sqlite:///{tmp_path / 'duban.db'}", DUBAN_SCHEDULES__CALENDAR=str(calendar)
+    )
+    result = succeeds(covered("calendar", "check", "2027"))
+    assert "仅 schedules 中的调整" in result.stdout
+    assert "警告" not in result.stderr
