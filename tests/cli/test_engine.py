@@ -5,7 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.cli import make_duban, row_counts, succeeds
+from tests.support.cli import json_of, make_duban, row_counts, succeeds
+from tests.support.paths import SAMPLE
 
 
 def test_run_imports_the_sample_into_an_empty_database_once(tmp_path: Path) -> None:
@@ -42,3 +43,22 @@ def test_calendar_check_fails_until_calendar_toml_covers_the_year(tmp_path: Path
     result = succeeds(covered("calendar", "check", "2027"))
     assert "仅 schedules 中的调整" in result.stdout
     assert "警告" not in result.stderr
+
+
+def test_simulate_prints_a_summary_and_the_timeline_only_when_asked(tmp_path: Path) -> None:
+    duban = make_duban(f"sqlite:///{tmp_path / 'duban.db'}")
+    succeeds(duban("import", SAMPLE, "--at", "2020-01-01T09:00"))
+    week = ("simulate", "--from", "2020-09-21", "--to", "2020-09-25")
+    summary = succeeds(duban(*week)).stdout
+    timeline = json_of(duban(*week, "--json"))
+    sent = [entry for entry in timeline if entry["kind"] != "reply"]
+    assert f"发送消息 {len(sent)} 条，处理回复 0 条。" in summary
+    levels = [line for line in summary.splitlines() if "│ 提醒 " in line or "│ 催办 " in line]
+    assert len(levels) == 2
+    assert f"│ 2020-W39 │ 2020-09-21 │ {len(sent)}" in summary
+    assert sent[0]["text"] not in summary
+    assert "模拟中" not in summary  # no progress bar off a terminal
+    verbose = succeeds(duban(*week, "--verbose")).stdout
+    assert sent[0]["text"] in verbose
+    assert "（催办）" in verbose
+    assert "（urge）" not in verbose
