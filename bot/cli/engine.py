@@ -224,9 +224,9 @@ def simulate_command(
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError:
-        raise DubanError("--from/--to 应为 YYYY-MM-DD 日期") from None
+        raise DubanError("--from/--to 应为日期，如 --from 2020-09-01 --to 2020-10-31") from None
     if last < first:
-        raise DubanError("--to 不能早于 --from")
+        raise DubanError(f"--to {last} 早于 --from {first}，如 --from 2020-09-01 --to 2020-10-31")
     engine = engine_of(ctx)
     if apply:
         sessions = database.session_factory(database.writer(engine))

@@ -1,11 +1,14 @@
-"""`duban run --once` (bot/cli/engine.py), driven in-process: the sample plan imported into an
-empty database, once."""
+"""The engine commands (bot/cli/engine.py), driven in-process: `run --once` (the sample plan
+imported into an empty database, once; a year without holiday data warned of), `calendar
+check` and `simulate`'s summary."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.cli import json_of, make_duban, row_counts, succeeds
+import pytest
+
+from tests.support.cli import fails_with_one_line, json_of, make_duban, row_counts, succeeds
 from tests.support.paths import SAMPLE
 
 
@@ -62,3 +65,14 @@ def test_simulate_prints_a_summary_and_the_timeline_only_when_asked(tmp_path: Pa
     assert sent[0]["text"] in verbose
     assert "（催办）" in verbose
     assert "（urge）" not in verbose
+
+
+@pytest.mark.parametrize(
+    ("start", "end"), [("2020-13-01", "2020-12-31"), ("2020-10-01", "2020-09-01")]
+)
+def test_bad_simulate_dates_are_explained_with_an_example(
+    tmp_path: Path, start: str, end: str
+) -> None:
+    duban = make_duban(f"sqlite:///{tmp_path / 'duban.db'}")
+    line = fails_with_one_line(duban("simulate", "--from", start, "--to", end))
+    assert line.endswith("如 --from 2020-09-01 --to 2020-10-31")
