@@ -15,8 +15,10 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+# A try-out: the bundled sample plan, moved to this year, in its own database (sample.db) with
+# the example configuration (every message on the console), never in the operator's duban.db.
 run: install
-	$(BIN)/duban run
+	DUBAN_DATABASE__URL=sqlite:///sample.db $(BIN)/duban --config config.example.toml run --sample
 
 # A populated demo database (demo.db): the sample plan with a year of scripted replies.
 DEMO := DUBAN_DATABASE__URL=sqlite:///demo.db
@@ -54,4 +56,4 @@ bench: install
 	$(BIN)/python bench/scaleout_bench.py
 
 clean:
-	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache duban.db* demo.db* demo-timeline.json
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache duban.db* sample.db* demo.db* demo-timeline.json

@@ -45,6 +45,7 @@ ROOT = Path(__file__).resolve().parent.parent
 DUBAN = ROOT / ".venv" / "bin" / "duban"
 PYTHON = sys.executable
 SECRET = "bench app secret"
+LAST_STAMP = [0]
 SENDER = "liaison2"  # 市发改委's contact in examples/zhoushan-units.toml
 RATE = 200  # requests per second for the latency run
 
@@ -103,7 +104,7 @@ def running(command: list[str], health: str, env: dict[str, str] | None = None) 
             process.kill()
 
 
-def write_config(folder: Path, url: str, port: int) -> Path:
+def write_config(folder: Path, url: str, port: int, sink: str) -> Path:
     config = folder / "config.toml"
     config.write_text(
         f"""
@@ -120,6 +121,7 @@ port = {port}
 [inbound.dd]
 platform = "dingtalk"
 app_secret = "{SECRET}"
+session_webhook_origins = ["{sink.removesuffix("/hook")}"]
 """,
         encoding="utf-8",
     )
@@ -145,7 +147,8 @@ def dingtalk_request(sink: str) -> tuple[bytes, dict[str, str]]:
     import hashlib
     import hmac
 
-    now_ms = int(time.time() * 1000)
+    # DingTalk's sign covers only the timestamp, and duban takes each one once: one per ms.
+    now_ms = LAST_STAMP[0] = max(int(time.time() * 1000), LAST_STAMP[0] + 1)
     stamp = str(now_ms)
     digest = hmac.new(SECRET.encode(), f"{stamp}\n{SECRET}".encode(), hashlib.sha256).digest()
     body = {
@@ -294,7 +297,7 @@ def mark(ok: bool) -> str:
 def bench_backend(label: str, url: str, args: argparse.Namespace, bare: Figures, sink: str) -> None:
     port = free_port()
     with tempfile.TemporaryDirectory(prefix="duban-inbound-") as tmp:
-        config = write_config(Path(tmp), url.replace("{tmp}", tmp), port)
+        config = write_config(Path(tmp), url.replace("{tmp}", tmp), port, sink)
         env = prepare(config)
         base = f"http://127.0.0.1:{port}"
         with running([str(DUBAN), "serve"], f"{base}/healthz", env):

@@ -49,3 +49,15 @@ def test_no_test_module_imports_another() -> None:
     imports = re.compile(r"^\s*from tests\.(?:\w+\.)*test_\w+ import", re.M)
     found = [str(p.relative_to(TESTS)) for p in sources(TESTS) if imports.search(p.read_text())]
     assert found == []
+
+
+def test_make_install_upgrades_pip_alone_and_never_setuptools() -> None:
+    # The venv's setuptools stays as Python made it: the build gets its own (pyproject's
+    # build-system), and an upgrade in the venv changes what other tools there run on.
+    makefile = (BOT.parent / "Makefile").read_text(encoding="utf-8")
+    installs = [line for line in makefile.splitlines() if "pip install" in line]
+    assert installs
+    for line in installs:
+        assert "setuptools" not in line, line
+        if re.search(r"(--upgrade|\s-U)\b", line):
+            assert line.split()[-1] == "pip", line

@@ -25,7 +25,9 @@ from pydantic_settings import (
 
 from bot.app.errors import ConfigError
 from bot.domain.tomlfiles import describe_error, error_key
+from bot.platforms.dingtalk.callback import SESSION_WEBHOOK_ORIGINS
 from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.http import url_origin
 from bot.platforms.registry import INBOUND, PLATFORMS
 
 DEFAULT_FILES = (Path("config.toml"), Path("config.example.toml"))
@@ -135,14 +137,20 @@ class InboundSettings(_Section):
     # WeCom self-built app: the callback's Token and EncodingAESKey, and the corp id.
     token: str | None = Field(default=None, repr=False)
     encoding_aes_key: str | None = Field(default=None, repr=False)
-    corp_id: str | None = None
+    corp_id: str | None = None  # DingTalk too: when set, a callback's chatbotCorpId must match
     # DingTalk app robot: the app's AppSecret (it signs callbacks). Feishu: with app_id,
     # the credentials that send replies through the Feishu API.
     app_id: str | None = None
     app_secret: str | None = Field(default=None, repr=False)
-    # Feishu event subscription: Encrypt Key (optional) and Verification Token.
+    # DingTalk: when set, a callback's robotCode must match; the origins (scheme://host[:port])
+    # a sessionWebhook may point to — replies go nowhere else.
+    robot_code: str | None = None
+    session_webhook_origins: tuple[str, ...] = SESSION_WEBHOOK_ORIGINS
+    # Feishu event subscription: Encrypt Key and Verification Token. Without an encrypt key
+    # events come unsigned: refused unless allow_unsigned is true.
     encrypt_key: str | None = Field(default=None, repr=False)
     verification_token: str | None = Field(default=None, repr=False)
+    allow_unsigned: bool = False
     api_base: str = "https://open.feishu.cn"
     # Generic JSON hook: the HMAC-SHA256 key of X-Duban-Signature.
     secret: str | None = Field(default=None, repr=False)
@@ -164,7 +172,20 @@ class InboundSettings(_Section):
             raise ValueError("encoding_aes_key 应为企业微信后台显示的 43 个字符")
         if not self.api_base.startswith(("https://", "http://")):
             raise ValueError("api_base 应为 http:// 或 https:// 地址")
+        if self.platform == "feishu" and not self.encrypt_key and not self.allow_unsigned:
+            raise ValueError(
+                "未设 encrypt_key 的飞书回调收到的事件没有签名：请设置 encrypt_key，"
+                "或写明 allow_unsigned = true 接受无签名事件"
+            )
         return self
+
+    @field_validator("session_webhook_origins")
+    @classmethod
+    def _origins(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        for origin in value:
+            if origin != url_origin(origin):
+                raise ValueError(f"{origin!r} 不是形如 https://oapi.dingtalk.com 的来源地址")
+        return value
 
 
 class WebSettings(_Section):
@@ -174,9 +195,30 @@ class WebSettings(_Section):
     host: str = "127.0.0.1"
     port: int = 8000
     max_body: int = 65536  # bytes; a larger request gets 413
+    # Slow clients (bot/web/timeouts.py): a request's headers must arrive within
+    # header_seconds, its body within body_seconds after them, else the connection is
+    # closed; an idle keep-alive connection is closed after keep_alive_seconds. Beyond
+    # max_connections open connections, new requests get 503 (keep it under the process's
+    # descriptor limit, LimitNOFILE in docs/deploy/duban.service).
+    header_seconds: float = Field(default=10.0, gt=0)
+    body_seconds: float = Field(default=30.0, gt=0)
+    keep_alive_seconds: int = Field(default=5, ge=1)
+    max_connections: int = Field(default=1000, ge=1)
     # When set, the dashboard asks for it (?token=… once, then a cookie, or a Bearer
     # header); the hooks keep their platforms' own checks and /healthz stays open.
     token: str = Field(default="", repr=False)
+    # The dashboard's address as readers reach it (behind the proxy), linked from the
+    # escalations and digests; "" links nothing.
+    public_url: str = ""
+
+    @field_validator("public_url")
+    @classmethod
+    def _public_url(cls, value: str) -> str:
+        if value and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", value):
+            raise ValueError(
+                "must be the dashboard's http(s) address, e.g. https://duban.example.gov.cn"
+            )
+        return value.rstrip("/")
 
     @field_validator("port")
     @classmethod

@@ -85,13 +85,16 @@ def run_daemon(
     *,
     server: uvicorn.Server | None = None,
     web: WebContext | None = None,
+    on_hangup: Callable[[], object] | None = None,
 ) -> None:
     """Runs until SIGINT/SIGTERM (or `stop` is set), then lets running jobs finish. With a
-    `server`, the web app is served beside the scheduler."""
+    `server`, the web app is served beside the scheduler; SIGHUP calls `on_hangup` (the unit
+    directory read again) from the main loop, never from the signal handler."""
     scheduler = build_scheduler(runtime, dispatch_seconds)
     if web is not None:
         web.scheduler = scheduler  # /readyz reports it
     stop = _stop_on_signals(stop or threading.Event())
+    hangup = _flag_on_hangup(threading.Event())
     scheduler.start()
     serving = start_server(server) if server is not None else None
     log.info("duban is running (sweep every minute, dispatch every %ss)", dispatch_seconds)
@@ -100,6 +103,9 @@ def run_daemon(
             if serving is not None and not serving.is_alive():
                 log.error("the web server stopped; stopping")
                 break
+            if hangup.is_set():
+                hangup.clear()
+                _reload(on_hangup)
     finally:
         if server is not None and serving is not None:
             stop_server(server, serving)
@@ -115,6 +121,22 @@ def run_web(server: uvicorn.Server) -> None:
     while not stop.wait(0.5) and serving.is_alive():
         pass
     stop_server(server, serving)
+
+
+def _reload(on_hangup: Callable[[], object] | None) -> None:
+    log.info("received SIGHUP, reading the unit directory again")
+    try:
+        if on_hangup is not None:
+            on_hangup()
+    except Exception:
+        log.exception("SIGHUP: reloading failed; running on as before")
+
+
+def _flag_on_hangup(flag: threading.Event) -> threading.Event:
+    """SIGHUP sets `flag` (from the main thread only, where signals arrive)."""
+    if threading.current_thread() is threading.main_thread() and hasattr(signal, "SIGHUP"):
+        signal.signal(signal.SIGHUP, lambda _signum, _frame: flag.set())
+    return flag
 
 
 def _stop_on_signals(stop: threading.Event) -> threading.Event:

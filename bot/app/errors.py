@@ -83,7 +83,8 @@ class ParseError(ValueError):
 
 
 class Rejected(Exception):  # noqa: N818 -- a verdict: the name says what happened
-    """A refused callback: `status` to answer (400, 401 or 403) and a `reason` safe to log."""
+    """A refused callback: `status` to answer (400, 401, 403, or 503 to be sent again later)
+    and a `reason` safe to log."""
 
     def __init__(self, status: int, reason: str) -> None:
         super().__init__(f"{status}: {reason}")

@@ -2,7 +2,8 @@
 
 Every configured webhook URL (and its key or token query values), signing secret, app
 secret, token and database password is replaced by *** in every line, whatever logged it
-and however the secret got into the message (an exception text, a URL, a repr).
+and however the secret got into the message (an exception text, a URL, a repr), also
+URL-encoded or escaped in a JSON string.
 """
 
 from __future__ import annotations
@@ -10,10 +11,11 @@ from __future__ import annotations
 import contextlib
 import json
 import logging
+import re
 import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
-from urllib.parse import parse_qsl, urlsplit
+from urllib.parse import parse_qsl, quote, quote_plus, urlsplit
 
 from sqlalchemy.engine import make_url
 
@@ -47,18 +49,32 @@ def secrets_of(settings: Settings) -> list[str]:
     return sorted(unique, key=len, reverse=True)
 
 
+def written_forms(secret: str) -> set[str]:
+    """How `secret` may appear in a line: as is or URL-encoded (in a path, a query or a form
+    body, either case of hex digits), each also escaped in a repr, a JSON string or both."""
+    encoded = {encode(secret, safe=safe) for encode in (quote, quote_plus) for safe in ("", "/")}
+    encoded |= {_PERCENT.sub(lambda m: m.group(0).lower(), form) for form in encoded}
+    forms = {secret} | encoded
+    forms |= {repr(form)[1:-1] for form in forms}
+    return forms | {json.dumps(form, ensure_ascii=False)[1:-1] for form in forms}
+
+
+_PERCENT = re.compile(r"%[0-9A-F]{2}")
+
+
 class Redacting(logging.Formatter):
-    """Formats with `inner`, then replaces every secret with ***."""
+    """Formats with `inner`, then replaces every secret, in every written form, with ***."""
 
     def __init__(self, inner: logging.Formatter, secrets: Iterable[str]) -> None:
         super().__init__()
-        self.inner, self.secrets = inner, list(secrets)
+        self.inner = inner
+        forms = {form for secret in secrets for form in written_forms(secret)}
+        longest = sorted(forms, key=len, reverse=True)  # a secret inside a URL goes with it
+        self.pattern = re.compile("|".join(map(re.escape, longest))) if longest else None
 
     def format(self, record: logging.LogRecord) -> str:
         text = self.inner.format(record)
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        return self.pattern.sub("***", text) if self.pattern is not None else text
 
 
 class JsonLines(logging.Formatter):
@@ -95,3 +111,10 @@ def setup_logging(settings: Settings | None = None, *, stream: object = None) ->
     # say what matters.
     logging.getLogger("apscheduler").setLevel(logging.WARNING)
     logging.getLogger("httpx").setLevel(logging.WARNING)
+    # Uvicorn's lines go through this handler (its format, its redaction) even where a server
+    # with uvicorn's own logging configuration ran in this process before.
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        server_logger = logging.getLogger(name)
+        for old in list(server_logger.handlers):
+            server_logger.removeHandler(old)
+        server_logger.propagate = True

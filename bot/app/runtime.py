@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import logging
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
 
 import httpx
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import ChannelSettings, Settings
@@ -21,8 +23,10 @@ from bot.domain.rules import Rules, load_rules
 from bot.engine.reminders import SweepOptions
 from bot.engine.sweep import SweepResult, sweep
 from bot.intake.directory import load_directory
+from bot.intake.directory_sync import DirectorySync, check_channels, sync_directory
 from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.http import ClientPerWorker
 from bot.platforms.registry import PLATFORMS
 from bot.platforms.spec import ChannelSpec
 from bot.replies.followup import ack_followups
@@ -55,6 +59,9 @@ class Runtime:
     ack_followup_days: int = 3
     ranking: RankingSetup | None = None
     digest: DigestSetup | None = None
+    # Monotonic seconds dating each send of a dispatch run (None, or a simulation: the run's
+    # `now` stands still); see delivery/outbox.
+    clock: Callable[[], float] | None = None
 
     def channel_for(self, name: str | None) -> Channel:
         """The named channel; an unknown or missing name falls back to the default."""
@@ -104,6 +111,7 @@ class Runtime:
             self.platforms,
             self.messages,
             workers=self.workers,
+            clock=None if self.simulated else self.clock,
         )
 
     def dispatch(self, now: datetime) -> int:
@@ -147,8 +155,10 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
 
 
 def composer_of(settings: Settings) -> Composer:
-    """How messages are queued: the channels' formats, the office's name (the directory)."""
-    return Composer(settings.formats(), load_directory(settings.directory.path).office.name)
+    """How messages are queued: the channels' formats, the office's name (the directory),
+    the dashboard's address."""
+    office = load_directory(settings.directory.path).office.name
+    return Composer(settings.formats(), office, settings.web.public_url)
 
 
 def build_runtime(
@@ -156,7 +166,7 @@ def build_runtime(
 ) -> Runtime:
     """Loads the rule and calendar files named in the settings; bad files raise ConfigError."""
     calendar = WorkCalendar(load_overrides(settings.schedules.calendar), warn=log.warning)
-    http = client or httpx.Client(limits=httpx.Limits(max_connections=64))
+    http = client or ClientPerWorker()
     composer = composer_of(settings)
     rules = load_rules(settings.schedules.rules)
     return Runtime(
@@ -172,4 +182,22 @@ def build_runtime(
         ack_followup_days=settings.replies.ack_followup_days,
         ranking=ranking_setup(settings, composer),
         digest=digest_setup(settings, composer, rules, calendar),
+        clock=time.monotonic,
     )
+
+
+def apply_directory(
+    settings: Settings, sessions: sessionmaker[Session], now: datetime
+) -> DirectorySync:
+    """Reads the unit directory file again and applies it (`duban run` start, SIGHUP,
+    `duban units sync`); a channel no `[channels.NAME]` defines is refused first."""
+    directory = load_directory(settings.directory.path)
+    check_channels(directory, list(settings.channels), str(settings.directory.path))
+    try:
+        with sessions.begin() as session:
+            return sync_directory(session, directory, now)
+    except IntegrityError:
+        # Another daemon starting beside this one created the same new units first; what
+        # is left to apply is applied now, on top of its work.
+        with sessions.begin() as session:
+            return sync_directory(session, directory, now)

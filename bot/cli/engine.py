@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
@@ -16,7 +17,8 @@ from bot.app.config import Settings
 from bot.app.daemon import run_daemon
 from bot.app.errors import DubanError, UsageError
 from bot.app.logs import setup_logging
-from bot.app.runtime import build_runtime
+from bot.app.runtime import Runtime, apply_directory, build_runtime
+from bot.cli.intake import show_directory_sync
 from bot.cli.support import (
     directory_of,
     engine_of,
@@ -61,9 +63,8 @@ def import_sample_if_empty(
     settings: Settings, sessions: sessionmaker[Session], now: datetime
 ) -> None:
     """An empty database gets the bundled sample plan, moved to the current year."""
-    with sessions() as session:
-        if queries.summary(session)["plans"]:
-            return
+    if _has_plans(sessions):
+        return
     year = now.astimezone().year
     out.print(f"数据库为空，导入示例计划（移至 {year} 年）：{settings.plan.sample}", markup=False)
     _, report = import_file(
@@ -76,6 +77,39 @@ def import_sample_if_empty(
         sample=True,
     )
     out.print(f"示例计划：任务 {report.tasks} 项，交办 {report.assignments} 条。")
+
+
+def _has_plans(sessions: sessionmaker[Session]) -> bool:
+    with sessions() as session:
+        return bool(queries.summary(session)["plans"])
+
+
+def _say_how_to_import(sessions: sessionmaker[Session]) -> None:
+    if not _has_plans(sessions):
+        out.print(
+            "数据库中还没有计划：用 duban import 文件 导入责任分解（先加 --dry-run 核对），"
+            "运行中导入的计划在下一轮扫描时生效。试用示例计划：make run（在独立的 sample.db 中）。",
+            markup=False,
+        )
+
+
+def _say_what_comes_next(runtime: Runtime, settings: Settings, *, daemon: bool) -> None:
+    """The next reminder and, for the daemon, where the dashboard is and how to stop."""
+    with runtime.sessions() as session:
+        upcoming = queries.next_reminder(session)
+    if upcoming is None:
+        out.print("下一次提醒：暂无待提醒事项。")
+    else:
+        when = upcoming.at.astimezone(runtime.tz).strftime("%Y-%m-%d %H:%M")
+        names = "、".join(upcoming.units[:3])
+        more = f"等 {len(upcoming.units)} 个单位" if len(upcoming.units) > 3 else ""
+        out.print(f"下一次提醒：{when}，发给 {names}{more}。", markup=False)
+    if not daemon:
+        return
+    if settings.web.enabled:
+        token = "（需加 ?token= 配置的 web.token）" if settings.web.token else ""
+        out.print(f"督办看板：http://{settings.web.host}:{settings.web.port}/{token}", markup=False)
+    out.print("每分钟扫描一次到期事项；按 Ctrl+C 停止。")
 
 
 @reports_errors
@@ -94,6 +128,13 @@ def run_command(
         bool,
         typer.Option("--force", help="允许以过去的 --at 时刻向真实渠道发送并写入数据库。"),
     ] = False,
+    sample: Annotated[
+        bool,
+        typer.Option(
+            "--sample",
+            help="数据库为空时导入示例计划（移至今年）；make run 在独立的 sample.db 中这样试用。",
+        ),
+    ] = False,
 ) -> None:
     """运行督办守护进程：定时扫描到期事项并发送提醒，同时提供督办看板（Ctrl-C 停止）。"""
     settings = settings_of(ctx)
@@ -109,22 +150,44 @@ def run_command(
     now = _moment(at, runtime.tz)
     _warn_of_calendar_gaps(runtime.calendar, now.astimezone(runtime.tz).date())
     _refuse_rewriting_the_past(settings, now, force)
-    import_sample_if_empty(settings, sessions, now)
+    show_directory_sync(apply_directory(settings, sessions, datetime.now(UTC)))
+    if sample:
+        import_sample_if_empty(settings, sessions, now)
+    else:
+        _say_how_to_import(sessions)
     if once:
         result = runtime.cycle(now)
         out.print(
             f"扫描 {result.sweep.points} 个到期点，新建提醒 {result.sweep.notifications} 条、"
             f"消息 {result.sweep.messages} 条，发送 {result.sent} 条。"
         )
+        _say_what_comes_next(runtime, settings, daemon=False)
         return
     setup_logging(settings)
+    runtime.sweep(now)  # new assignments get their due points, so the next one can be named
+    _say_what_comes_next(runtime, settings, daemon=True)
+    reload = functools.partial(_reload_directory, settings, sessions)
     if not settings.web.enabled:
-        run_daemon(runtime, settings.delivery.dispatch_seconds)
+        run_daemon(runtime, settings.delivery.dispatch_seconds, on_hangup=reload)
         return
     web = web_context(settings, sessions)
     server = make_server(web, settings.web.host, settings.web.port)
     log.info("serving the web app on http://%s:%s", settings.web.host, settings.web.port)
-    run_daemon(runtime, settings.delivery.dispatch_seconds, server=server, web=web)
+    run_daemon(
+        runtime, settings.delivery.dispatch_seconds, server=server, web=web, on_hangup=reload
+    )
+
+
+def _reload_directory(settings: Settings, sessions: sessionmaker[Session]) -> None:
+    """SIGHUP: the directory read again and applied; a bad one leaves the old in force."""
+    try:
+        found = apply_directory(settings, sessions, datetime.now(UTC))
+    except DubanError as exc:
+        log.error("单位名录未应用，仍按原名录运行：%s", exc)
+        return
+    log.info("单位名录已应用：新列入 %d 个，变化 %d 处", len(found.added), len(found.changes))
+    for line in [*found.changes, *(f"警告：{w}" for w in found.warnings)]:
+        log.info("%s", line)
 
 
 def _warn_of_calendar_gaps(calendar: WorkCalendar, today: date) -> None:

@@ -11,6 +11,7 @@ import typer
 from rich.table import Table
 
 from bot.app.errors import DubanError, UsageError
+from bot.app.runtime import apply_directory
 from bot.cli.support import (
     directory_of,
     err,
@@ -22,7 +23,8 @@ from bot.cli.support import (
     settings_of,
 )
 from bot.engine.simulate import parse_moment
-from bot.intake.importing import import_file
+from bot.intake.directory_sync import DirectorySync
+from bot.intake.importing import NO_YEAR, import_file
 from bot.intake.labels import parse_columns
 from bot.intake.model import ParsedPlan
 from bot.intake.reader import read_plan
@@ -32,14 +34,18 @@ from bot.present.labels import ROLE_NAMES, STATUS_NAMES
 from bot.present.sheets import check_target, render, write_atomic
 from bot.store import database, queries
 from bot.store.plans import plan_name
+from bot.supervise.task_list import task_details
 
 tasks_app = typer.Typer(help="查看任务。", invoke_without_command=True)
+units_app = typer.Typer(
+    help="查看单位；`duban units sync` 应用单位名录。", invoke_without_command=True
+)
 db_app = typer.Typer(help="数据库维护。", no_args_is_help=True)
 
 
 def register(app: typer.Typer) -> None:
     app.command("import")(import_command)
-    app.command("units")(units_command)
+    app.add_typer(units_app, name="units")
     app.add_typer(tasks_app, name="tasks")
     app.add_typer(db_app, name="db")
 
@@ -140,7 +146,7 @@ def _show_parse(parsed: ParsedPlan, review: Review, output: Path | None) -> None
             out.print(f"  任务 {found.number}：{found.problem}", markup=False)
     if output is not None:
         out.print(f"已写出 {output}：在 Excel 中改正标黄的行后，用 duban import {output} 导入。")
-    _show_warnings(list(parsed.warnings))
+    _show_warnings([*parsed.warnings, *([] if parsed.year else [NO_YEAR])])
 
 
 def _show_report(parsed: ParsedPlan, report: ImportReport) -> None:
@@ -184,7 +190,8 @@ def tasks_command(
         return
     with sessions_of(ctx)() as session:
         found = queries.current_plan(session, plan)
-        rows, name = queries.list_tasks(session, found, unit), plan_name(found)
+        hint = directory_of(settings_of(ctx)).suggest(unit) if unit else ""
+        rows, name = queries.list_tasks(session, found, unit, hint), plan_name(found)
     if as_json:
         print_json(rows)
         return
@@ -212,7 +219,7 @@ def task_show_command(
     """查看一项任务及其交办情况。"""
     with sessions_of(ctx)() as session:
         found = queries.current_plan(session, plan)
-        task, name = queries.show_task(session, found, number), plan_name(found)
+        task, name = task_details(session, found, number), plan_name(found)
     if as_json:
         print_json(task)
         return
@@ -221,23 +228,27 @@ def task_show_command(
         f"时限：{task['effective_deadline'] or '未定'}  分管领导：{task['supervisor'] or '—'}",
         markup=False,
     )
-    table = Table("单位", "角色", "状态", "进度")
+    table = Table("单位", "角色", "状态", "进度", "时限")
     for a in task["assignments"]:
         table.add_row(
             a["unit"],
             ROLE_NAMES[a["role"]],
             STATUS_NAMES.get(a["status"], a["status"]),
             f"{a['progress']}%",
+            a["deadline"],
         )
     out.print(table)
 
 
+@units_app.callback()
 @reports_errors
 def units_command(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
-    """列出单位（含别名、集体单位及其成员）。"""
+    """列出单位（含别名、集体单位及其成员）；`duban units sync` 应用单位名录。"""
+    if ctx.invoked_subcommand is not None:
+        return
     with sessions_of(ctx)() as session:
         rows = queries.list_units(session)
     if as_json:
@@ -252,6 +263,36 @@ def units_command(
             "、".join(row["members"]),
         )
     out.print(table)
+
+
+@units_app.command("sync")
+@reports_errors
+def units_sync_command(
+    ctx: typer.Context,
+    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+) -> None:
+    """把单位名录（渠道、联系人及其企业微信/钉钉/飞书 ID）应用到数据库，列出变化。
+
+    `duban run` 启动时和收到 SIGHUP 时也会这样做。"""
+    settings = settings_of(ctx)
+    found = apply_directory(settings, sessions_of(ctx, write=True), datetime.now(UTC))
+    print_json(found.as_json()) if as_json else show_directory_sync(found)
+
+
+def show_directory_sync(found: DirectorySync) -> None:
+    """What applying the unit directory changed, one line each; warnings on stderr."""
+    if not found.added and not found.changes:
+        out.print("单位名录已应用：无变化。")
+    else:
+        out.print(f"单位名录已应用：{len(found.added) + len(found.changes)} 处变化。")
+    if found.added:
+        shown = "、".join(found.added[:5]) + (
+            f" 等 {len(found.added)} 个" if len(found.added) > 5 else ""
+        )
+        out.print(f"  新列入：{shown}", markup=False)
+    for line in found.changes:
+        out.print(f"  {line}", markup=False)
+    _show_warnings(found.warnings)
 
 
 @db_app.command("upgrade")

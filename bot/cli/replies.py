@@ -31,13 +31,13 @@ def serve_command(
         typer.Option("--port", min=0, max=65535, help="监听端口（默认取配置 web.port）。"),
     ] = None,
 ) -> None:
-    """只提供 Web 服务（各平台回调 /hooks/…、/healthz），不运行定时任务。"""
+    """只提供 Web 服务：督办看板（/）、各平台回调（/hooks/…）和 /healthz，不运行定时任务。"""
     settings = settings_of(ctx)
     web = web_context(settings, sessions_of(ctx, write=True))
     host, port = host or settings.web.host, settings.web.port if port is None else port
     server = make_server(web, host, port)
     setup_logging(settings)
-    out.print(f"Web 服务：http://{host}:{port}（Ctrl-C 停止）", markup=False)
+    out.print(f"督办看板：http://{host}:{port}/（Ctrl-C 停止）", markup=False)
     run_web(server)
 
 
@@ -56,15 +56,16 @@ def reply_command(
     """代为录入通过电话或纸面收到的回复（规则与群内回复相同，记入审计）。"""
     settings = settings_of(ctx)
     sessions = sessions_of(ctx, write=True)
-    office = directory_of(settings).office
+    directory = directory_of(settings)
     with sessions.begin() as session:
         tz = ZoneInfo(queries.current_plan(session).timezone)
         try:
             now = parse_moment(at, tz).astimezone(UTC) if at else datetime.now(UTC)
         except ValueError:
             raise DubanError(f"--at 不是有效的时间：{at}（示例：--at 2020-09-22T09:00）") from None
-        people = People.load(session, office)
-        applied = enter_reply(session, people, as_, text, now, composer_of(settings))
+        people = People.load(session, directory.office)
+        hint = directory.suggest(as_)
+        applied = enter_reply(session, people, as_, text, now, composer_of(settings), hint)
     out.print(applied.outcome.reply, markup=False)
     if applied.refused:
         raise typer.Exit(1)

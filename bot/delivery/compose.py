@@ -30,12 +30,20 @@ class Recipient:
     id: int | None
     name: str
     channel: str | None = None
+    title: str | None = field(default=None, compare=False)  # a leader's, from the directory
+
+    @property
+    def address(self) -> str:
+        """How a message addresses them: a leader by name and title (张伟常务副市长), else
+        the name alone."""
+        return f"{self.name}{self.title}" if self.title else self.name
 
 
 @dataclass(frozen=True)
 class Composer:
     formats: Formats = field(default_factory=Formats)
     office: str = DEFAULT_OFFICE  # the office's name, from the directory
+    dashboard_url: str = ""  # [web] public_url: escalations and digests link to it
 
     @property
     def office_recipient(self) -> Recipient:

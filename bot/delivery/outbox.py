@@ -12,6 +12,11 @@ expires, and then they are claimed again: delivery is at-least-once, and one kil
 at most `workers` messages (with `[delivery] workers = 1`, at most one). A database restart
 meanwhile delays the records (they are written again until it answers, up to a minute) and
 holds the workers, rather than losing the records.
+
+Time moves on during a run: given a clock, each claim, send and record is dated by it (the
+run's `now` plus the time since the run began), so a claim's budget is stamped with the
+moment of that claim, not the run's start, and a message not sent within the budget's margin
+of its stamp (ratelimit.send_margin) goes back, its slot refunded, for a later claim.
 """
 
 from __future__ import annotations
@@ -39,7 +44,7 @@ from bot.delivery.failures import (
     retry_later,
     split_resend,
 )
-from bot.delivery.ratelimit import Verdict, disable, grant_many, pause
+from bot.delivery.ratelimit import Verdict, disable, grant_many, pause, refund, send_margin
 from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
 from bot.platforms.registry import MENTION_KEYS, platform
 from bot.platforms.spec import Limit
@@ -66,8 +71,24 @@ BATCH = 500  # messages a claim takes
 LANE_CAP = 20  # a remote webhook's messages in one batch: 20 × a 10 s timeout < LEASE
 WAKE = 0.5  # seconds: the recorder looks at its workers at least this often
 DISABLED_RECHECK = timedelta(minutes=10)
+SEND_GUARD = 0.25  # seconds: a send starts this long before its margin ends, or not at all
 
 ChannelFor = Callable[[str | None], Channel]
+
+
+@dataclass(frozen=True)
+class Moments:
+    """The time during one dispatch run: `start`, moved on by the clock's seconds since
+    `origin` (no clock: it stands still, as in a simulation)."""
+
+    start: datetime
+    clock: Callable[[], float] | None = None
+    origin: float = 0.0
+
+    def now(self) -> datetime:
+        if self.clock is None:
+            return self.start
+        return self.start + timedelta(seconds=self.clock() - self.origin)
 
 
 def _claimable(session: Session, now: datetime, limit: int) -> list[Message]:
@@ -144,6 +165,9 @@ class Dispatcher:
     platforms: dict[str, str] = field(default_factory=dict)
     composer: Composer | None = None  # how the office is alerted; None: it is not
     workers: int = 16
+    # Monotonic seconds that date each claim, send and record of a run (None: the run's
+    # `now` stands still — simulation, and tests that fix the time).
+    clock: Callable[[], float] | None = None
 
     def __post_init__(self) -> None:
         # Dispatch reads then writes from several threads: on SQLite its transactions must
@@ -154,12 +178,12 @@ class Dispatcher:
 
     def dispatch_once(self, now: datetime, limit: int = BATCH) -> int:
         """Sends one batch; returns how many messages it claimed."""
-        return self._dispatch(now, self._batch(limit)).claimed
+        return self._dispatch(self._moments(now), self._batch(limit)).claimed
 
     def dispatch_all(self, now: datetime, limit: int = BATCH) -> int:
-        limit, sent = self._batch(limit), 0
+        limit, sent, moments = self._batch(limit), 0, self._moments(now)
         while True:
-            batch = self._dispatch(now, limit)
+            batch = self._dispatch(moments, limit)
             sent += batch.claimed
             more = batch.examined == limit or batch.deferred > 0
             if not more or batch.claimed == 0:
@@ -169,9 +193,13 @@ class Dispatcher:
         """At most LANE_CAP messages a worker: a batch ends well inside its lease."""
         return max(1, min(limit, self.workers * LANE_CAP))
 
-    def _dispatch(self, now: datetime, limit: int) -> Batch:
+    def _moments(self, now: datetime) -> Moments:
+        return Moments(now, self.clock, 0.0 if self.clock is None else self.clock())
+
+    def _dispatch(self, moments: Moments, limit: int) -> Batch:
+        claimed_at = moments.now()  # the budget's stamp
         with self.sessions.begin() as session:
-            batch = self.claim(session, now, limit)
+            batch = self.claim(session, claimed_at, limit)
         if not batch.lanes:
             return batch
         # Webhooks in parallel; one webhook's messages in order (numbered parts stay in order).
@@ -179,13 +207,13 @@ class Dispatcher:
         confirmations = Confirmations(len(lanes))
         with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
             futures = [
-                pool.submit(self._deliver_lane, name, lane, now, confirmations)
+                pool.submit(self._deliver_lane, name, lane, moments, claimed_at, confirmations)
                 for name, lane in lanes
             ]
             while not confirmations.done():
                 waiting, sent = confirmations.take(WAKE)
                 try:
-                    self._confirm(sent, now)
+                    self._confirm(sent, moments.now())
                 except BaseException:
                     # The workers stop; their rows stay claimed until the lease expires.
                     confirmations.broken(waiting)
@@ -200,7 +228,7 @@ class Dispatcher:
         budget for its share in the same transaction; what the budget refuses waits."""
         rows = _claimable(session, now, limit)
         lanes: dict[str, list[Message]] = {}
-        deferred = 0
+        deferred: dict[str, list[Message]] = {}
         for message in rows:
             if message.state == "sending" and message.attempts >= MAX_ATTEMPTS:
                 _expired(session, message, now)
@@ -210,7 +238,7 @@ class Dispatcher:
             if self._local(name) or len(lane) < LANE_CAP:
                 lane.append(message)
             else:
-                deferred += 1  # stays pending, unclaimed, for the next batch
+                deferred.setdefault(name, []).append(message)  # for the next batch
         remote = {name: lane for name, lane in lanes.items() if not self._local(name)}
         grants = grant_many(
             session,
@@ -225,35 +253,56 @@ class Dispatcher:
                 message.state, message.claimed_until = "sending", now + LEASE
                 message.attempts += 1
             if grant is not None and granted < len(lane):
-                _wait_for_budget(session, lane[granted:], grant.verdict, now)
+                # What is past the lane cap waits as long, so the webhook's queue keeps its order.
+                later = lane[granted:] + deferred.pop(name, [])
+                _wait_for_budget(session, later, grant.verdict, now)
             if granted:
                 claimed[name] = [Claimed(_outgoing(m), m.channel) for m in lane[:granted]]
-        return Batch(len(rows), claimed, deferred)
+        return Batch(len(rows), claimed, sum(len(rest) for rest in deferred.values()))
 
     def _local(self, name: str) -> bool:
         """The console and files: no budget, never disabled, no lane cap."""
         return platform(self.platforms.get(name, "console")).local
 
     def _deliver_lane(
-        self, name: str, lane: list[Claimed], now: datetime, confirmations: Confirmations
+        self,
+        name: str,
+        lane: list[Claimed],
+        moments: Moments,
+        claimed_at: datetime,
+        confirmations: Confirmations,
     ) -> None:
         confirmations.begin()
         try:
-            self._send_lane(name, lane, now, confirmations)
+            self._send_lane(name, lane, moments, claimed_at, confirmations)
         finally:
             confirmations.end()
 
     def _send_lane(
-        self, name: str, lane: list[Claimed], now: datetime, confirmations: Confirmations
+        self,
+        name: str,
+        lane: list[Claimed],
+        moments: Moments,
+        claimed_at: datetime,
+        confirmations: Confirmations,
     ) -> None:
         channel = self.channel_for(lane[0].channel)
         platform = self.platforms.get(name, "console")
+        limits = () if self._local(name) else self._limits(name)
+        margin = send_margin(limits) if limits else None
         for index, item in enumerate(lane):
+            now = moments.now()
+            if margin is not None and now >= claimed_at + timedelta(seconds=margin - SEND_GUARD):
+                # Too late for the budget taken at the claim: a later claim takes it afresh.
+                reason = f"waiting: not sent within {margin:g} s of its budget"
+                self._release(name, lane[index:], None, reason, claimed_at)
+                return
             started = time.perf_counter()
             try:
                 receipt = channel.send(item.outgoing)
             except DeliveryError as exc:
                 SEND_SECONDS.labels(platform, "failed").observe(time.perf_counter() - started)
+                now = moments.now()
                 self._failed(name, item.outgoing, exc, now)
                 if exc.retry_after is not None or exc.permanent:
                     # Paused or disabled: the rest of the lane waits for the webhook's budget.
@@ -262,33 +311,43 @@ class Dispatcher:
                         if exc.retry_after is None
                         else timedelta(seconds=exc.retry_after)
                     )
-                    self._release(lane[index + 1 :], now + wait, f"waiting: {exc}")
+                    self._release(
+                        name, lane[index + 1 :], now + wait, f"waiting: {exc}", claimed_at
+                    )
                     return
                 continue
             except Exception as exc:  # a channel bug must not strand the rest of the batch
                 error = DeliveryError(f"{type(exc).__name__}: {exc}")
-                self._failed(name, item.outgoing, error, now)
+                self._failed(name, item.outgoing, error, moments.now())
                 continue
             SEND_SECONDS.labels(platform, "sent").observe(time.perf_counter() - started)
             if not confirmations.add(item, name, receipt):
                 return  # the record failed: the rest stays claimed until the lease expires
 
-    def _release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
-        """Claimed, not attempted: back to pending until the webhook may be tried again."""
+    def _release(
+        self, name: str, rest: list[Claimed], until: datetime | None, reason: str, stamp: datetime
+    ) -> None:
+        """Claimed, not attempted: back to pending until the webhook may be tried again (None:
+        ready as before, in their order), and their slots back in its budget (taken at `stamp`)."""
         if rest:
             retry_while_unreachable(
-                lambda: self._write_release(rest, until, reason), "releasing messages"
+                lambda: self._write_release(name, rest, until, reason, stamp),
+                "releasing messages",
             )
 
-    def _write_release(self, rest: list[Claimed], until: datetime, reason: str) -> None:
+    def _write_release(
+        self, name: str, rest: list[Claimed], until: datetime | None, reason: str, stamp: datetime
+    ) -> None:
         with self.sessions.begin() as session:
+            if not self._local(name):
+                refund(session, f"channel:{name}", stamp, len(rest))
             session.execute(
                 update(Message)
                 .where(Message.id.in_([item.outgoing.message_id for item in rest]))
                 .where(Message.state == "sending")
                 .values(
                     state="pending",
-                    not_before=until,
+                    not_before=Message.not_before if until is None else until,
                     claimed_until=None,
                     attempts=Message.attempts - 1,
                     last_error=reason,

@@ -1,11 +1,12 @@
-"""Sample data for `duban preview`: every message kind rendered as a unit would see it."""
+"""Sample data for `duban preview`: every message kind rendered as its reader would see it —
+mentions as the chat shows them (「@张三」), never as the platforms' markup."""
 
 from __future__ import annotations
 
 from typing import Any
 
 from bot.delivery.compose import DEFAULT_OFFICE
-from bot.delivery.render import REMINDER_KINDS, render, render_reminder
+from bot.delivery.render import REMINDER_KINDS, render, render_reminder, unit_summaries
 from bot.platforms.registry import PLATFORMS
 from bot.replies.keywords import help_text
 
@@ -29,7 +30,7 @@ ITEMS: list[dict[str, Any]] = [
     },
     {
         "task": "55",
-        "text": '新增公共停车位 1000 个。@all <at user_id="all">所有人</at>',
+        "text": "新增公共停车位 1000 个，缓解城区停车难问题。",
         "unit": "市住建局",
         "kind": "deadline",
         "name": None,
@@ -40,42 +41,34 @@ ITEMS: list[dict[str, Any]] = [
 ]
 
 
+# Whom each unit level mentions under the default ladder, as the chat shows it.
+MENTIONED = {"notice": "", "urge": "@张三", "supervise": "@张三 @王强"}
+DASHBOARD = "https://duban.example.gov.cn"
+# (unit, working days overdue) of the items an escalation or a digest sums up per unit.
+OVERDUE = [("市水利局", 9), ("市水利局", 4), ("市住建局", 2), ("市经信局", 3), ("市水利局", 6)]
+
+
 def preview(kind: str, platform: str = "text") -> str:
-    """`kind` rendered for `platform` with sample data (user text includes mention bait)."""
+    """`kind` rendered for `platform` with sample data."""
     markup = PLATFORM_MARKUP[platform]
+    if kind == "escalate":
+        items = [{**ITEMS[0], "unit": unit, "overdue_days": days} for unit, days in OVERDUE]
+        return render_reminder(kind, DEFAULT_OFFICE, "office", items, "", markup, DASHBOARD)
     if kind in REMINDER_KINDS:
-        unit = kind != "escalate"
-        return render_reminder(
-            kind,
-            "市经信局" if unit else DEFAULT_OFFICE,
-            "unit" if unit else "office",
-            ITEMS,
-            "@13800000001" if unit else "",
-            markup,
-        )
+        return render_reminder(kind, "市经信局", "unit", ITEMS, MENTIONED[kind], markup)
     return render(kind, markup, **SAMPLES[kind])
 
 
 SAMPLES: dict[str, dict[str, Any]] = {
     "digest": {
-        "recipient": "李明",
+        "recipient": "李明常务副市长",
+        "recipient_kind": "supervisor",
         "date_label": "2020年10月28日",
         "blockers": [
             {"task": "58", "unit": "市水利局", "text": "海塘加固工程用地审批尚未完成，需协调"}
         ],
-        "units": [
-            {
-                "name": "市经信局",
-                "items": [
-                    {
-                        "task": "12",
-                        "text": ITEMS[0]["text"],
-                        "level_name": "通报",
-                        "overdue_days": 3,
-                    }
-                ],
-            }
-        ],
+        "units": unit_summaries(OVERDUE),
+        "dashboard_url": DASHBOARD,
     },
     "ranking": {
         "period_label": "2020年10月",
@@ -90,11 +83,12 @@ SAMPLES: dict[str, dict[str, Any]] = {
     "alert": {"channel": "jxj-wecom", "reason": "invalid webhook key (93000)"},
     "test": {"channel": "jxj-wecom"},
     "blocker": {
-        "recipient": "李明",
+        "recipient": "李明常务副市长",
+        "recipient_kind": "supervisor",
         "unit": "市水利局",
         "task": "58",
         "summary": "推进海塘安澜工程建设",
-        "description": "海塘加固工程用地审批尚未完成，需协调。@all",
+        "description": "海塘加固工程用地审批尚未完成，需协调。",
     },
     "followup": {
         "recipient": "市经信局",

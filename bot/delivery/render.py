@@ -8,7 +8,8 @@ neutralizes mention syntax in it (PROTOCOLS.md §7).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections import defaultdict
+from collections.abc import Callable, Iterable
 from datetime import date
 from functools import cache
 from pathlib import Path
@@ -17,7 +18,7 @@ from typing import Any
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, TemplateNotFound
 
 from bot.platforms.mentions import escape_markdown, neutralize_mentions
-from bot.present.labels import due_what
+from bot.present.labels import LIGHT_WORDS, due_what
 
 TEMPLATES = Path(__file__).resolve().parents[2] / "messages"
 MARKUPS = ("text", "markdown")
@@ -60,6 +61,8 @@ def environment(markup: str) -> Environment:
     )
     env.filters["shorten"] = shorten
     env.filters["e"] = _escaper(markup)
+    # Lights in words (绿灯): formal messages carry no emoji unless a template adds them.
+    env.globals["light_names"] = LIGHT_WORDS
     return env
 
 
@@ -79,6 +82,24 @@ def due_label(due: str) -> str:
     return f"{day.month}月{day.day}日"
 
 
+def unit_summaries(overdue: Iterable[tuple[str, int]]) -> list[dict[str, Any]]:
+    """(unit, working days overdue) of each item, summed up per unit — name, count, overdue
+    (how many are overdue), longest (days) — the most overdue unit first."""
+    by_unit: dict[str, list[int]] = defaultdict(list)
+    for unit, days in overdue:
+        by_unit[unit].append(days)
+    rows = [
+        {
+            "name": unit,
+            "count": len(days),
+            "overdue": sum(d > 0 for d in days),
+            "longest": max(days),
+        }
+        for unit, days in by_unit.items()
+    ]
+    return sorted(rows, key=lambda r: (-r["longest"], -r["overdue"], r["name"]))
+
+
 def render_reminder(
     kind: str,
     recipient: str,
@@ -86,8 +107,10 @@ def render_reminder(
     items: list[dict[str, Any]],
     mentions: str = "",
     markup: str = "text",
+    dashboard_url: str = "",
 ) -> str:
-    """The text of one bundled reminder message."""
+    """The text of one bundled reminder message: a unit reads its items, a leader or the
+    office a summary per unit (and the dashboard's link)."""
     shown = [
         {
             **item,
@@ -102,5 +125,7 @@ def render_reminder(
         recipient=recipient,
         recipient_kind=recipient_kind,
         items=shown,
+        units=unit_summaries((item["unit"], item["overdue_days"]) for item in items),
         mentions=mentions,
+        dashboard_url=dashboard_url,
     )

@@ -1,6 +1,7 @@
 """The reminders of a sweep as messages: who each due point's step goes to (the unit and
-its contacts, the supervisor, the office), and one message per recipient bundling every item
-due to it, queued through delivery/compose with a notification row per item."""
+its contacts, the supervisor, the office), and one message per recipient and level bundling
+every item due to it at that level, queued through delivery/compose with a notification
+row per item."""
 
 from __future__ import annotations
 
@@ -107,7 +108,16 @@ def recipients(
         )
     if "supervisor" in to and supervisor is not None:
         found.append(
-            (Recipient("supervisor", supervisor.id, supervisor.name, supervisor.channel), ())
+            (
+                Recipient(
+                    "supervisor",
+                    supervisor.id,
+                    supervisor.name,
+                    supervisor.channel,
+                    supervisor.title,
+                ),
+                (),
+            )
         )
     if "office" in to or ("supervisor" in to and supervisor is None):
         found.append((office, ()))
@@ -153,11 +163,19 @@ def enqueue(
     for start in range(0, len(keys), KEY_CHUNK):  # databases cap the parameters of a query
         chunk = keys[start : start + KEY_CHUNK]
         known.update(session.scalars(select(Notification.key).where(Notification.key.in_(chunk))))
-    bundles: dict[Recipient, list[Reminder]] = defaultdict(list)
+    # One message per recipient and level: its headline (【督办通知】) holds for every item.
+    bundles: dict[tuple[Recipient, str], list[Reminder]] = defaultdict(list)
     for reminder in reminders:
         if reminder.key not in known:
-            bundles[reminder.recipient].append(reminder)
-    ordered = sorted(bundles.items(), key=lambda kv: (kv[0].kind, kv[0].name))
+            bundles[reminder.recipient, reminder.step.level.key].append(reminder)
+    levels = [level.key for level in rules.ladder]
+    ordered = [
+        (recipient, bundle)
+        for (recipient, level), bundle in sorted(
+            bundles.items(),
+            key=lambda kv: (kv[0][0].kind, kv[0][0].name, -levels.index(kv[0][1])),
+        )
+    ]
     notes = parts = 0
     # Bundles are written in groups of a few thousand reminders, so that a day on which
     # everything falls due never holds every row of the sweep in memory at once.
@@ -257,9 +275,9 @@ def _messages(
     now: datetime,
     options: SweepOptions,
 ) -> list[Message]:
-    """One bundle as message rows: one, or numbered parts when it exceeds the byte budget."""
-    levels = [level.key for level in rules.ladder]
-    top = max(bundle, key=lambda r: levels.index(r.step.level.key))
+    """One bundle (one recipient, one level) as message rows: one, or numbered parts when it
+    exceeds the byte budget."""
+    top = bundle[0]
     items = sorted((r.item for r in bundle), key=_item_order)
     composer = options.composer
     mentions = _mention_ids(bundle, composer.format_of(recipient).platform)
@@ -267,7 +285,15 @@ def _messages(
     def text(shape: MessageFormat) -> str:
         shown = " ".join(f"@{m}" for m in mentions.get("mobiles", [])) if shape.local else ""
         level = top.step.level.key
-        return render_reminder(level, recipient.name, recipient.kind, items, shown, shape.markup)
+        return render_reminder(
+            level,
+            recipient.address,
+            recipient.kind,
+            items,
+            shown,
+            shape.markup,
+            composer.dashboard_url,
+        )
 
     return composer.compose(
         recipient,

@@ -27,7 +27,7 @@ from bot.domain.ladder import (
 )
 from bot.domain.lifecycle import effective_deadline
 from bot.domain.rules import Milestone, ReportCycle, Rules
-from bot.store.database import insert_ignoring_duplicates
+from bot.store.database import analyze_after_bulk, insert_ignoring_duplicates
 from bot.store.models import Assignment, DuePoint, Plan, Task
 
 
@@ -251,6 +251,7 @@ def schedule_pending(
             .execution_options(synchronize_session=False)
         )
         done += len(rows)
+    analyze_after_bulk(session, done, Assignment, DuePoint)
     return done
 
 

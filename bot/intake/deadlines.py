@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import calendar
 import re
+from collections import Counter
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date
 
@@ -96,6 +98,16 @@ def find_deadlines(text: str, year: int | None) -> list[date]:
 def extract_deadline(text: str, year: int | None) -> date | None:
     """The latest deadline written in `text`, or None when it names none."""
     return max(find_deadlines(text, year), default=None)
+
+
+def year_of_dates(texts: Iterable[str], cells: Iterable[str]) -> int | None:
+    """The year most of the fully written dates fall in (the earlier on a tie), in task
+    `texts` and 完成时限 `cells`: a plan whose title and file name give no year is still
+    dated by 「2027-10-31」."""
+    found = [when for text in texts for when in _dates(_PATTERN, text, None)]
+    found += [when for cell in cells for when in _dates(_CELL_PATTERN, cell, None)]
+    years = Counter(when.year for when in found)
+    return min(years, key=lambda y: (-years[y], y)) if years else None
 
 
 def read_deadline_cell(text: str, year: int | None) -> DeadlineCell:

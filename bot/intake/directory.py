@@ -124,6 +124,11 @@ class Directory:
         found = difflib.get_close_matches(key, list(self._keys), n=1, cutoff=_CLOSE_ENOUGH)
         return self._keys[found[0]] if found else None
 
+    def suggest(self, name: str) -> str:
+        """「您是否要找：市发改委？」 for a misspelt name of the directory's, else ""."""
+        near = self.closest(name)
+        return f"您是否要找：{near}？" if near else ""
+
     def split(self, name: str) -> list[str]:
         """A name the directory does not know, made of names it does, in those names
         (「市发改委市财政局」 → both); otherwise the name alone."""

@@ -11,7 +11,7 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
-from bot.intake.deadlines import deadline_events, read_deadline_cell
+from bot.intake.deadlines import deadline_events, read_deadline_cell, year_of_dates
 from bot.intake.directory import Directory
 from bot.intake.indicators import extract_indicators
 from bot.intake.model import (
@@ -26,6 +26,7 @@ from bot.intake.model import (
 from bot.intake.units import match_key, read_unit_name
 
 _YEAR = re.compile(r"((?:19|20)\d{2})\s*年")
+_ANY_YEAR = 2000
 
 
 @dataclass
@@ -72,7 +73,7 @@ class _Names:
 
 def resolve(raw: RawDocument, directory: Directory, year: int | None = None) -> ParsedPlan:
     """Canonical names, deadlines and indicators for every task of a raw document."""
-    year = year or plan_year(raw.title) or raw.year
+    year = year or plan_year(raw.title) or raw.year or _year_of_tasks(raw.tasks)
     raw = replace(raw, tasks=tuple(_split_known(task, directory) for task in raw.tasks))
     names = _Names(directory)
     written = [name for task in raw.tasks for name in (*task.leads, *task.co_units)]
@@ -99,6 +100,11 @@ def _split_known(task: RawTask, directory: Directory) -> RawTask:
     leads = [part for name in task.leads for part in directory.split(name)]
     co_units = [part for name in task.co_units for part in directory.split(name)]
     return replace(task, leads=tuple(leads), co_units=tuple(co_units))
+
+
+def _year_of_tasks(tasks: tuple[RawTask, ...]) -> int | None:
+    cells = [task.deadline_text for task in tasks if task.deadline_text]
+    return year_of_dates((task.text for task in tasks), cells)
 
 
 def plan_year(title: str | None) -> int | None:
@@ -144,7 +150,9 @@ def _dates(
         cell = read_deadline_cell(task.deadline_text, year)
         if cell.ongoing and not cell.dates:
             return None, (), notes
-        if not cell.readable:
+        # Without a year 「年底前」 has no date yet, but it is not unreadable (import asks
+        # for --year); only what no year would date is kept in the notes.
+        if not read_deadline_cell(task.deadline_text, year or _ANY_YEAR).readable:
             warnings.append(
                 f"任务 {task.number} 的完成时限「{task.deadline_text}」无法识别，已记入备注"
             )

@@ -19,6 +19,7 @@ from bot.intake.directory import Directory
 from bot.intake.model import ParsedPlan, ParsedTask
 from bot.intake.units_store import UnitBook
 from bot.store.audit import record, record_many
+from bot.store.database import analyze_after_bulk
 from bot.store.models import Assignment, Plan, Task
 
 
@@ -72,6 +73,7 @@ def import_plan(
     report.new_units = [u.name for u in parsed.units if not directory.canonical(u.name)]
     _sync_tasks(session, plan, parsed, book, report, now)
     report.tasks = len(parsed.tasks)
+    analyze_after_bulk(session, report.assignments + report.tasks, Task, Assignment)
     return report
 
 

@@ -30,15 +30,19 @@ class UnitBook:
     members: dict[int, list[int]] = field(default_factory=dict)
     aliases: dict[str, int] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
+    actor: str = "import"  # who the audit trail says made the changes
 
     @classmethod
-    def load(cls, session: Session, directory: Directory, now: datetime) -> UnitBook:
+    def load(
+        cls, session: Session, directory: Directory, now: datetime, *, actor: str = "import"
+    ) -> UnitBook:
         units = session.scalars(select(Unit).options(selectinload(Unit.aliases))).all()
         book = cls(
             session,
             now,
             {u.name: u for u in units},
             {s.name: s for s in session.scalars(select(Supervisor))},
+            actor=actor,
         )
         book.aliases = {a.alias: u.id for u in units for a in u.aliases}
         for row in session.scalars(select(CollectiveMember)):
@@ -119,7 +123,7 @@ class UnitBook:
             record(
                 self.session,
                 self.now,
-                "import",
+                self.actor,
                 "unit.created",
                 "unit",
                 unit.id,
@@ -134,7 +138,7 @@ class UnitBook:
         for key, value in changes.items():
             setattr(unit, key, value)
         shown = {k: (v.name if isinstance(v, Supervisor) else v) for k, v in changes.items()}
-        record(self.session, self.now, "import", "unit.updated", "unit", unit.id, shown)
+        record(self.session, self.now, self.actor, "unit.updated", "unit", unit.id, shown)
 
     def _supervisor(self, name: str, title: str | None, **values: Any) -> Supervisor:
         sup = self.supervisors.get(name)
@@ -176,7 +180,7 @@ class UnitBook:
         record(
             self.session,
             self.now,
-            "import",
+            self.actor,
             "collective.members",
             "unit",
             collective.id,

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hmac
 import json
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -16,6 +17,11 @@ from bot.app.errors import Rejected
 
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MILLISECOND = timedelta(milliseconds=1)
+# Fields of a callback body that grant access (Feishu's verification token sits in
+# `header.token`, or at the top in v1 events): never kept with the stored event.
+SECRET_FIELDS = frozenset(
+    {"token", "verification_token", "encrypt_key", "app_secret", "secret", "access_token"}
+)
 
 
 @dataclass(frozen=True)
@@ -33,6 +39,22 @@ class InboundMessage:
     raw: dict[str, object] = field(repr=False, compare=False)  # the decoded event, JSON-able
 
 
+def without_secrets(event: Mapping[str, object]) -> dict[str, object]:
+    """`event` without SECRET_FIELDS at the top or in the objects directly under it (where
+    the platforms put them), for storing."""
+    return {
+        key: _without_secret_fields(value)
+        for key, value in event.items()
+        if key.lower() not in SECRET_FIELDS
+    }
+
+
+def _without_secret_fields(value: object) -> object:
+    if not isinstance(value, dict):
+        return value
+    return {k: v for k, v in value.items() if str(k).lower() not in SECRET_FIELDS}
+
+
 def header(headers: Mapping[str, str], name: str) -> str | None:
     """The header `name`, looked up without regard to case (a plain dict works too)."""
     value = headers.get(name)
@@ -48,9 +70,10 @@ def same(expected: str, given: str) -> bool:
 
 
 def json_object(data: bytes | str) -> dict[str, object]:
-    """`data` decoded as a JSON object; anything else is `Rejected(400)`."""
+    """`data` decoded as a JSON object; anything else is `Rejected(400)`, and so are numbers
+    no database keeps (NaN, Infinity, or `1e999999`, which Python reads as infinity)."""
     try:
-        value = json.loads(data, parse_constant=_no_constant)
+        value = json.loads(data, parse_constant=_no_constant, parse_float=_finite)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
         raise Rejected(400, "body is not JSON") from None
     if not isinstance(value, dict):
@@ -115,3 +138,10 @@ def object_field(event: Mapping[str, object], key: str) -> dict[str, object]:
 
 def _no_constant(name: str) -> object:
     raise ValueError(f"{name} is not JSON")
+
+
+def _finite(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"{text} is out of range")
+    return value

@@ -12,7 +12,17 @@ not notify anyone. `neutralize_mentions` turns every mention marker into the ful
 E-mail addresses (`li@163.com`) keep their `@`. The mentions a message means to make are
 added afterwards by the channel, from its mobiles and user ids. For markdown channels,
 neutralize first and `escape_markdown` after: escaped, `<@…>` and `<at>` would hide from
-the neutralizer. Whether WeCom renders backslash escapes and HTML entities is unconfirmed.
+the neutralizer.
+
+`escape_markdown` does not rely on backslash escapes or HTML entities, which neither WeCom
+nor DingTalk documents for its robots' markdown (a renderer that ignores a backslash before
+`[` still draws the link): it swaps each markup character for its full-width twin, which
+no renderer parses and a reader of Chinese text reads as the same sign.
+
+    [看](http://x) ![图](u)  →  ［看］(http://x) !［图］(u)
+    <font color="red">急</font>  →  ＜font color="red"＞急＜/font＞
+    **粗** _斜_ `码` ~~删~~    →  ＊＊粗＊＊ ＿斜＿ ｀码｀ ～～删～～
+    # 标题, > 引用, a line of === or ---  →  ＃ 标题, ＞ 引用, ＝== / －--
 """
 
 from __future__ import annotations
@@ -25,8 +35,12 @@ _FEISHU_STRAY = re.compile(r"<(?=/?at\b)", re.IGNORECASE)
 _WECOM_TAG = re.compile(r"<@([^<>]*)>")
 # `@` before "all", "所有人" or digits (a mobile) — but not a domain such as `@163.com`.
 _AT_WORD = re.compile(r"@(?=all(?![a-z])|所有人|\+?\d+(?!\d|\.[a-z0-9]))", re.IGNORECASE)
-_MARKDOWN_CHAR = re.compile(r"[\\*_`\[\]]")
+_MARKDOWN_CHARS = str.maketrans(
+    {"[": "［", "]": "］", "<": "＜", ">": "＞", "*": "＊", "_": "＿", "`": "｀", "~": "～"}
+)
 _HEADING = re.compile(r"^([ \t]*)#", re.MULTILINE)
+# A line of = or - alone turns the line above into a heading (or draws a rule).
+_UNDERLINE = re.compile(r"^([ \t]*)([=-])(?=\2*[ \t]*$)", re.MULTILINE)
 
 
 def neutralize_mentions(text: str) -> str:
@@ -39,8 +53,8 @@ def neutralize_mentions(text: str) -> str:
 
 
 def escape_markdown(text: str) -> str:
-    """`text` shown literally by WeCom and DingTalk markdown: no emphasis, links, code,
-    headings, quotes or HTML-like tags (WeCom renders `<font>`)."""
-    text = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    text = _MARKDOWN_CHAR.sub(lambda match: "\\" + match.group(0), text)
-    return _HEADING.sub(r"\1\\#", text)
+    """`text` shown literally by WeCom and DingTalk markdown: no emphasis, links, images,
+    code, headings, quotes or HTML-like tags (WeCom renders `<font>`)."""
+    text = text.translate(_MARKDOWN_CHARS)
+    text = _HEADING.sub(r"\1＃", text)
+    return _UNDERLINE.sub(lambda m: m.group(1) + ("＝" if m.group(2) == "=" else "－"), text)

@@ -21,6 +21,7 @@ STATUS_NAMES: dict[str, str] = {
 # Lights from the best to the worst: a task or unit shows the worst of its lights.
 LIGHTS = ("green", "yellow", "red")
 LIGHT_NAMES = {"green": "绿", "yellow": "黄", "red": "红"}
+LIGHT_WORDS = {light: f"{name}灯" for light, name in LIGHT_NAMES.items()}  # chat messages
 LIGHT_DOTS = {"green": "🟢", "yellow": "🟡", "red": "🔴"}  # the terminal's coloured dots
 LIGHT_FILLS = {"绿": "C6EFCE", "黄": "FFEB9C", "红": "FFC7CE"}  # xlsx cell colours
 TREND_NAMES = {"up": "上升", "down": "下降", "same": "持平", "new": "新上榜"}

@@ -217,7 +217,9 @@ def _escalate_blocker(request: Request, assignment: Assignment) -> None:
     supervisor = supervisor_of(task.supervisor, assignment.unit.supervisor, lead.supervisor)
     composer = request.composer
     recipient = (
-        Recipient("supervisor", supervisor.id, supervisor.name, supervisor.channel)
+        Recipient(
+            "supervisor", supervisor.id, supervisor.name, supervisor.channel, supervisor.title
+        )
         if supervisor
         else composer.office_recipient
     )
@@ -226,7 +228,8 @@ def _escalate_blocker(request: Request, assignment: Assignment) -> None:
         return render(
             "blocker",
             shape.markup,
-            recipient=recipient.name,
+            recipient=recipient.address,
+            recipient_kind=recipient.kind,
             unit=assignment.unit.name,
             task=task.number,
             summary=task.text[:60],

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from bot.app.errors import DubanError, NotFoundError, ParseError
 from bot.delivery.compose import Composer
-from bot.platforms.inbound import InboundMessage
+from bot.platforms.inbound import InboundMessage, without_secrets
 from bot.platforms.mentions import neutralize_mentions
 from bot.replies.apply import Actor, Outcome, apply_command
 from bot.replies.identity import Identity, People
@@ -87,7 +87,8 @@ def receive_many(
             "event_id": stored_event_id(message.event_id),
             "sender": _storable(message.sender)[:200],
             "text": _storable(message.text),
-            "payload": message.raw,  # JSON, serialized with escapes: anything goes
+            # JSON, serialized with escapes: anything goes, but no verification token.
+            "payload": without_secrets(message.raw),
             "reply_to": None if message.reply_to is None else _storable(message.reply_to),
             "reply_expires": message.reply_expires,
             "state": "received",
@@ -242,14 +243,16 @@ def enter_reply(
     text: str,
     now: datetime,
     composer: Composer,
+    hint: str = "",
 ) -> Applied:
     """A reply received by phone or on paper, entered by the office as `who` (a contact,
-    unit, supervisor or the office); recorded as `reply.entered` (or `reply.refused`)."""
+    unit, supervisor or the office); recorded as `reply.entered` (or `reply.refused`).
+    `hint` (the directory's 「您是否要找：…」) is added when there is no such sender."""
     identity = people.named(who)
     if identity is None:
         raise NotFoundError(
             f"没有名为「{who}」的联系人、单位、分管领导或{composer.office}"
-            "（可用 `duban units` 查看）"
+            f"{'；' + hint if hint else ''}（可用 `duban units` 查看）"
         )
     try:
         applied = apply_text(session, identity, text, now, channel=OFFICE_ENTRY, composer=composer)

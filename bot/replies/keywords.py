@@ -95,7 +95,7 @@ _FOLD: Final = str.maketrans(
 _SEP: Final = r"\s:,，、;；。!！"  # what may stand between the parts of a command
 # Group messages open with @mentions of the bot: 「@_user_1」 (Feishu) may touch the keyword;
 # 「@督办助手」 ends at the first space or punctuation mark (「@督办助手，进展 …」).
-_MENTIONS: Final = re.compile(rf"\s*(?:(?:@_user_\d+|@[^{_SEP}]*(?=[{_SEP}]))[{_SEP}]*)*")
+_MENTIONS: Final = re.compile(rf"\s*(?:(?:@_user_[0-9]+|@[^{_SEP}]*(?=[{_SEP}]))[{_SEP}]*)*")
 _KEYWORD: Final = re.compile(
     "|".join(re.escape(word) for word in sorted(_ALIASES, key=len, reverse=True))
 )
@@ -110,7 +110,9 @@ def _suffix(chars: str) -> str:
     return rf"(?:{chars}|\s+{chars}{_APART})"
 
 
-_NUMBER: Final = r"\d+(?:-\d+)*"
+# Digits are ASCII (full-width ones are folded to them): `\d` would also read Arabic-Indic
+# or mathematical digits (「#٤」「𝟔𝟒%」) as numbers nobody meant.
+_NUMBER: Final = r"[0-9]+(?:-[0-9]+)*"
 # 「第12项」「第12条」「第12号」 and 「12号」 take their suffix; 「#12」 and 「任务12」 only 号,
 # so that 「完成 #12 项目已验收」 keeps 「项目已验收」 whole.
 _TASK: Final = re.compile(
@@ -123,11 +125,11 @@ _PLAN: Final = re.compile(r"计划\s*(?P<plan>[0-9]+)")
 # A bare number counts only right after the keyword and only when it stands alone.
 _BARE_TASK: Final = re.compile(rf"{_NUMBER}{_APART}")
 _PERCENT: Final = re.compile(
-    r"(?P<digits>-?\d+(?:\.\d+)?)\s*%|百分之(?P<words>[零〇一二两三四五六七八九十百]+)"
+    r"(?P<digits>-?[0-9]+(?:\.[0-9]+)?)\s*%|百分之(?P<words>[零〇一二两三四五六七八九十百]+)"
 )
 _DATE: Final = re.compile(
-    r"(?:延期)?(?:至|到)?\s*(?:(?P<year>\d{4})\s*[-/.年]\s*)?"
-    rf"(?P<month>\d{{1,2}})\s*[-/.月]\s*(?P<day>\d{{1,2}})(?!\d){_suffix('[日号]')}?"
+    r"(?:延期)?(?:至|到)?\s*(?:(?P<year>[0-9]{4})\s*[-/.年]\s*)?"
+    rf"(?P<month>[0-9]{{1,2}})\s*[-/.月]\s*(?P<day>[0-9]{{1,2}})(?![0-9]){_suffix('[日号]')}?"
 )
 _CN_DIGITS: Final = {digit: value for value, digit in enumerate("零一二三四五六七八九")}
 _CN_DIGITS.update({"〇": 0, "两": 2})

@@ -14,13 +14,16 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Protocol
+from urllib.parse import quote
 
 import httpx
 
-from bot.platforms.http import JSON_HEADERS
+from bot.platforms.dingtalk.callback import SESSION_WEBHOOK_ORIGINS
+from bot.platforms.feishu.callback import is_message_id
+from bot.platforms.http import JSON_HEADERS, url_origin
 from bot.replies.inbox import Handled
 
 log = logging.getLogger("duban.replies")
@@ -40,14 +43,27 @@ class FeishuApi(Protocol):
 
 
 class DingtalkResponder:
-    def __init__(self, client: httpx.Client) -> None:
-        self.client = client
+    """Posts to a message's session webhook, and only on `origins` (DingTalk's own hosts
+    unless configured): the URL comes in the callback's body, which DingTalk does not sign."""
+
+    def __init__(
+        self, client: httpx.Client, origins: Collection[str] = SESSION_WEBHOOK_ORIGINS
+    ) -> None:
+        self.client, self.origins = client, frozenset(origins)
 
     def respond(self, handled: Handled, now: datetime) -> bool:
         url = handled.reply_to
         if not url or (handled.reply_expires is not None and handled.reply_expires <= now):
             log.warning(
                 "dingtalk reply to event %s not sent: session webhook expired", handled.event
+            )
+            return False
+        origin = url_origin(url)
+        if origin not in self.origins:
+            log.warning(
+                "dingtalk reply to event %s not sent: session webhook on %s, not an allowed host",
+                handled.event,
+                origin or "no http(s) host",
             )
             return False
         body = {"msgtype": "text", "text": {"content": handled.reply}}
@@ -82,10 +98,13 @@ class HttpFeishuApi:
         self._lock = threading.Lock()
 
     def reply(self, message_id: str, text: str) -> bool:
+        if not is_message_id(message_id):  # the parser refuses these; never in a URL
+            log.warning("feishu reply not sent: %r is not a message id", message_id[:80])
+            return False
         token = self._tenant_token()
         if token is None:
             return False
-        url = f"{self.base}/open-apis/im/v1/messages/{message_id}/reply"
+        url = f"{self.base}/open-apis/im/v1/messages/{quote(message_id, safe='')}/reply"
         body = {"msg_type": "text", "content": json.dumps({"text": text}, ensure_ascii=False)}
         headers = {"Authorization": f"Bearer {token}"}
         return _post(self.client, url, body, "feishu", message_id, _code_ok, headers)

@@ -14,7 +14,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Connection, Engine, create_engine, event
+from sqlalchemy import Connection, Engine, create_engine, event, text
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.engine import make_url
@@ -120,6 +120,21 @@ def insert_ignoring_duplicates(
         session.execute(statement, rows)
         return []
     return list(session.scalars(statement.returning(model.__table__.c[returning]), rows))
+
+
+BULK = 1000  # rows: a write this large refreshes the planner's statistics of its tables
+
+
+def analyze_after_bulk(session: Session, rows: int, *models: type[Any]) -> None:
+    """After writing `rows` rows (BULK or more) to the models' tables, PostgreSQL's planner
+    statistics of those tables are refreshed in the same transaction. Until autovacuum gets
+    to them (minutes) the planner has none, and a sweep's look for unscheduled assignments
+    scanned every row (44 ms at 100,000 assignments, against under 5 ms with statistics).
+    SQLite keeps no statistics unless asked and plans well without: nothing to do."""
+    if rows < BULK or session.get_bind().dialect.name != "postgresql":
+        return
+    for model in models:
+        session.execute(text(f'ANALYZE "{model.__tablename__}"'))
 
 
 def connection_lost(exc: BaseException) -> bool:

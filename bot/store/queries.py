@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select
@@ -9,7 +11,15 @@ from sqlalchemy.orm import Session, selectinload
 
 from bot.app.errors import NotFoundError
 from bot.domain.lifecycle import Status
-from bot.store.models import Assignment, CollectiveMember, Plan, Task, Unit, UnitAlias
+from bot.store.models import (
+    Assignment,
+    CollectiveMember,
+    DuePoint,
+    Plan,
+    Task,
+    Unit,
+    UnitAlias,
+)
 from bot.store.plans import active_plans, get_plan
 
 
@@ -25,8 +35,11 @@ def current_plan(session: Session, plan_id: int | None = None) -> Plan:
     raise NotFoundError("数据库中还没有计划：请先运行 `duban import 文件`")
 
 
-def list_tasks(session: Session, plan: Plan, unit: str | None = None) -> list[dict[str, Any]]:
-    """Active tasks of the plan; with `unit`, only those the unit (or an alias) works on."""
+def list_tasks(
+    session: Session, plan: Plan, unit: str | None = None, hint: str = ""
+) -> list[dict[str, Any]]:
+    """Active tasks of the plan; with `unit`, only those the unit (or an alias) works on
+    (`hint`: what to suggest when there is no such unit)."""
     query = (
         select(Task)
         .where(Task.plan_id == plan.id, Task.state == "active")
@@ -34,7 +47,7 @@ def list_tasks(session: Session, plan: Plan, unit: str | None = None) -> list[di
         .order_by(Task.seq)
     )
     if unit is not None:
-        unit_id = find_unit(session, unit).id
+        unit_id = find_unit(session, unit, hint).id
         query = query.where(
             Task.id.in_(select(Assignment.task_id).where(Assignment.unit_id == unit_id))
         )
@@ -78,12 +91,15 @@ def show_task(session: Session, plan: Plan, number: str) -> dict[str, Any]:
     }
 
 
-def find_unit(session: Session, name: str) -> Unit:
+def find_unit(session: Session, name: str, hint: str = "") -> Unit:
+    """The unit named `name` or by that alias; NotFoundError says so, with `hint` (the
+    directory's 「您是否要找：…」) when given."""
     unit = session.scalar(select(Unit).where(Unit.name == name))
     if unit is None:
         unit = session.scalar(select(Unit).join(UnitAlias).where(UnitAlias.alias == name))
     if unit is None:
-        raise NotFoundError(f"没有名为「{name}」的单位（可用 `duban units` 查看）")
+        hint = f"；{hint}" if hint else ""
+        raise NotFoundError(f"没有名为「{name}」的单位{hint}（可用 `duban units` 查看）")
     return unit
 
 
@@ -114,3 +130,26 @@ def summary(session: Session) -> dict[str, int]:
         "units": count(Unit),
         "assignments": count(Assignment),
     }
+
+
+@dataclass(frozen=True)
+class NextReminder:
+    at: datetime
+    units: list[str]  # the units whose items are then due for a step, by name
+
+
+def next_reminder(session: Session) -> NextReminder | None:
+    """When the sweep next has a step to take, and whose items it concerns; None when no
+    due point waits (no plan, or every item settled)."""
+    first = session.scalar(select(func.min(DuePoint.next_action_at)))
+    if first is None:
+        return None
+    names = (
+        select(Unit.name)
+        .join(Assignment, Assignment.unit_id == Unit.id)
+        .join(DuePoint, DuePoint.assignment_id == Assignment.id)
+        .where(DuePoint.next_action_at == first)
+        .distinct()
+        .order_by(Unit.name)
+    )
+    return NextReminder(first, list(session.scalars(names)))

@@ -21,7 +21,7 @@ from bot.domain.lifecycle import ENDED
 from bot.domain.periods import Period, period_of
 from bot.domain.rules import Rules
 from bot.present.labels import worst_light
-from bot.store.models import Assignment, DuePoint, Notification, Plan, Task
+from bot.store.models import Assignment, DuePoint, Message, Notification, Plan, Task
 from bot.supervise.ranking import RankedUnit
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking, published_at
 
@@ -44,10 +44,24 @@ def has_plan(session: Session) -> bool:
     return session.scalar(select(func.count()).select_from(Plan)) != 0
 
 
-def default_period(setup: RankingSetup, now: datetime) -> Period:
-    """The board's period unless one is asked for: the month that ended last."""
-    today = now.astimezone(setup.tz).date()
-    return period_of(today, "month").previous()
+def default_period(session: Session, setup: RankingSetup, now: datetime) -> Period:
+    """The board's period unless one is asked for: the month that ended last by the
+    board's clock."""
+    return _last_month(setup, board_clock(session, setup, now))
+
+
+def board_clock(session: Session, setup: RankingSetup, now: datetime) -> datetime:
+    """`now`, or — for a database whose last message went out before the month that ended
+    last (the demo's simulated 2020, a past year's plan) — the end of that message's
+    month: the board opens on the year the database holds, not on the empty months since."""
+    last = session.scalar(select(func.max(Message.sent_at)))
+    if last is None or last >= _last_month(setup, now).bounds(setup.tz)[0]:
+        return now
+    return period_of(last.astimezone(setup.tz).date(), "month").bounds(setup.tz)[1]
+
+
+def _last_month(setup: RankingSetup, now: datetime) -> Period:
+    return period_of(now.astimezone(setup.tz).date(), "month").previous()
 
 
 def is_over(period: Period, setup: RankingSetup, now: datetime) -> bool:

@@ -131,8 +131,11 @@ def send_digests(session: Session, setup: DigestSetup, now: datetime) -> list[Di
 def _recipients(session: Session, office: str) -> list[Recipient]:
     """The office first, then every supervisor by id."""
     found = [Recipient("office", None, office, None)]
-    query = select(Supervisor.id, Supervisor.name, Supervisor.channel).order_by(Supervisor.id)
-    found += [Recipient("supervisor", i, n, c) for i, n, c in session.execute(query)]
+    query = select(Supervisor.id, Supervisor.name, Supervisor.channel, Supervisor.title)
+    found += [
+        Recipient("supervisor", i, n, c, t)
+        for i, n, c, t in session.execute(query.order_by(Supervisor.id))
+    ]
     return found
 
 

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 from bot.app.config import Settings
 from bot.delivery import compose as composed
 from bot.delivery.compose import Composer
-from bot.delivery.render import due_label, render
+from bot.delivery.render import due_label, render, unit_summaries
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.periods import period_of
 from bot.domain.rules import Rules, load_rules
@@ -135,17 +135,16 @@ def digest_context(
     entries: Sequence[AccountabilityEntry],
     setup: DigestSetup,
 ) -> dict[str, Any]:
-    """The variables of messages/digest.j2: units with their items (most overdue first),
-    blockers by unit, and last month's confirmed accountability entries."""
+    """The variables of messages/digest.j2: units summed up (most overdue first) with their
+    items, blockers by unit, last month's confirmed accountability entries, the dashboard."""
     by_unit: dict[str, list[Item]] = defaultdict(list)
     for item in items:
         by_unit[item.unit].append(item)
     for unit_items in by_unit.values():
         unit_items.sort(key=lambda i: (-i.overdue_days, i.task_seq, i.task, i.due))
-    order = sorted(by_unit, key=lambda u: (-by_unit[u][0].overdue_days, u))
     units = [
         {
-            "name": unit,
+            **summary,
             "items": [
                 {
                     "task": i.task,
@@ -155,10 +154,10 @@ def digest_context(
                     "level_name": setup.level_names.get(i.level, i.level),
                     "overdue_days": i.overdue_days,
                 }
-                for i in by_unit[unit]
+                for i in by_unit[summary["name"]]
             ],
         }
-        for unit in order
+        for summary in unit_summaries((i.unit, i.overdue_days) for i in items)
     ]
     shown_blockers = [
         {
@@ -170,11 +169,12 @@ def digest_context(
         for b in sorted(blockers, key=lambda b: (b.unit, b.at, b.event))
     ]
     context: dict[str, Any] = {
-        "recipient": recipient.name,
+        "recipient": recipient.address,
         "recipient_kind": recipient.kind,
         "date_label": _day_label(day),
         "units": units,
         "blockers": shown_blockers,
+        "dashboard_url": setup.composer.dashboard_url,
     }
     if entries:
         last_month = period_of(day, "month").previous()
@@ -234,7 +234,7 @@ def _queue(
     channel = messages[0].channel or setup.composer.channel_of(recipient)
     detail = {
         "day": day.isoformat(),
-        "recipient": recipient.name,
+        "recipient": recipient.address,
         "recipient_kind": recipient.kind,
         "recipient_id": recipient.id,
         "channel": channel,

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
@@ -15,7 +16,7 @@ from bot.domain.rules import Rules
 from bot.engine.schedule import deadline_of
 from bot.present.labels import LIGHT_NAMES, LIGHTS, STATUS_NAMES
 from bot.store.models import Assignment, Plan, Supervisor, Task, Unit, UnitAlias
-from bot.store.queries import current_plan
+from bot.store.queries import current_plan, show_task
 from bot.supervise.board import assignment_lights, item_light, worst
 
 
@@ -171,3 +172,30 @@ def _task_row(task: Task, plan: Plan, lights: dict[int, str], unit: Unit | None)
         light=light,
         unit_role=shown.role if unit is not None and shown else None,
     )
+
+
+def task_details(session: Session, plan: Plan, number: str) -> dict[str, Any]:
+    """`duban tasks show`: the task as stored, with what the dashboard shows of it — the
+    supervisor its items are escalated to and each unit's deadline (an approved
+    extension's, when there is one)."""
+    shown = show_task(session, plan, number)
+    task = session.scalars(
+        select(Task)
+        .where(Task.plan_id == plan.id, Task.number == shown["number"])
+        .options(
+            selectinload(Task.assignments)
+            .selectinload(Assignment.unit)
+            .selectinload(Unit.supervisor),
+            selectinload(Task.supervisor),
+        )
+    ).one()
+    supervisor = task_supervisor(task)
+    deadlines = {a.unit.name: deadline_of(a, task, plan).isoformat() for a in task.assignments}
+    return {
+        **shown,
+        "supervisor": supervisor.name if supervisor else None,
+        "effective_deadline": deadline_of(None, task, plan).isoformat(),
+        "assignments": [
+            {**row, "deadline": deadlines[row["unit"]]} for row in shown["assignments"]
+        ],
+    }

@@ -117,7 +117,7 @@ def ranking_history(
     first = session.scalar(select(func.min(Plan.created_at)))
     if first is None:
         return []
-    last = default_period(setup, now)
+    last = default_period(session, setup, now)
     start = period_of(first.astimezone(setup.tz).date(), "month")
     periods: list[Period] = []
     period = last

@@ -23,6 +23,7 @@ from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from bot.app.config import InboundSettings
 from bot.app.errors import NoSuchHook, Rejected, TooLarge
@@ -30,6 +31,7 @@ from bot.platforms.dingtalk import callback as dingtalk
 from bot.platforms.feishu import callback as feishu
 from bot.platforms.generic import callback as generic
 from bot.platforms.inbound import InboundMessage
+from bot.platforms.registry import INBOUND
 from bot.platforms.wecom.callback import WecomCrypto
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
@@ -104,8 +106,14 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         name, config, body = await arrival(request, "dingtalk")
         now = ctx.clock()
         headers = request.headers
-        dingtalk.verify(config.app_secret or "", headers.get("timestamp"), headers.get("sign"), now)
-        message = dingtalk.parse_callback(body)
+        timestamp, sign = dingtalk.verify(
+            config.app_secret or "", headers.get("timestamp"), headers.get("sign"), now
+        )
+        message = dingtalk.parse_callback(
+            body, corp_id=config.corp_id, robot_code=config.robot_code
+        )
+        until = dingtalk.signed_until(timestamp)
+        ctx.signatures.admit((name, timestamp, sign), message.event_id, until, now)
         await _accept_later(ctx, name, message, now)
         return EMPTY_JSON
 
@@ -197,17 +205,27 @@ async def _body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise TooLarge(f"body over {limit} bytes")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise TooLarge(f"body over {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise TooLarge(f"body over {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:
+        # Gone before the body ended (or cut off as too slow, bot/web/timeouts.py): nobody
+        # reads the answer; one line, no traceback.
+        log.info("%s %s: the client left before its body ended", request.method, request.url.path)
+        raise Rejected(400, "the body ended early") from None
     return b"".join(chunks)
 
 
 def _platform(request: Request) -> str:
+    """The metric label of a refused request: one of a fixed few, whatever the path says
+    (anyone can ask for /hooks/anything; each new label would be a new series)."""
     parts = request.url.path.split("/")
-    return parts[2] if len(parts) > 2 and parts[1] == "hooks" else "web"
+    if len(parts) < 3 or parts[1] != "hooks":
+        return "web"
+    return parts[2] if parts[2] in INBOUND else "unknown"
 
 
 def _errors(app: FastAPI, ctx: WebContext) -> None:

@@ -33,6 +33,7 @@ from bot.replies.respond import (
 )
 from bot.store.database import session_factory, writer
 from bot.store.models import InboundEvent
+from bot.web.replay import SeenSignatures
 from bot.web.workers import Processor, Receiver
 
 log = logging.getLogger("duban.web")
@@ -60,6 +61,7 @@ class WebContext:
     directory: Directory | None = None
     counters: Counter[tuple[str, str]] = field(default_factory=Counter)
     scheduler: BaseScheduler | None = None  # set by `duban run`: /readyz checks it
+    signatures: SeenSignatures = field(default_factory=SeenSignatures)  # DingTalk's, used once
 
     def __post_init__(self) -> None:
         bind = self.sessions.kw.get("bind")
@@ -68,7 +70,9 @@ class WebContext:
             self.sessions = session_factory(writer(bind))
         if self.directory is None:
             self.directory = load_directory(self.settings.directory.path)
-        self.composer = Composer(self.settings.formats(), self.directory.office.name)
+        self.composer = Composer(
+            self.settings.formats(), self.directory.office.name, self.settings.web.public_url
+        )
         self._people: tuple[People, float] | None = None
         self._lock = threading.Lock()
         self._responders: dict[str, Responder] = {}
@@ -77,6 +81,13 @@ class WebContext:
         self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
 
     def start(self) -> None:
+        for name, hook in self.settings.inbound.items():
+            if hook.platform == "feishu" and not hook.encrypt_key:
+                log.warning(
+                    "feishu hook %s takes unsigned events (allow_unsigned = true): whoever "
+                    "learns its verification token can send replies; set encrypt_key",
+                    name,
+                )
         self.receiver.start()
         self.processor.start()
 
@@ -141,7 +152,7 @@ class WebContext:
         with self._lock:
             if source not in self._responders:
                 self._responders[source] = (
-                    DingtalkResponder(self.http)
+                    DingtalkResponder(self.http, config.session_webhook_origins)
                     if config.platform == "dingtalk"
                     else FeishuResponder(self.feishu_api(config, self.http))
                 )

@@ -360,11 +360,13 @@ def _board(dash: Dashboard, asked: str) -> Response:
             503, "暂时无法显示排名", f"排名规则文件有误，请{office}检查配置后重试。"
         )
     now = dash.ctx.clock()
-    try:
-        period = parse_period(asked) if asked else boards.default_period(setup, now)
-    except DubanError as exc:
-        return dash.message(400, "期间有误", str(exc), back=("/", "查看最近一期"))
     with dash.session() as session:
+        clock = boards.board_clock(session, setup, now)
+        latest_month = boards.default_period(session, setup, now)
+        try:
+            period = parse_period(asked) if asked else latest_month
+        except DubanError as exc:
+            return dash.message(400, "期间有误", str(exc), back=("/", "查看最近一期"))
         shown = boards.board(session, setup, period, now)
     weights = setup.config.weights
     following = period.next()
@@ -376,9 +378,9 @@ def _board(dash: Dashboard, asked: str) -> Response:
         previous=period.previous(),
         following=following if boards.is_over(following, setup, now) else None,
         # The latest ended period of the other kind: weeks from a month, a month from a week.
-        other=boards.default_period(setup, now)
+        other=latest_month
         if period.kind == "week"
-        else last_ended("week", now.astimezone(setup.tz).date()),
+        else last_ended("week", clock.astimezone(setup.tz).date()),
         chart=bar_chart(shown.rows, setup.config.lights),
         weights=[
             score_text(float(w))

@@ -13,6 +13,7 @@ from bot.app.config import Settings
 from bot.app.errors import DubanError
 from bot.web.app import create_app
 from bot.web.context import WebContext
+from bot.web.timeouts import timed_protocol
 
 
 def web_context(settings: Settings, sessions: sessionmaker[Session]) -> WebContext:
@@ -24,10 +25,16 @@ def make_server(ctx: WebContext, host: str, port: int) -> uvicorn.Server:
     """A uvicorn server for the app; the address is checked first, so that a port in use is
     one clear line rather than uvicorn's exit."""
     _check_address(host, port)
+    web = ctx.settings.web
     config = uvicorn.Config(
         create_app(ctx),
         host=host,
         port=port,
+        http=timed_protocol(web.header_seconds, web.body_seconds),
+        limit_concurrency=web.max_connections,
+        timeout_keep_alive=web.keep_alive_seconds,
+        # Uvicorn's own lines go to the root logger: its format and its redaction.
+        log_config=None,
         log_level="warning",
         access_log=False,
         server_header=False,

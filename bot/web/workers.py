@@ -21,8 +21,10 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.app.errors import Rejected
 from bot.platforms.inbound import InboundMessage
 from bot.replies.inbox import receive_many
 
@@ -34,6 +36,7 @@ MAX_LAG = 2.0  # seconds an event may wait for requests to pass before it goes a
 YIELD_STEP = 0.002
 
 Waiter = asyncio.Future[int | None]
+Kept = int | Exception | None  # an event's row id, None (it came before), or why not kept
 _Item = tuple[str, InboundMessage, datetime, asyncio.AbstractEventLoop, Waiter]
 
 
@@ -97,29 +100,57 @@ class Receiver:
                 return
 
     def _write(self, batch: list[_Item]) -> None:
+        results = keep_events(self.sessions, [(s, m, n) for s, m, n, _, _ in batch])
+        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Kept]]] = {}
+        for (*_, loop, future), result in zip(batch, results, strict=True):
+            by_loop.setdefault(loop, []).append((future, result))
+        for loop, answers in by_loop.items():  # one wake-up of the loop for the whole batch
+            loop.call_soon_threadsafe(_resolve, answers)
+
+
+def keep_events(
+    sessions: sessionmaker[Session], events: list[tuple[str, InboundMessage, datetime]]
+) -> list[Kept]:
+    """Keeps `events` in one transaction: for each, its row id, None when it came before,
+    or the error its handler raises. When the batch fails for something in it rather than
+    for the database, each event is tried in a transaction of its own, so that one event the
+    database refuses does not take the others with it."""
+    try:
+        with sessions.begin() as session:
+            return list(receive_many(session, events))
+    except (OperationalError, InterfaceError) as exc:  # the database is down: 503 for all
+        return [exc] * len(events)
+    except Exception as exc:
+        if len(events) == 1:
+            return [_refusal(exc)]
+        log.warning("a batch of %d events failed (%s): one by one", len(events), type(exc).__name__)
+    results: list[Kept] = []
+    for event in events:
         try:
-            with self.sessions.begin() as session:
-                ids = receive_many(session, [(s, m, n) for s, m, n, _, _ in batch])
-        except Exception as exc:  # the database is down: each handler answers 503
-            for *_, loop, future in batch:
-                loop.call_soon_threadsafe(_fail, future, exc)
-            return
-        by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, int | None]]] = {}
-        for (*_, loop, future), event in zip(batch, ids, strict=True):
-            by_loop.setdefault(loop, []).append((future, event))
-        for loop, results in by_loop.items():  # one wake-up of the loop for the whole batch
-            loop.call_soon_threadsafe(_resolve, results)
+            with sessions.begin() as session:
+                results += receive_many(session, [event])
+        except Exception as exc:
+            results.append(_refusal(exc))
+    return results
 
 
-def _resolve(results: list[tuple[Waiter, int | None]]) -> None:
-    for future, event in results:
-        if not future.done():
-            future.set_result(event)
+def _refusal(exc: Exception) -> Exception:
+    """What the handler of an event that could not be kept answers: 400 when the database
+    refused its data (the platform would only send it again), else the error (503)."""
+    if isinstance(exc, DataError):
+        log.warning("an inbound event could not be stored: %s", type(exc.orig).__name__)
+        return Rejected(400, "the event cannot be stored")
+    return exc
 
 
-def _fail(future: asyncio.Future[int | None], exc: Exception) -> None:
-    if not future.done():
-        future.set_exception(exc)
+def _resolve(answers: list[tuple[Waiter, Kept]]) -> None:
+    for future, answer in answers:
+        if future.done():
+            continue
+        if isinstance(answer, Exception):
+            future.set_exception(answer)
+        else:
+            future.set_result(answer)
 
 
 class Processor:

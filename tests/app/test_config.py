@@ -173,6 +173,17 @@ def test_a_value_of_the_wrong_type_is_named(tmp_path: Path) -> None:
     assert config_error(write_config(tmp_path, "[plan]\ntimezone = 8\n")).key == "plan.timezone"
 
 
+@pytest.mark.parametrize("url", ["duban.example.gov.cn", "ftp://duban.example.gov.cn", "https://"])
+def test_a_dashboard_address_that_is_not_an_http_url_is_named(tmp_path: Path, url: str) -> None:
+    error = config_error(write_config(tmp_path, f'[web]\npublic_url = "{url}"\n'))
+    assert error.key == "web.public_url"
+
+
+def test_the_dashboard_address_loses_its_trailing_slash(tmp_path: Path) -> None:
+    path = write_config(tmp_path, '[web]\npublic_url = "https://duban.example.gov.cn/"\n')
+    assert load_settings(path).web.public_url == "https://duban.example.gov.cn"
+
+
 def test_a_section_that_is_not_a_table_is_named(tmp_path: Path) -> None:
     assert config_error(write_config(tmp_path, 'plan = "Asia/Shanghai"\n')).key == "plan"
 
@@ -212,3 +223,39 @@ def test_a_missing_file_named_by_duban_config_is_reported(
     error = config_error()
     assert error.key == "--config"
     assert "absent.toml" in error.problem
+
+
+DINGTALK_HOOK = '[inbound.dd]\nplatform = "dingtalk"\napp_secret = "s"\n'
+
+
+@pytest.mark.parametrize(
+    "origin",
+    ["https://oapi.dingtalk.com/robot", "oapi.dingtalk.com", "ftp://oapi.dingtalk.com"],
+)
+def test_a_session_webhook_origin_with_a_path_or_another_scheme_is_named(
+    tmp_path: Path, origin: str
+) -> None:
+    text = f'{DINGTALK_HOOK}session_webhook_origins = ["{origin}"]\n'
+    error = config_error(write_config(tmp_path, text))
+    assert error.key == "inbound.dd.session_webhook_origins"
+
+
+def test_dingtalk_session_webhooks_go_to_dingtalks_hosts_over_https_by_default(
+    tmp_path: Path,
+) -> None:
+    hook = load_settings(write_config(tmp_path, DINGTALK_HOOK)).inbound["dd"]
+    assert hook.session_webhook_origins == (
+        "https://oapi.dingtalk.com",
+        "https://api.dingtalk.com",
+    )
+
+
+def test_a_feishu_hook_without_an_encrypt_key_is_refused_unless_unsigned_is_allowed(
+    tmp_path: Path,
+) -> None:
+    hook = '[inbound.lark]\nplatform = "feishu"\nverification_token = "vt"\n'
+    error = config_error(write_config(tmp_path, hook))
+    assert error.key == "inbound.lark"
+    assert "allow_unsigned" in str(error)
+    allowed = load_settings(write_config(tmp_path, hook + "allow_unsigned = true\n"))
+    assert allowed.inbound["lark"].allow_unsigned is True

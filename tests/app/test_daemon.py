@@ -249,13 +249,13 @@ def drain(lines: queue.Queue[tuple[str, str]]) -> list[tuple[str, str]]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_duban_run_imports_the_sample_and_stops_cleanly_on_a_signal(
+def test_duban_run_sample_says_what_comes_next_and_stops_cleanly_on_a_signal(
     signum: signal.Signals, tmp_path: Path
 ) -> None:
-    env = environment(f"sqlite:///{tmp_path / 'duban.db'}", PYTHONUNBUFFERED="1", PYTHONUTF8="1")
+    env = environment(f"sqlite:///{tmp_path / 'sample.db'}", PYTHONUNBUFFERED="1", PYTHONUTF8="1")
     lines: queue.Queue[tuple[str, str]] = queue.Queue()
     with subprocess.Popen(
-        [str(DUBAN), "run"],
+        [str(DUBAN), "run", "--sample"],  # what `make run` does
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -287,6 +287,58 @@ def test_duban_run_imports_the_sample_and_stops_cleanly_on_a_signal(
     stderr = [line for source, line in output if source == "stderr"]
     assert code == 0, output
     assert any("数据库为空，导入示例计划" in line for line in stdout), stdout
+    assert any(line.startswith("下一次提醒：20") for line in stdout), stdout
+    assert any(line.startswith("督办看板：http://127.0.0.1:") for line in stdout), stdout
+    assert any("按 Ctrl+C 停止" in line for line in stdout), stdout
     assert any(f"received {signum.name}, stopping" in line for line in stderr), stderr
     assert stderr[-1].endswith("duban.daemon: duban stopped"), stderr
     assert not any("Traceback" in line for line in stderr), stderr
+
+
+@pytest.mark.slow
+def test_sighup_applies_the_unit_directory_again_and_logs_what_changed(tmp_path: Path) -> None:
+    units = tmp_path / "units.toml"
+    units.write_text('[units."市发改委"]\n', encoding="utf-8")
+    env = environment(
+        f"sqlite:///{tmp_path / 'duban.db'}",
+        PYTHONUNBUFFERED="1",
+        PYTHONUTF8="1",
+        DUBAN_DIRECTORY__PATH=str(units),
+        DUBAN_WEB__ENABLED="false",
+    )
+    lines: queue.Queue[tuple[str, str]] = queue.Queue()
+    with subprocess.Popen(
+        [str(DUBAN), "run"],
+        cwd=ROOT,
+        env=env,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        encoding="utf-8",
+    ) as process:
+        assert process.stdout is not None
+        assert process.stderr is not None
+        readers = [
+            threading.Thread(target=pump, args=("stdout", process.stdout, lines)),
+            threading.Thread(target=pump, args=("stderr", process.stderr, lines)),
+        ]
+        try:
+            for reader in readers:
+                reader.start()
+            wait_for_line(lines, "duban is running", timeout=30)
+            units.write_text('[units."市发改委"]\nchannel = "console"\n', encoding="utf-8")
+            process.send_signal(signal.SIGHUP)
+            output = wait_for_line(lines, "渠道：新增 console", timeout=15)
+            process.send_signal(signal.SIGTERM)
+            code = process.wait(timeout=15)
+        finally:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
+            for reader in readers:
+                reader.join(timeout=10)
+    logged = [line for _, line in output]
+    assert code == 0
+    assert any("单位名录已应用：新列入 0 个，变化 1 处" in line for line in logged), logged
+    assert any(line.endswith("单位「市发改委」渠道：新增 console") for line in logged), logged

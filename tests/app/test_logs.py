@@ -6,10 +6,17 @@ import io
 import json
 import logging
 from collections.abc import Iterator
+from urllib.parse import quote, quote_plus
 
 import pytest
 
-from bot.app.config import ChannelSettings, DatabaseSettings, InboundSettings, Settings, WebSettings
+from bot.app.config import (
+    ChannelSettings,
+    DatabaseSettings,
+    InboundSettings,
+    Settings,
+    WebSettings,
+)
 from bot.app.logs import secrets_of, setup_logging
 
 WECOM_KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
@@ -101,3 +108,36 @@ def test_json_logs_are_one_object_per_line(captured: io.StringIO) -> None:
     assert entry["logger"] == "duban.test"
     assert entry["message"] == "第12项 发送失败"
     assert entry["time"].endswith("+00:00")
+
+
+AWKWARD = ('pa"ss\\word/+&=', "tok en%2f/ü?&")
+
+
+def awkward(fmt: str) -> Settings:
+    hooks = {
+        "oa": InboundSettings(platform="generic", secret=AWKWARD[0]),
+        "dd": InboundSettings(platform="dingtalk", app_secret=AWKWARD[1]),
+    }
+    fields = {**configured().model_dump(), "inbound": hooks, "log": {"format": fmt}}
+    return Settings.model_validate(fields)
+
+
+@pytest.mark.parametrize("fmt", ["text", "json"])
+def test_secrets_with_quotes_backslashes_or_url_encoding_are_redacted(
+    captured: io.StringIO, fmt: str
+) -> None:
+    setup_logging(awkward(fmt), stream=captured)
+    log = logging.getLogger("duban.test")
+    for secret in AWKWARD:
+        log.warning("as is: %s", secret)
+        log.warning("in a query: https://example.com/?k=%s", quote(secret, safe=""))
+        log.warning("in a form: k=%s", quote_plus(secret).lower())
+        log.warning("in a path: /hooks/%s/", quote(secret))
+        log.warning("in a repr: %r", {"secret": secret})
+    output = captured.getvalue()
+    assert output.count("***") == 10, output
+    for line in output.splitlines():
+        message = json.loads(line)["message"] if fmt == "json" else line
+        for secret in AWKWARD:
+            for form in (secret, quote(secret, safe=""), quote_plus(secret), repr(secret)[1:-1]):
+                assert form.lower() not in message.lower(), (form, message)

@@ -3,6 +3,7 @@ settings they rely on."""
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -33,7 +34,11 @@ TITLES = {
     "blocker": "【困难上报】李明",
     "followup": "【督办提醒】市经信局",
 }
-ECHOING_TASK_TEXT = ("notice", "urge", "supervise", "escalate")
+# What the platforms parse as a mention, or its defused form: <@id>, <at …>, @13800000000,
+# @all, @所有人, ＠… — a preview shows mentions as people read them, 「@张三」.
+MENTION_MARKUP = re.compile(r"<@|<at\b|＜at|@\+?\d|@all|@所有人|＠", re.IGNORECASE)
+# Pictographs, dingbats and the emoji variation selector: 🟢 ⚠️ ✅ 📌 …
+EMOJI = re.compile("[\U0001f000-\U0001faff\u2600-\u27bf\u2b00-\u2bff\ufe0f]")
 WECOM_KEY = "jjw-key-4d2c"
 BAD_KEY = "bad-key-77aa9f"
 DINGTALK_SECRET = "SECcli0123456789"
@@ -71,17 +76,37 @@ def test_every_kind_has_a_title_to_look_for() -> None:
 
 @pytest.mark.parametrize("platform", PLATFORMS)
 @pytest.mark.parametrize("kind", KINDS)
-def test_preview_shows_each_kind_for_each_platform_with_the_mention_bait_defused(
+def test_preview_shows_each_kind_for_each_platform_without_mention_markup(
     offline: Duban, kind: str, platform: str
 ) -> None:
     output = succeeds(offline("preview", kind, "--platform", platform)).stdout
     assert TITLES[kind] in output
-    assert "@all" not in output
-    assert "@所有人" not in output
-    assert "<at " not in output
-    if kind in ECHOING_TASK_TEXT:  # the bait is echoed, defused, not dropped
-        assert "＠all" in output
-        assert "新增公共停车位 1000 个。" in output
+    assert not MENTION_MARKUP.findall(output)
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+def test_preview_shows_whom_a_reminder_mentions_by_name(offline: Duban, platform: str) -> None:
+    urge = succeeds(offline("preview", "urge", "--platform", platform)).stdout
+    supervise = succeeds(offline("preview", "supervise", "--platform", platform)).stdout
+    assert urge.rstrip().endswith("\n@张三")
+    assert supervise.rstrip().endswith("\n@张三 @王强")
+
+
+@pytest.mark.parametrize("platform", PLATFORMS)
+@pytest.mark.parametrize("kind", KINDS)
+def test_no_default_message_carries_an_emoji(offline: Duban, kind: str, platform: str) -> None:
+    output = succeeds(offline("preview", kind, "--platform", platform)).stdout
+    assert not EMOJI.findall(output)
+
+
+@pytest.mark.parametrize("platform", ["text", "wecom"])
+def test_the_ranking_shows_its_lights_in_words(offline: Duban, platform: str) -> None:
+    output = succeeds(offline("preview", "ranking", "--platform", platform)).stdout
+    assert [line.split("分 ")[-1] for line in output.splitlines() if "分 " in line][:3] == [
+        "绿灯 ↑",
+        "黄灯",
+        "红灯 ↓",
+    ]
 
 
 @pytest.mark.parametrize("platform", ["wecom", "dingtalk", "markdown"])

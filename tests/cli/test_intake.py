@@ -184,7 +184,13 @@ def test_tasks_show_lists_the_assignments_lead_first(imported: Duban) -> None:
     assert task["number"] == "124"
     assert task["effective_deadline"] == "2020-12-31"
     assert task["assignments"] == [
-        {"unit": unit, "role": role, "status": "not_started", "progress": 0}
+        {
+            "unit": unit,
+            "role": role,
+            "status": "not_started",
+            "progress": 0,
+            "deadline": "2020-12-31",
+        }
         for unit, role in [("市发改委", "lead"), ("市委市政府政研室", "co"), ("市府办", "co")]
     ]
 

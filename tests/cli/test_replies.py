@@ -71,6 +71,7 @@ def test_a_reply_entered_for_a_contact_is_applied_and_its_answer_printed(duban: 
         "role": "lead",
         "status": "in_progress",
         "progress": 60,
+        "deadline": "2020-12-31",
     }
     assert assignment(duban, "市财政局")["status"] == "not_started"
 
@@ -194,6 +195,8 @@ def test_a_blocker_is_queued_for_the_supervisor(duban: Duban, db_url: str) -> No
     assert (message.recipient_kind, message.recipient_name) == ("supervisor", "李明")
     assert "项目资金尚未到位" in message.text
     assert "市发改委" in message.text
+    assert message.text.startswith("【困难上报】李明常务副市长：\n")  # by title, from the directory
+    assert "请审阅" in message.text
 
 
 def test_serve_on_an_address_in_use_is_one_clear_line(duban: Duban) -> None:

@@ -150,7 +150,7 @@ def test_publish_queues_the_ranking_once(duban: Duban, db_url: str) -> None:
     assert "渠道「console」" in first
     (message,) = ranking_messages(db_url)
     assert message.state == "pending"
-    assert message.text.splitlines()[:2] == ["【工作晾晒】2020年10月", "1. 市财政局 100 分 🟢 ↑"]
+    assert message.text.splitlines()[:2] == ["【工作晾晒】2020年10月", "1. 市财政局 100 分 绿灯 ↑"]
     again = succeeds(duban("rank", "publish", "2020-10")).stdout
     assert "2020-10 的排名已于" in again
     assert f"（消息 {message.id}），未重复发布" in again

@@ -27,7 +27,7 @@ from bot.delivery.splitting import utf8_len
 from bot.domain.calendar import WorkCalendar
 from bot.domain.rules import default_rules
 from bot.intake.importing import import_file
-from bot.platforms import Channel
+from bot.platforms import Channel, Outgoing, Receipt
 from bot.platforms.dingtalk.robot import DingtalkChannel
 from bot.platforms.feishu.robot import FeishuChannel
 from bot.platforms.formats import Formats, MessageFormat
@@ -591,6 +591,68 @@ def test_sixty_messages_to_one_robot_over_five_minutes_never_exceed_twenty_a_min
     assert [r for r in robots.emu.received if not r.accepted] == []  # never 45009
     assert [content(r) for r in accepted] == [m.text for m in rows(robots.sessions, *ids)]
     assert {m.state for m in rows(robots.sessions, *ids)} == {"sent"}
+
+
+class SlowChannel:
+    """A channel whose first `slow` sends take `seconds` of the clock each (a platform slow
+    for a while, then quick again)."""
+
+    def __init__(self, inner: Channel, clock: VirtualClock, seconds: float, slow: int) -> None:
+        self.name, self.inner, self.clock = inner.name, inner, clock
+        self.seconds, self.slow = seconds, slow
+
+    def send(self, message: Outgoing) -> Receipt:
+        try:
+            return self.inner.send(message)
+        finally:
+            if self.slow > 0:
+                self.slow -= 1
+                self.clock.advance(self.seconds)
+
+
+def slow_down(robots: Robots, channel: str, seconds: float, slow: int = 1_000) -> None:
+    """The dispatcher reads the emulator's clock, and `channel`'s sends move it on."""
+    robots.runtime.clock = robots.clock
+    inner = robots.runtime.channels[channel]
+    robots.add_channel(channel, PLATFORMS[channel], SlowChannel(inner, robots.clock, seconds, slow))
+
+
+def run_daemon(robots: Robots, until: datetime) -> None:
+    """The daemon's dispatch job on a moving clock: a run now, then a second later, …"""
+    while (at := datetime.fromtimestamp(robots.clock(), UTC)) < until:
+        robots.runtime.dispatcher().dispatch_all(at)
+        robots.clock.advance(1)
+
+
+@pytest.mark.parametrize(("channel", "key"), [("jjw", WECOM_KEY), ("fgw", DINGTALK_TOKEN)])
+def test_each_send_takes_its_budget_when_it_goes_so_a_burst_on_a_moving_clock_is_never_refused(
+    robots: Robots, channel: str, key: str
+) -> None:
+    # The first twenty sends take two seconds each, the rest none: a budget stamped with the
+    # run's start would let the next twenty go at once a minute after it, while the platform
+    # still counts most of the first twenty.
+    slow_down(robots, channel, 2.0, slow=20)
+    ids = queue(robots.sessions, channel, 45)
+    run_daemon(robots, NOW + timedelta(minutes=4))
+    assert [r for r in robots.emu.received if not r.accepted] == []  # never 45009 / 130101
+    assert robots.emu.max_in_window(key, 60) <= 20
+    assert {m.state for m in rows(robots.sessions, *ids)} == {"sent"}
+    accepted = robots.emu.accepted(key=key)
+    assert [content(r) for r in accepted] == [m.text for m in rows(robots.sessions, *ids)]
+
+
+def test_a_claimed_message_not_sent_within_the_budgets_margin_goes_back_and_its_slot_returns(
+    robots: Robots,
+) -> None:
+    slow_down(robots, "jjw", 2.0)
+    ids = queue(robots.sessions, "jjw", 20)
+    robots.runtime.dispatcher().dispatch_once(NOW)
+    # Sent at +0, +2 and +4 s; the fourth would start 6 s after the claim, past the 5 s margin.
+    assert [m.state for m in rows(robots.sessions, *ids)] == ["sent"] * 3 + ["pending"] * 17
+    assert bucket(robots.sessions, "jjw").sent == [NOW.timestamp()] * 3
+    later = rows(robots.sessions, *ids)[3]
+    assert (later.attempts, later.not_before) == (0, NOW)  # ready again, in its turn
+    assert later.last_error == "waiting: not sent within 5 s of its budget"
 
 
 # --- temporary failures -------------------------------------------------------------------

@@ -18,6 +18,7 @@ from bot.app.runtime import Runtime
 from bot.delivery.confirmations import Claimed
 from bot.delivery.failures import MAX_ATTEMPTS, RETRY_AFTER
 from bot.delivery.outbox import LANE_CAP, LEASE, Dispatcher, dispatch_all, dispatch_once
+from bot.delivery.ratelimit import SEND_MARGIN
 from bot.domain.calendar import WorkCalendar
 from bot.domain.rules import default_rules
 from bot.platforms import CaptureChannel, Channel, DeliveryError, Outgoing, Receipt
@@ -197,7 +198,7 @@ def test_a_batch_takes_the_budget_for_every_webhook_in_one_go_and_the_rest_waits
     assert {(m.state, m.attempts, m.last_error) for m in waiting} == {
         ("pending", 0, "waiting: rate limit")
     }
-    assert {m.not_before for m in waiting} == {NOW + timedelta(minutes=1)}
+    assert {m.not_before for m in waiting} == {NOW + timedelta(minutes=1, seconds=SEND_MARGIN)}
 
 
 # --- failures -----------------------------------------------------------------------------

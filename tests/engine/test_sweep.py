@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -10,6 +11,7 @@ from sqlalchemy import Engine, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.runtime import Runtime
+from bot.delivery.compose import Composer
 from bot.domain.calendar import WorkCalendar
 from bot.store.models import Assignment, AuditEvent, DuePoint, Message, Notification, Unit
 from tests.support.engine import (
@@ -284,3 +286,60 @@ PLAN_2030 = """
 def test_a_sweep_on_an_empty_database_does_nothing(engine: Engine) -> None:
     result = make_runtime(writer_sessions(engine)).cycle(local("2020-09-22T09:00"))
     assert (result.sweep.points, result.sent) == (0, 0)
+
+
+def test_a_unit_due_at_two_levels_gets_one_message_per_level_each_under_its_headline(
+    engine: Engine, tmp_path: Path
+) -> None:
+    sessions = writer_sessions(engine)
+    # Task 3's deadline (9月30日) is three working days away on 2020-09-27, the Sunday
+    # worked before National Day, when the September report of task 1 stands at 督办.
+    import_plan(sessions, tmp_path, TWO_LEVELS_PLAN)
+    make_runtime(sessions).cycle(local("2020-09-27T09:00"))
+    to_unit = [m for m in sent_messages(sessions) if m.recipient_name == "市住建局"]
+    assert sorted(m.kind for m in to_unit) == ["notice", "supervise"]
+    by_kind = {m.kind: m for m in to_unit}
+    assert {i["level"] for i in by_kind["supervise"].items} == {"supervise"}
+    assert [(i["task"], i["kind"]) for i in by_kind["notice"].items] == [("3", "deadline")]
+    supervise, notice = by_kind["supervise"].text, by_kind["notice"].text
+    assert supervise.startswith("【督办通知】市住建局：")
+    assert notice.startswith("【督办提醒】市住建局：")
+    assert "督办提醒" not in supervise
+    assert "督办通知" not in notice
+    assert "办结时限：9月30日" in notice
+    assert "办结时限" not in supervise
+    assert "（督办）" not in supervise  # the headline names the level once
+
+
+TWO_LEVELS_PLAN = """
+    2020年重点工作任务责任分解
+    1.新增公共停车位 1000 个。10月底前完成。
+    责任单位:市住建局
+    3.完成停车场规划编制。9月30日前完成。
+    责任单位:市住建局
+"""
+
+
+def test_escalations_sum_up_each_unit_address_leaders_by_title_and_link_the_dashboard(
+    sessions: sessionmaker[Session],
+) -> None:
+    plain = make_runtime(sessions)
+    runtime = replace(plain, composer=Composer(plain.messages.formats, "督查室", DASHBOARD))
+    run_days(runtime, "2020-09-21", "2020-10-12")
+    latest = {m.recipient_name: m for m in sent_messages(sessions) if m.kind == "escalate"}
+    assert latest["督查室"].text.splitlines() == [
+        "【督办通报】督查室：",
+        "以下事项逾期未办结，按责任单位汇总如下，请督促落实：",
+        "1. 市住建局：逾期 1 项，最长 7 个工作日",
+        "2. 市发改委：逾期 1 项，最长 7 个工作日",
+        "3. 市财政局：逾期 1 项，最长 7 个工作日",
+        f"详情请见督办看板：{DASHBOARD}",
+    ]
+    assert latest["李明"].text.splitlines()[:2] == [
+        "【督办通报】李明常务副市长：",
+        "现将逾期未办结事项按责任单位汇总如下，请审阅：",
+    ]
+    assert "第1项" not in latest["李明"].text  # a line per unit, not per task
+
+
+DASHBOARD = "https://duban.example.gov.cn"

@@ -11,6 +11,7 @@ from bot.intake.deadlines import (
     extract_deadline,
     find_deadlines,
     read_deadline_cell,
+    year_of_dates,
 )
 
 SAMPLE = Path(__file__).parents[2] / "examples" / "zhoushan-2020-key-tasks.txt"
@@ -211,3 +212,9 @@ def test_each_date_comes_with_what_is_due_then() -> None:
         (date(2023, 6, 30), "开工"),
         (date(2023, 12, 31), "建成投用"),
     ]
+
+
+def test_the_year_of_dates_is_the_year_most_written_dates_fall_in() -> None:
+    texts = ["2027年6月底前开工，2028年底前建成。", "新增公共停车位 2000 个。"]
+    assert year_of_dates(texts, ["2027-10-31", "年底前"]) == 2027
+    assert year_of_dates(["年底前完成。"], ["12月底前"]) is None

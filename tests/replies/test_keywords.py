@@ -116,6 +116,16 @@ def test_it_reads_full_width_forms_and_returns_the_text_as_written() -> None:
     assert command == Command(K.PROGRESS, "12", 60, None, "已完成项目立项：进度良好")
 
 
+@pytest.mark.parametrize("text", ["进展 #٤ 60% 说明", "进展 #𝟒 60%", "完成 第٤项"])
+def test_other_scripts_digits_are_no_task_number(text: str) -> None:
+    assert "任务编号" in error_for(text)
+
+
+def test_other_scripts_digits_are_no_percent_or_date() -> None:
+    assert parse_command("进展 #４ 𝟔𝟒% 说明").percent is None
+    assert "完成日期" in error_for("延期 #4 ٢٠٢١-01-31 原因")
+
+
 @pytest.mark.parametrize(
     ("text", "kind", "task"),
     [

@@ -5,6 +5,7 @@ never raised."""
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -18,6 +19,7 @@ from tests.support.web import NOW, FakeFeishuApi, Sink
 
 ANSWER = "已收到第1项进展（60%），谢谢。"
 FEISHU = "https://open.feishu.test"
+SESSION_WEBHOOK = "https://oapi.dingtalk.com/robot/sendBySession?session=c3f1b2"
 
 
 def handled(reply_to: str | None, expires: datetime | None = None) -> Handled:
@@ -46,7 +48,8 @@ def test_dingtalk_the_answer_is_posted_as_text_to_the_session_webhook(
     sink: Sink, http: httpx.Client
 ) -> None:
     url = sink.url("/robot/sendBySession?session=c3f1b2")
-    sent = DingtalkResponder(http).respond(handled(url, NOW + timedelta(hours=1)), NOW)
+    responder = DingtalkResponder(http, [sink.origin])
+    sent = responder.respond(handled(url, NOW + timedelta(hours=1)), NOW)
     assert sent is True
     [posted] = sink.wait(1)
     assert posted.path == "/robot/sendBySession?session=c3f1b2"
@@ -58,14 +61,15 @@ def test_dingtalk_an_expired_session_webhook_is_not_called(
     sink: Sink, http: httpx.Client, expires: datetime
 ) -> None:
     url = sink.url("/robot/sendBySession?session=c3f1b2")
-    assert DingtalkResponder(http).respond(handled(url, expires), NOW) is False
+    assert DingtalkResponder(http, [sink.origin]).respond(handled(url, expires), NOW) is False
     assert sink.posted == []
 
 
 def test_dingtalk_a_session_webhook_without_an_expiry_is_called(
     sink: Sink, http: httpx.Client
 ) -> None:
-    assert DingtalkResponder(http).respond(handled(sink.url("/s"), None), NOW) is True
+    responder = DingtalkResponder(http, [sink.origin])
+    assert responder.respond(handled(sink.url("/s"), None), NOW) is True
     assert len(sink.wait(1)) == 1
 
 
@@ -88,7 +92,7 @@ def mock_client(answer: Callable[[httpx.Request], httpx.Response]) -> httpx.Clie
 )
 def test_dingtalk_a_refused_answer_is_false(response: httpx.Response) -> None:
     with mock_client(lambda _: response) as client:
-        assert DingtalkResponder(client).respond(handled("https://oapi.test/s"), NOW) is False
+        assert DingtalkResponder(client).respond(handled(SESSION_WEBHOOK), NOW) is False
 
 
 @pytest.mark.parametrize(
@@ -104,7 +108,62 @@ def test_dingtalk_a_refused_answer_is_false(response: httpx.Response) -> None:
 def test_dingtalk_a_session_webhook_that_cannot_be_reached_is_false_not_an_error(
     http: httpx.Client, url: str
 ) -> None:
-    assert DingtalkResponder(http).respond(handled(url), NOW) is False
+    responder = DingtalkResponder(http, ["http://127.0.0.1:1"])
+    assert responder.respond(handled(url), NOW) is False
+
+
+def recording_client(requests: list[httpx.Request]) -> httpx.Client:
+    def answer(request: httpx.Request) -> httpx.Response:
+        requests.append(request)
+        return httpx.Response(200, json={"errcode": 0, "errmsg": "ok"})
+
+    return mock_client(answer)
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "http://127.0.0.1:8000/hooks/generic/oa",
+        "http://169.254.169.254/latest/meta-data/",
+        "https://collector.example.com/robot/sendBySession?session=c3f1b2",
+        "http://oapi.dingtalk.com/robot/sendBySession?session=c3f1b2",  # not https
+        "https://oapi.dingtalk.com.example.com/robot/sendBySession",
+        "https://oapi.dingtalk.com@collector.example.com/robot/sendBySession",
+        "https://oapi.dingtalk.com:8443/robot/sendBySession",
+        "//oapi.dingtalk.com/robot/sendBySession",
+    ],
+)
+def test_dingtalk_a_session_webhook_off_dingtalks_hosts_gets_no_request_and_a_warning(
+    url: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    requests: list[httpx.Request] = []
+    with recording_client(requests) as client, caplog.at_level(logging.WARNING):
+        assert DingtalkResponder(client).respond(handled(url), NOW) is False
+    assert requests == []
+    [warning] = caplog.records
+    assert "not an allowed host" in warning.getMessage()
+    assert "session=" not in warning.getMessage()
+
+
+@pytest.mark.parametrize(
+    "url",
+    [SESSION_WEBHOOK, "https://api.dingtalk.com/v1.0/robot/sendBySession?session=c3f1b2"],
+)
+def test_dingtalk_a_session_webhook_on_dingtalks_hosts_is_called(url: str) -> None:
+    requests: list[httpx.Request] = []
+    with recording_client(requests) as client:
+        assert DingtalkResponder(client).respond(handled(url), NOW) is True
+    assert [str(request.url) for request in requests] == [url]
+
+
+def test_dingtalk_a_private_deployments_host_is_allowed_when_configured() -> None:
+    requests: list[httpx.Request] = []
+    url = "https://oapi.zj.gov.example/robot/sendBySession?session=c3f1b2"
+    with recording_client(requests) as client:
+        responder = DingtalkResponder(client, ["https://oapi.zj.gov.example"])
+        assert responder.respond(handled(url), NOW) is True
+        assert responder.respond(handled(SESSION_WEBHOOK), NOW) is False
+    assert [str(request.url) for request in requests] == [url]
 
 
 # Feishu
@@ -165,6 +224,15 @@ def test_feishu_the_answer_is_a_reply_to_the_message_with_a_tenant_token() -> No
     body = json.loads(message.content)
     assert body["msg_type"] == "text"
     assert json.loads(body["content"]) == {"text": ANSWER}
+
+
+@pytest.mark.parametrize(
+    "message_id", ["../../open-apis/contact/v3/users/batch_delete?x=", "om_1/../x", "om_1?x=", ""]
+)
+def test_feishu_an_id_that_is_not_a_message_id_gets_no_request(message_id: str) -> None:
+    server = FeishuServer()
+    assert feishu_api(server).reply(message_id, ANSWER) is False
+    assert server.requests == []
 
 
 def test_feishu_the_tenant_token_is_fetched_once_and_reused() -> None:

@@ -205,9 +205,9 @@ def test_publishing_queues_one_message_and_records_it(
     )
     assert message.text.splitlines()[:4] == [
         "【工作晾晒】2020年9月",
-        "1. 市住建局 100 分 🟢 新",
-        "2. 市财政局 28.6 分 🔴 新",
-        "3. 市发改委 20 分 🔴 新",
+        "1. 市住建局 100 分 绿灯 新",
+        "2. 市财政局 28.6 分 红灯 新",
+        "3. 市发改委 20 分 红灯 新",
     ]
     (event,) = events(sessions, "ranking.published")
     assert event.detail["period"] == "2020-09"
@@ -255,7 +255,7 @@ def test_a_markdown_channel_gets_the_markdown_ranking(
         publish_ranking(session, parse_period("2020-09"), wecom, local("2020-10-09T10:00"))
     (message,) = messages(sessions)
     assert message.channel == "public"
-    assert message.text.startswith("**【工作晾晒】2020年9月**\n第1名　市住建局　**100** 分 🟢 新")
+    assert message.text.startswith("**【工作晾晒】2020年9月**\n第1名　市住建局　**100** 分 绿灯 新")
 
 
 def test_the_daemon_posts_each_period_once_when_it_ends(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import re
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -33,6 +34,8 @@ WECOM_TOKEN = "QDG6eK"
 WECOM_KEY = "jWmYm7qr5nMoAUwZRjGtBxmz3KA1tkAj3ykkR6q2B2C"
 WECOM_CORP = "wx5823bf96d3bd56c7"
 DINGTALK_SECRET = "this is a secret"
+DINGTALK_CORP = "ding9f50b15bccd16741"
+DINGTALK_ROBOT = "dingzmhu2yhfpsbsuxrj"
 FEISHU_KEY = "kFq3vX9rT2"
 FEISHU_TOKEN = "vt_8HkP2mZ"
 GENERIC_SECRET = "whsec_9f3a1c7e5b"
@@ -41,7 +44,12 @@ HOOKS = {
     "qywx": InboundSettings(
         platform="wecom", token=WECOM_TOKEN, encoding_aes_key=WECOM_KEY, corp_id=WECOM_CORP
     ),
-    "ding": InboundSettings(platform="dingtalk", app_secret=DINGTALK_SECRET),
+    "ding": InboundSettings(
+        platform="dingtalk",
+        app_secret=DINGTALK_SECRET,
+        corp_id=DINGTALK_CORP,
+        robot_code=DINGTALK_ROBOT,
+    ),
     "lark": InboundSettings(
         platform="feishu",
         app_id="cli_9f5343c580712013",
@@ -50,6 +58,14 @@ HOOKS = {
         verification_token=FEISHU_TOKEN,
     ),
     "oa": InboundSettings(platform="generic", secret=GENERIC_SECRET),
+    # Feishu without an encrypt key: events come unsigned, taken only when allowed.
+    "lark-open": InboundSettings(
+        platform="feishu",
+        app_id="cli_9f5343c580712013",
+        app_secret="feishu-app-secret",
+        verification_token=FEISHU_TOKEN,
+        allow_unsigned=True,
+    ),
 }
 
 # The sample directory, where 联络员2 (市发改委) can also write from DingTalk and Feishu.
@@ -128,27 +144,40 @@ class FakeFeishuApi:
 class Posted:
     path: str
     body: dict[str, Any]
+    headers: dict[str, str] = field(default_factory=dict, compare=False)
+
+
+def dingtalk_answer(path: str) -> dict[str, Any]:
+    return {"errcode": 0, "errmsg": "ok"}
+
+
+def feishu_answer(path: str) -> dict[str, Any]:
+    """Feishu's open API: a tenant token for the token request, success for the rest."""
+    if path == "/open-apis/auth/v3/tenant_access_token/internal":
+        return {"code": 0, "msg": "ok", "tenant_access_token": "t-sink", "expire": 7200}
+    return {"code": 0, "msg": "success", "data": {}}
 
 
 class Sink:
-    """A local HTTP server that records JSON POSTs and answers like DingTalk. While `gate`
-    is clear it holds each answer back (the request is recorded on arrival)."""
+    """A local HTTP server that records JSON POSTs and answers like DingTalk (or as `answer`
+    says for the path). While `gate` is clear it holds each answer back (the request is
+    recorded on arrival)."""
 
-    def __init__(self) -> None:
+    def __init__(self, answer: Callable[[str], dict[str, Any]] = dingtalk_answer) -> None:
         self.posted: list[Posted] = []
         self.gate = threading.Event()
         self.gate.set()
         self._arrived = threading.Condition()
-        sink = self
+        sink, answer_for = self, answer
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:
                 raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
                 with sink._arrived:
-                    sink.posted.append(Posted(self.path, json.loads(raw)))
+                    sink.posted.append(Posted(self.path, json.loads(raw), dict(self.headers)))
                     sink._arrived.notify_all()
                 sink.gate.wait(5)
-                answer = b'{"errcode":0,"errmsg":"ok"}'
+                answer = json.dumps(answer_for(self.path)).encode()
                 self.send_response(200)
                 self.send_header("Content-Type", "application/json")
                 self.send_header("Content-Length", str(len(answer)))
@@ -164,8 +193,12 @@ class Sink:
             target=self.server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
         )
 
+    @property
+    def origin(self) -> str:
+        return f"http://127.0.0.1:{self.server.server_address[1]}"
+
     def url(self, path: str) -> str:
-        return f"http://127.0.0.1:{self.server.server_address[1]}{path}"
+        return f"{self.origin}{path}"
 
     def wait(self, count: int, timeout: float = 5.0) -> list[Posted]:
         """The first `count` requests, once they have arrived."""
@@ -173,6 +206,15 @@ class Sink:
             arrived = self._arrived.wait_for(lambda: len(self.posted) >= count, timeout)
         assert arrived, f"expected {count} requests, got {len(self.posted)}"
         return self.posted[:count]
+
+
+def answering_to(sink: Sink, hooks: dict[str, InboundSettings]) -> dict[str, InboundSettings]:
+    """The hooks with DingTalk's session webhooks allowed on the sink (and nowhere else)."""
+    origins = {"session_webhook_origins": (sink.origin,)}
+    return {
+        name: hook.model_copy(update=origins) if hook.platform == "dingtalk" else hook
+        for name, hook in hooks.items()
+    }
 
 
 WECOM = WecomCrypto(WECOM_TOKEN, WECOM_KEY, WECOM_CORP)
@@ -262,6 +304,8 @@ def dingtalk_event(
         "senderNick": sender,
         "senderStaffId": sender,
         "chatbotUserId": "$:LWCP_v1:$bot",
+        "chatbotCorpId": DINGTALK_CORP,
+        "robotCode": DINGTALK_ROBOT,
         "isInAtList": True,
         "sessionWebhook": webhook,
         "sessionWebhookExpiredTime": int(millis(moment + timedelta(hours=1))),
@@ -334,6 +378,15 @@ def feishu_post(
             feishu.SIGNATURE_HEADER: feishu.signature(timestamp, nonce, key, body),
         }
     return client.post("/hooks/feishu/lark", content=body, headers=headers)
+
+
+def feishu_post_unsigned(
+    client: httpx.Client, event: dict[str, object], hook: str = "lark-open"
+) -> httpx.Response:
+    """An event as Feishu sends it to an app without an encrypt key: plain JSON, unsigned."""
+    body = json.dumps(event, ensure_ascii=False).encode()
+    headers = {"Content-Type": "application/json"}
+    return client.post(f"/hooks/feishu/{hook}", content=body, headers=headers)
 
 
 # The generic hook

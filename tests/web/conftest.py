@@ -26,6 +26,7 @@ from tests.support.web import (
     Clock,
     FakeFeishuApi,
     Sink,
+    answering_to,
     write_directory,
     write_plan,
 )
@@ -47,11 +48,12 @@ def directory_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
-def settings(directory_file: Path, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings(directory_file: Path, monkeypatch: pytest.MonkeyPatch, sink: Sink) -> Settings:
     for name in list(os.environ):
         if name.upper().startswith("DUBAN_"):
             monkeypatch.delenv(name)
-    return Settings(directory=DirectorySettings(path=directory_file), inbound=HOOKS)
+    inbound = answering_to(sink, HOOKS)
+    return Settings(directory=DirectorySettings(path=directory_file), inbound=inbound)
 
 
 @pytest.fixture

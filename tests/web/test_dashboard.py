@@ -12,7 +12,7 @@ from __future__ import annotations
 import re
 import warnings
 from collections.abc import Callable, Iterator
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import httpx
@@ -163,6 +163,15 @@ def test_the_board_ranks_the_month_that_ended_last(
         (r.trend, {"up": "↑", "down": "↓", "same": "→", "new": "新"}[r.trend]) for r in ranked
     ]
     assert "本期排名尚未发布到晾晒群" in page
+
+
+def test_the_board_of_a_past_year_opens_on_its_last_month_not_on_today(
+    story: Story, serve: Callable[..., TestClient]
+) -> None:
+    # The demo's database: its messages went out in 2020, the dashboard is opened years later.
+    page = get(serve(now=datetime(2026, 12, 5, 2, tzinfo=UTC)), "/")
+    assert "2020年10月 工作晾晒" in page
+    assert RANK_ROW.findall(page)
 
 
 def test_the_board_shows_any_period_asked_for(client: TestClient) -> None:

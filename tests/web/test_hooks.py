@@ -210,7 +210,7 @@ def test_dingtalk_a_closure_confirmed_by_the_supervisor_closes_the_task(
     sink.wait(1)
     assert assignment_of(planned, "1", "市发改委") == ("closure_requested", 0)
     body = dingtalk_body("liming", "确认办结 #1", "msgA2", webhook)
-    assert dingtalk_post(client, body, NOW).status_code == 200
+    assert dingtalk_post(client, body, NOW + timedelta(seconds=20)).status_code == 200
     answers = [posted.body["text"]["content"] for posted in sink.wait(2)]
     assert answers == ["第1项办结申请已收到，待督查室确认。", "第1项已确认办结。"]
     assert assignment_of(planned, "1", "市发改委") == ("closed", 0)

@@ -91,3 +91,21 @@ def test_metrics_show_the_outbox_by_state_and_platform_and_the_resting_webhooks(
     assert figures[("duban_messages", (("platform", "console"), ("state", "sent")))] == 0
     assert figures[("duban_webhooks_paused", ())] == 1
     assert figures[("duban_webhooks_disabled", ())] == 0
+
+
+def test_requests_to_made_up_hooks_leave_the_metrics_small(client: httpx.Client) -> None:
+    before = len(client.get("/metrics").content)
+    for n in range(3000):
+        path = f"/hooks/x{n:04d}{'y' * 40}/name" if n % 2 else f"/hooks/{n}"
+        assert client.post(path, content=b"{}").status_code == 404
+    after = client.get("/metrics")
+    assert len(after.content) < before + 2_000
+    found = samples(client)
+    labels = {dict(key[1]).get("platform") for key in found if key[0].startswith("duban_inbound")}
+    assert labels <= {"wecom", "dingtalk", "feishu", "generic", "unknown", "web"}
+    assert (
+        found[
+            ("duban_inbound_requests_total", (("outcome", "rejected_404"), ("platform", "unknown")))
+        ]
+        >= 3000
+    )

@@ -2,7 +2,9 @@
 
 Headers `timestamp` (ms) and `sign` = base64(HMAC-SHA256(key=appSecret,
 msg=f"{timestamp}\\n{appSecret}")). The JSON body carries a `sessionWebhook` to reply to
-until `sessionWebhookExpiredTime`.
+until `sessionWebhookExpiredTime`. The sign covers the timestamp only, not the body: the
+web app accepts each (timestamp, sign) pair for one message (bot/web/replay.py), and a
+reply goes to a `sessionWebhook` only on DingTalk's own hosts (or those configured).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from datetime import datetime, timedelta
 
 from bot.app.errors import Rejected
 from bot.platforms.inbound import (
+    EPOCH,
     MILLISECOND,
     InboundMessage,
     check_fresh,
@@ -26,7 +29,9 @@ from bot.platforms.inbound import (
 )
 
 PLATFORM = "dingtalk"
-WINDOW = timedelta(hours=1)
+WINDOW = timedelta(hours=1)  # what DingTalk documents for the timestamp
+# Where DingTalk's session webhooks live; a private deployment configures its own.
+SESSION_WEBHOOK_ORIGINS = ("https://oapi.dingtalk.com", "https://api.dingtalk.com")
 
 
 def sign(app_secret: str, timestamp_ms: str) -> str:
@@ -42,8 +47,9 @@ def verify(
     sign_header: str | None,
     now: datetime,
     window: timedelta = WINDOW,
-) -> None:
-    """`Rejected(401)` for a missing or wrong sign, `Rejected(403)` for a stale timestamp."""
+) -> tuple[str, str]:
+    """The verified (timestamp, sign) pair; `Rejected(401)` for a missing or wrong sign,
+    `Rejected(403)` for a stale timestamp."""
     if not timestamp_header or not sign_header:
         raise Rejected(401, "timestamp or sign header missing")
     if not (timestamp_header.isascii() and timestamp_header.isdigit()):
@@ -51,11 +57,23 @@ def verify(
     if not same(sign(app_secret, timestamp_header), sign_header):
         raise Rejected(401, "bad sign")
     check_fresh(int(timestamp_header), MILLISECOND, now, window)
+    return timestamp_header, sign_header
 
 
-def parse_callback(body: bytes) -> InboundMessage:
-    """The message in a callback body; call `verify` on its headers first."""
+def signed_until(timestamp_header: str) -> datetime:
+    """When a verified `timestamp` header stops being fresh: its sign is void after that."""
+    return EPOCH + int(timestamp_header) * MILLISECOND + WINDOW
+
+
+def parse_callback(
+    body: bytes, *, corp_id: str | None = None, robot_code: str | None = None
+) -> InboundMessage:
+    """The message in a callback body; call `verify` on its headers first. With `corp_id`
+    or `robot_code`, a body addressed to another organisation or robot is `Rejected(403)`."""
     event = json_object(body)
+    for key, expected in (("chatbotCorpId", corp_id), ("robotCode", robot_code)):
+        if expected is not None and not same(expected, text_field(event, key) or ""):
+            raise Rejected(403, f"{key} is not this app's")
     msg_id = required_text(event, "msgId")
     sender = text_field(event, "senderStaffId") or required_text(event, "senderId")
     text = ""

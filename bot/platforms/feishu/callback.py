@@ -25,6 +25,7 @@ from bot.platforms.inbound import (
     MILLISECOND,
     InboundMessage,
     check_fresh,
+    epoch_number,
     from_epoch,
     header,
     json_object,
@@ -42,6 +43,8 @@ NONCE_HEADER = "X-Lark-Request-Nonce"
 SIGNATURE_HEADER = "X-Lark-Signature"
 MESSAGE_EVENT = "im.message.receive_v1"
 PLACEHOLDER = re.compile(r"@_(?:user_\d+|all)")  # where a message mentioned someone
+# A message id as Feishu writes it ("om_" and hex): it goes into the reply's URL path.
+MESSAGE_ID = re.compile(r"om_[0-9A-Za-z_-]{1,128}")
 
 
 @dataclass(frozen=True)
@@ -141,6 +144,8 @@ def parse_callback(
         return Ignored(v1_type or text_field(event, "type") or "", text_field(event, "uuid"))
     head = object_field(event, "header")
     _check_token(head.get("token"), verification_token)
+    if encrypt_key is None:  # unsigned: nothing but its own create_time says when it was sent
+        check_fresh(_created(head), MILLISECOND, now, window)
     event_id = required_text(head, "event_id")
     event_type = required_text(head, "event_type")
     if event_type != MESSAGE_EVENT:
@@ -182,6 +187,13 @@ def _opened(
     return json_object(decrypt(encrypt_key, sealed))
 
 
+def _created(head: Mapping[str, object]) -> int:
+    created = epoch_number(head.get("create_time"), "create_time")
+    if created is None:
+        raise Rejected(400, "create_time is missing")
+    return created
+
+
 def _check_token(token: object, verification_token: str | None) -> None:
     if verification_token is None:
         return
@@ -206,10 +218,22 @@ def _message(event: dict[str, object], head: dict[str, object], event_id: str) -
         text=text,
         sent_at=from_epoch(created, "create_time", unit=MILLISECOND),
         conversation=text_field(message, "chat_id"),
-        reply_to=required_text(message, "message_id"),
+        reply_to=_message_id(message),
         reply_expires=None,
         raw=event,
     )
+
+
+def is_message_id(value: str) -> bool:
+    """Whether `value` is shaped like a Feishu message id (and so safe in a URL path)."""
+    return MESSAGE_ID.fullmatch(value) is not None
+
+
+def _message_id(message: Mapping[str, object]) -> str:
+    value = required_text(message, "message_id")
+    if not is_message_id(value):
+        raise Rejected(400, "message_id is not a Feishu message id")
+    return value
 
 
 def _cipher(encrypt_key: str, iv: bytes) -> Cipher[modes.CBC]:

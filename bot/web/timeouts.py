@@ -1,0 +1,94 @@
+"""Slow clients are cut off: uvicorn's HTTP protocol with a deadline on reading a request.
+
+Uvicorn times out an idle keep-alive connection, but not a request that is being sent: a
+client that sends half its headers (or its body a byte a minute) holds a connection and a
+file descriptor for ever, and a few hundred of them starve the process. Here a request's
+headers must arrive within `header_seconds` of its first byte (or of the connection), and
+its body within `body_seconds` of the headers; then the connection is closed. The app sees
+a closed connection as the client going away (bot/web/app.py answers nothing, logs a line).
+Headers are also limited to `max_header_bytes`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+log = logging.getLogger("duban.web")
+
+
+class TimedProtocol(HttpToolsProtocol):
+    """`HttpToolsProtocol` with read deadlines; `timed_protocol` sets the figures."""
+
+    header_seconds: float = 10.0
+    body_seconds: float = 30.0
+    max_header_bytes: int = 65536
+
+    _deadline: asyncio.TimerHandle | None = None
+    _header_bytes: int = 0
+    _reading_body: bool = False
+
+    def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._arm(self.header_seconds, "headers")
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._disarm()
+        super().connection_lost(exc)
+
+    def data_received(self, data: bytes) -> None:
+        idle = self.cycle is None or self.cycle.response_complete
+        if idle and not self._reading_body:
+            # The first bytes of a new request (after a keep-alive pause, uvicorn's own
+            # timer is off now): its headers are due in time.
+            if self._deadline is None:
+                self._arm(self.header_seconds, "headers")
+            self._header_bytes += len(data)
+            if self._header_bytes > self.max_header_bytes:
+                self._close("headers over the size limit")
+                return
+        super().data_received(data)
+
+    def on_headers_complete(self) -> None:
+        self._header_bytes, self._reading_body = 0, True
+        self._arm(self.body_seconds, "body")
+        super().on_headers_complete()
+
+    def on_message_complete(self) -> None:
+        self._disarm()
+        self._reading_body = False
+        super().on_message_complete()
+
+    def _arm(self, seconds: float, what: str) -> None:
+        self._disarm()
+        self._deadline = self.loop.call_later(seconds, self._close, f"{what} not sent in time")
+
+    def _disarm(self) -> None:
+        if self._deadline is not None:
+            self._deadline.cancel()
+            self._deadline = None
+
+    def _close(self, reason: str) -> None:
+        self._deadline = None
+        if not self.transport.is_closing():
+            client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
+            # DEBUG: a flood of slow clients must not become a flood of log lines.
+            log.debug("connection from %s closed: %s", client, reason)
+            self.transport.close()
+
+
+def timed_protocol(
+    header_seconds: float, body_seconds: float, max_header_bytes: int = 65536
+) -> type[TimedProtocol]:
+    """The protocol class for uvicorn's `http=`, with these deadlines."""
+    return type(
+        "TimedProtocol",
+        (TimedProtocol,),
+        {
+            "header_seconds": header_seconds,
+            "body_seconds": body_seconds,
+            "max_header_bytes": max_header_bytes,
+        },
+    )

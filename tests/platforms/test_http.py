@@ -1,0 +1,47 @@
+"""The HTTP channels' client: each concurrent caller (a dispatcher worker) has a pool of its own."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+
+import httpx
+import pytest
+
+from bot.platforms.http import ClientPerWorker
+from tests.support.emulator import PlatformEmulator
+
+pytestmark = pytest.mark.slow  # a real server on 127.0.0.1, answering after 0.2 s
+
+
+@pytest.fixture
+def emu() -> Iterator[PlatformEmulator]:
+    with PlatformEmulator(latency=0.2) as emulator:
+        yield emulator
+
+
+def post(client: httpx.Client, url: str) -> int:
+    return client.post(url, json={"msgtype": "text", "text": {"content": "测试"}}).status_code
+
+
+def test_callers_at_once_each_go_through_a_client_of_their_own_and_reuse_it_after(
+    emu: PlatformEmulator,
+) -> None:
+    url = emu.add_wecom("k1")
+    opened: list[int] = []
+    lock = threading.Lock()
+
+    def connected(request: httpx.Request) -> None:
+        with lock:
+            opened.append(threading.get_ident())
+
+    with ClientPerWorker(event_hooks={"request": [connected]}) as client:
+        with ThreadPoolExecutor(4) as pool:
+            assert list(pool.map(lambda _: post(client, url), range(4))) == [200] * 4
+        assert len(client.clients) == 4  # four at once: four clients
+        assert post(client, url) == 200
+        assert len(client.clients) == 4  # one caller later: an idle one, its connection open
+        inner = client.clients
+    assert len(opened) == 5  # the settings (here a hook) hold for every client
+    assert all(each.is_closed for each in inner)
