@@ -148,9 +148,9 @@ def run_command(
     sessions = sessions_of(ctx, write=True)
     runtime = build_runtime(settings, sessions)
     now = _moment(at, runtime.tz)
-    _warn_of_calendar_gaps(runtime.calendar, now.astimezone(runtime.tz).date())
     _refuse_rewriting_the_past(settings, now, force)
     show_directory_sync(apply_directory(settings, sessions, datetime.now(UTC)))
+    _warn_of_calendar_gaps(runtime.calendar, now.astimezone(runtime.tz).date())
     if sample:
         import_sample_if_empty(settings, sessions, now)
     else:
