@@ -49,7 +49,7 @@ def install() -> None:
     if getattr(rich_utils.rich_format_error, "chinese", False):
         return
     rich_utils.rich_format_error = _print_usage_error  # type: ignore[assignment]
-    rich_utils._make_command_help = _folded(rich_utils._make_command_help)
+    rich_utils._make_rich_text = _folded(rich_utils._make_rich_text)
     HelpFormatter.write_usage = _usage_in_chinese(HelpFormatter.write_usage)  # type: ignore[method-assign]
     _click.core.Command.get_help_option = _help_in_chinese(  # type: ignore[method-assign]
         _click.core.Command.get_help_option
@@ -135,16 +135,16 @@ _print_usage_error.chinese = True  # type: ignore[attr-defined]
 
 
 def _folded(make_help: Any) -> Any:
-    """A command's line in a group's help folds onto the next line instead of ending in "…"
-    (Chinese has no spaces to wrap at)."""
+    """Help text folds onto the next line instead of ending in "…" (Chinese has no spaces to
+    wrap at)."""
 
-    def make_command_help(**kwargs: Any) -> Any:
+    def make_rich_text(**kwargs: Any) -> Any:
         text = make_help(**kwargs)
         if isinstance(text, Text):
             text.overflow = "fold"
         return text
 
-    return make_command_help
+    return make_rich_text
 
 
 def _usage_in_chinese(write_usage: Any) -> Any:

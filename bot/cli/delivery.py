@@ -16,7 +16,7 @@ from bot.delivery.admin import STATES, list_messages, retry
 from bot.delivery.preview import PLATFORM_MARKUP, preview
 from bot.delivery.render import KINDS, render
 from bot.platforms import DeliveryError, Outgoing
-from bot.present.labels import MESSAGE_STATES
+from bot.present.labels import MESSAGE_KINDS, MESSAGE_STATES
 
 outbox_app = typer.Typer(help="发件箱：查看与重发消息。", invoke_without_command=True)
 
@@ -45,7 +45,9 @@ def preview_command(
 @reports_errors
 def send_test_command(
     ctx: typer.Context,
-    channel: Annotated[str, typer.Argument(help="渠道名称（[channels.NAME]）。")],
+    channel: Annotated[
+        str, typer.Argument(help="渠道名称：config.toml 中 channels 下的名称，如 console。")
+    ],
 ) -> None:
     """向某个渠道发送一条测试消息，并显示平台的应答。"""
     settings = settings_of(ctx)
@@ -68,7 +70,13 @@ def send_test_command(
 def outbox_command(
     ctx: typer.Context,
     state: Annotated[
-        str | None, typer.Option("--state", help=f"按状态筛选：{'、'.join(STATES)}。")
+        str | None,
+        typer.Option(
+            "--state",
+            help="按状态筛选："
+            + "、".join(f"{s} {MESSAGE_STATES.get(s, s)}" for s in STATES)
+            + "。",
+        ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="最多显示条数。")] = 200,
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
@@ -88,8 +96,11 @@ def outbox_command(
         return
     table = Table("编号", "渠道", "接收方", "类型", "状态", "次数", "最近错误")
     for r in rows:
-        state_name = MESSAGE_STATES.get(r["state"], r["state"])
-        shown = {**r, "state": state_name}
+        shown = {
+            **r,
+            "state": MESSAGE_STATES.get(r["state"], r["state"]),
+            "kind": MESSAGE_KINDS.get(r["kind"], r["kind"]),
+        }
         keys = ("id", "channel", "recipient", "kind", "state", "attempts", "last_error")
         table.add_row(*(str(shown[k] or "") for k in keys))
     out.print(table)

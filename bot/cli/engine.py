@@ -25,21 +25,25 @@ from bot.cli.support import (
     err,
     out,
     print_json,
+    progress_bar,
     reports_errors,
     sessions_of,
     settings_of,
 )
-from bot.domain.calendar import WorkCalendar, load_overrides
+from bot.domain.calendar import WorkCalendar, gap_warning, load_overrides
 from bot.engine.simulate import (
+    Summary,
     dry_cycle,
     parse_moment,
     read_replies,
     refuse_real_history,
     scratch_copy,
     simulate,
+    summarize,
 )
 from bot.intake.importing import import_file
 from bot.platforms.registry import PLATFORMS
+from bot.present.labels import MESSAGE_KINDS
 from bot.store import database, queries
 from bot.web.serve import make_server, web_context
 
@@ -146,6 +150,7 @@ def run_command(
     now = _moment(at, runtime.tz)
     _refuse_rewriting_the_past(settings, now, force)
     show_directory_sync(apply_directory(settings, sessions, datetime.now(UTC)))
+    _warn_of_calendar_gaps(runtime.calendar, now.astimezone(runtime.tz).date())
     if sample:
         import_sample_if_empty(settings, sessions, now)
     else:
@@ -185,6 +190,14 @@ def _reload_directory(settings: Settings, sessions: sessionmaker[Session]) -> No
         log.info("%s", line)
 
 
+def _warn_of_calendar_gaps(calendar: WorkCalendar, today: date) -> None:
+    """Every start names a year (this one, or the next from October on, when reminders start
+    counting into it) whose days off duban does not know."""
+    years = [today.year, today.year + 1] if today.month >= 10 else [today.year]
+    for gap in (y for y in years if calendar.coverage(y) == "weekdays"):
+        err.print(f"警告：{gap_warning(gap, calendar.overrides.source)}", markup=False)
+
+
 def _moment(at: str | None, tz: ZoneInfo) -> datetime:
     try:
         return parse_moment(at, tz).astimezone(UTC) if at else datetime.now(UTC)
@@ -210,7 +223,8 @@ def _dry_run(ctx: typer.Context, settings: Settings, at: str | None) -> None:
         now = _moment(at, runtime.tz)
         sent = dry_cycle(runtime, now)
     for entry in sent:
-        out.print(f"→ {entry['to']['name']}（{entry['kind']}）\n{entry['text']}\n", markup=False)
+        kind = MESSAGE_KINDS.get(entry["kind"], entry["kind"])
+        out.print(f"→ {entry['to']['name']}（{kind}）\n{entry['text']}\n", markup=False)
     out.print(f"试运行：将发送 {len(sent)} 条消息；未发送，数据库未改动。")
 
 
@@ -220,7 +234,7 @@ def calendar_check_command(
     ctx: typer.Context,
     year: Annotated[int | None, typer.Argument(help="年份（默认今年）。")] = None,
 ) -> None:
-    """查看某年的工作日历覆盖情况和生效的调整。"""
+    """查看某年的工作日历覆盖情况和生效的调整；缺少该年法定节假日数据时警告并以 1 退出。"""
     settings = settings_of(ctx)
     overrides = load_overrides(settings.schedules.calendar)
     warnings: list[str] = []
@@ -250,6 +264,8 @@ def calendar_check_command(
     out.print(table)
     for warning in warnings:
         err.print(f"警告：{warning}", markup=False)
+    if cal.coverage(year) == "weekdays":
+        raise typer.Exit(1)  # until schedules/calendar.toml covers the year
 
 
 @reports_errors
@@ -261,16 +277,19 @@ def simulate_command(
         Path | None, typer.Option("--replies", help="模拟回复 CSV：at,unit,text。")
     ] = None,
     apply: Annotated[bool, typer.Option("--apply", help="保留模拟结果（仅限演示库）。")] = False,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: Annotated[bool, typer.Option("--json", help="以 JSON 输出完整时间线。")] = False,
+    verbose: Annotated[
+        bool, typer.Option("--verbose", "-v", help="逐条显示将发送的消息和回复的答复。")
+    ] = False,
 ) -> None:
-    """用虚拟时钟模拟一段时间内的提醒发送（默认在数据库的临时副本上进行）。"""
+    """用虚拟时钟模拟一段时间内的提醒发送（默认在数据库的临时副本上进行），并汇总结果。"""
     settings = settings_of(ctx)
     try:
         first, last = date.fromisoformat(start), date.fromisoformat(end)
     except ValueError:
-        raise DubanError("--from/--to 应为 YYYY-MM-DD 日期") from None
+        raise DubanError("--from/--to 应为日期，如 --from 2020-09-01 --to 2020-10-31") from None
     if last < first:
-        raise DubanError("--to 不能早于 --from")
+        raise DubanError(f"--to {last} 早于 --from {first}，如 --from 2020-09-01 --to 2020-10-31")
     engine = engine_of(ctx)
     if apply:
         sessions = database.session_factory(database.writer(engine))
@@ -282,12 +301,40 @@ def simulate_command(
     if as_json:
         print_json(timeline)
         return
-    for entry in timeline:
-        out.print(
-            f"[{entry['at']}] → {entry['to']['name']}（{entry['kind']}）\n{entry['text']}\n",
-            markup=False,
-        )
-    out.print(f"共 {len(timeline)} 条。")
+    if verbose:
+        for entry in timeline:
+            kind = MESSAGE_KINDS.get(entry["kind"], entry["kind"])
+            out.print(
+                f"[{entry['at']}] → {entry['to']['name']}（{kind}）\n{entry['text']}\n",
+                markup=False,
+            )
+    _print_summary(summarize(timeline), first, last)
+
+
+def _print_summary(summary: Summary, first: date, last: date) -> None:
+    unknown = f"（其中未找到单位 {summary.unknown_senders} 条）" if summary.unknown_senders else ""
+    out.print(
+        f"模拟 {first} 至 {last}：发送消息 {summary.messages} 条，处理回复 {summary.replies} 条"
+        f"{unknown}。",
+        markup=False,
+    )
+    kinds = Table("类型", "消息")
+    order = list(MESSAGE_KINDS)
+    for kind, count in sorted(
+        summary.by_kind.items(), key=lambda kc: order.index(kc[0]) if kc[0] in order else 99
+    ):
+        kinds.add_row(MESSAGE_KINDS.get(kind, kind), str(count))
+    weeks = Table("周", "起始日", "消息")
+    for week, count in summary.by_week.items():
+        weeks.add_row(week, date.fromisocalendar(*_iso_week(week), 1).isoformat(), str(count))
+    if summary.messages:
+        out.print(kinds, weeks)
+    out.print("逐条查看请加 --verbose，完整时间线请加 --json。")
+
+
+def _iso_week(week: str) -> tuple[int, int]:
+    year, number = week.split("-W")
+    return int(year), int(number)
 
 
 def _simulate(
@@ -299,4 +346,5 @@ def _simulate(
 ) -> list[dict[str, Any]]:
     runtime = build_runtime(settings, sessions)
     scripted = read_replies(replies, runtime.tz) if replies else []
-    return simulate(runtime, first, last, scripted)
+    with progress_bar("模拟中") as progress:
+        return simulate(runtime, first, last, scripted, progress)

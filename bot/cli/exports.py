@@ -11,7 +11,7 @@ import typer
 
 from bot.app.errors import DubanError
 from bot.app.runtime import composer_of
-from bot.cli.support import out, reports_errors, sessions_of, settings_of
+from bot.cli.support import out, progress_bar, reports_errors, sessions_of, settings_of
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.rules import load_rules
 from bot.present.sheets import check_target, choose_format, render, write_atomic
@@ -58,13 +58,13 @@ def export_progress_command(
     rules = load_rules(settings.schedules.rules)
     calendar = WorkCalendar(load_overrides(settings.schedules.calendar))
     now = datetime.now(UTC)
-    with sessions_of(ctx)() as session:
+    with progress_bar("正在导出进展情况表"), sessions_of(ctx)() as session:
         found = queries.current_plan(session, plan)
         today = now.astimezone(ZoneInfo(found.timezone)).date()
         day = day or today
         check_as_of(found, day, today)
         table = progress_table(session, found, day, rules, calendar)
-    write_atomic(output, render(progress_sheet(table), chosen))
+        write_atomic(output, render(progress_sheet(table), chosen))
     out.print(
         f"已导出进展情况表（{len(table.rows)} 项任务，截至 {day.isoformat()}，{chosen}）：{output}",
         markup=False,
@@ -100,12 +100,12 @@ def export_ranking_command(
     check_target(output)
     setup = ranking_setup(settings_of(ctx), composer_of(settings_of(ctx)))
     now = datetime.now(UTC)
-    with sessions_of(ctx)() as session:
+    with progress_bar("正在导出晾晒排名"), sessions_of(ctx)() as session:
         found = queries.current_plan(session, plan)
         periods = ranking_periods(found, setup, now, first=from_, last=to, kind=kind)
         history = ranking_history(session, periods, setup)
-    sheet = ranking_sheet(found, history, periods[0].kind)
-    write_atomic(output, render(sheet, chosen))
+        sheet = ranking_sheet(found, history, periods[0].kind)
+        write_atomic(output, render(sheet, chosen))
     span = periods[0].label if len(periods) == 1 else f"{periods[0].label} 至 {periods[-1].label}"
     out.print(
         f"已导出 {span} 共 {len(periods)} 期排名（{len(sheet.rows)} 行，{chosen}）：{output}",

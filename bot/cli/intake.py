@@ -17,6 +17,7 @@ from bot.cli.support import (
     err,
     out,
     print_json,
+    progress_bar,
     reports_errors,
     sessions_of,
     settings_of,
@@ -92,15 +93,16 @@ def import_command(
         else:
             _show_parse(parsed, review, output)
         return
-    parsed, report = import_file(
-        sessions_of(ctx, write=True),
-        file,
-        directory,
-        timezone=settings.plan.timezone,
-        now=_import_time(at, settings.plan.timezone),
-        year=year,
-        columns=overrides,
-    )
+    with progress_bar("正在导入"):
+        parsed, report = import_file(
+            sessions_of(ctx, write=True),
+            file,
+            directory,
+            timezone=settings.plan.timezone,
+            now=_import_time(at, settings.plan.timezone),
+            year=year,
+            columns=overrides,
+        )
     print_json(report.as_json()) if as_json else _show_report(parsed, report)
 
 

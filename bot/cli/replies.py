@@ -62,7 +62,7 @@ def reply_command(
         try:
             now = parse_moment(at, tz).astimezone(UTC) if at else datetime.now(UTC)
         except ValueError:
-            raise DubanError(f"--at 不是有效的 ISO 时间：{at}") from None
+            raise DubanError(f"--at 不是有效的时间：{at}（示例：--at 2020-09-22T09:00）") from None
         people = People.load(session, directory.office)
         hint = directory.suggest(as_)
         applied = enter_reply(session, people, as_, text, now, composer_of(settings), hint)

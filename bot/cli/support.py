@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from typing import Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
+from rich.progress import Progress
 from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -52,6 +54,22 @@ def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(exc.exit_code) from None
 
     return wrapper
+
+
+@contextmanager
+def progress_bar(description: str) -> Iterator[Callable[[int, int], None] | None]:
+    """A progress bar on a terminal (stdout), cleared when done; None for a file, a pipe or a
+    log, which get nothing."""
+    if not out.is_terminal:
+        yield None
+        return
+    with Progress(console=out, transient=True) as bar:
+        task = bar.add_task(description, total=None)
+
+        def advance(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 def settings_of(ctx: typer.Context) -> Settings:

@@ -113,6 +113,16 @@ def _entries(data: _OverridesFile, source: str) -> Iterator[tuple[str, str, date
         yield from ((span.kind, f"ranges.{i}", day) for day in span.days())
 
 
+def gap_warning(year: int, source: str | None = None) -> str:
+    """What the operator reads when `year` has no statutory holiday data."""
+    where = source or "schedules/calendar.toml"
+    return (
+        f"{year} 年没有法定节假日数据（chinese-calendar 未收录，{where} 也未列出），"
+        f"暂按周一至周五为工作日，节假日仍会发送提醒。国务院办公厅每年秋季公布次年节假日安排，"
+        f"公布后请把 {year} 年的放假日和调休上班日加入 {where}"
+    )
+
+
 @cache
 def package_covers(year: int) -> bool:
     """Whether chinese-calendar has the statutory schedule for `year`."""
@@ -171,10 +181,7 @@ class WorkCalendar:
         if year in self._warned_years or year in self._override_years:
             return
         self._warned_years.add(year)
-        self._warn(
-            f"No statutory holiday data for {year}: treating Monday-Friday as working days. "
-            f"Add {year}'s holidays and adjusted working days to schedules/calendar.toml."
-        )
+        self._warn(gap_warning(year, self.overrides.source))
 
     def coverage(self, year: int) -> Coverage:
         """Where `year`'s working days come from: the package, overrides only, or weekdays."""

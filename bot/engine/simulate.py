@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import csv
 import tempfile
-from collections.abc import Iterator
+from collections import Counter
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import date, datetime, timedelta
@@ -105,18 +106,57 @@ def refuse_real_history(sessions: sessionmaker[Session]) -> None:
         raise DubanError("数据库中已有真实发送的消息，--apply 只能用于演示或培训用的数据库")
 
 
+@dataclass(frozen=True)
+class Summary:
+    """A timeline counted: messages by kind and by ISO week (`2020-W39`), replies applied."""
+
+    messages: int
+    by_kind: dict[str, int]
+    by_week: dict[str, int]
+    replies: int
+    unknown_senders: int
+
+
+UNKNOWN_SENDER = "未找到单位"
+
+
+def summarize(timeline: list[dict[str, Any]]) -> Summary:
+    sent = [entry for entry in timeline if entry["kind"] != "reply"]
+    answers = [entry["text"] for entry in timeline if entry["kind"] == "reply"]
+    return Summary(
+        messages=len(sent),
+        by_kind=dict(Counter(entry["kind"] for entry in sent)),
+        by_week=dict(sorted(Counter(_week(entry["at"]) for entry in sent).items())),
+        replies=len(answers),
+        unknown_senders=sum(text.startswith(UNKNOWN_SENDER) for text in answers),
+    )
+
+
+def _week(moment: str) -> str:
+    year, week, _ = datetime.fromisoformat(moment).isocalendar()
+    return f"{year}-W{week:02d}"
+
+
 def simulate(
-    runtime: Runtime, start: date, end: date, replies: list[ScriptedReply]
+    runtime: Runtime,
+    start: date,
+    end: date,
+    replies: list[ScriptedReply],
+    progress: Callable[[int, int], None] | None = None,
 ) -> list[dict[str, Any]]:
-    """Runs the range and returns the timeline of messages and reply answers."""
+    """Runs the range and returns the timeline of messages and reply answers; `progress` hears
+    (moments done, moments in all) after each send time."""
     engine, capture = _captured(runtime)
     timeline: list[dict[str, Any]] = []
     pending = list(replies)
-    for moment in sweep_moments(start, end, engine):
+    moments = sweep_moments(start, end, engine)
+    for done, moment in enumerate(moments, start=1):
         while pending and pending[0].at <= moment:
             timeline.append(_reply(engine, pending.pop(0)))
         engine.cycle(moment)
         timeline += _sent(engine, capture, moment)
+        if progress is not None:
+            progress(done, len(moments))
     for reply in pending:
         if reply.at.astimezone(engine.tz).date() <= end:
             timeline.append(_reply(engine, reply))
@@ -172,7 +212,7 @@ def _reply(runtime: Runtime, reply: ScriptedReply) -> dict[str, Any]:
         office = runtime.messages.office
         actor = actor_named(session, reply.unit, office)
         if plan is None or actor is None:
-            answer = f"未找到单位「{reply.unit}」，该回复未处理。"
+            answer = f"{UNKNOWN_SENDER}「{reply.unit}」，该回复未处理。"
         else:
             answer = _answer(session, actor, reply, plan, runtime.messages)
     return {

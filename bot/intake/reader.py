@@ -14,6 +14,14 @@ from bot.intake.tables import Overrides, docx_text, read_csv, read_docx, read_xl
 from bot.intake.text import read_text
 
 SUFFIXES = (".txt", ".text", ".md", ".docx", ".xlsx", ".csv")
+# Formats offices use that duban does not read, and what to save them as.
+SAVE_AS = {
+    ".doc": "请用 Word 或 WPS 另存为 .docx 后再导入",
+    ".wps": "请用 WPS 另存为 .docx 后再导入",
+    ".xls": "请用 Excel 或 WPS 另存为 .xlsx 后再导入",
+    ".et": "请用 WPS 另存为 .xlsx 后再导入",
+    ".pdf": "请把原文另存为 .docx，或把文字复制为 .txt 后再导入",
+}
 
 
 def read_plan(
@@ -36,6 +44,8 @@ def read_raw(path: Path, columns: Overrides | None = None) -> RawDocument:
 def _read_kind(path: Path, columns: Overrides | None) -> RawDocument:
     source = str(path)
     suffix = path.suffix.lower()
+    if suffix in SAVE_AS:
+        raise IntakeError(source, f"不能直接读取 {suffix} 文件，{SAVE_AS[suffix]}")
     if suffix not in SUFFIXES:
         raise IntakeError(
             source, f"不支持的文件类型「{suffix or '无扩展名'}」，支持 {', '.join(SUFFIXES)}"

@@ -46,6 +46,22 @@ MESSAGE_STATES = {
     "dead": "发送失败",
     "split": "已拆分重发",
 }
+# A message's kind as the outbox and `simulate` show it; a reminder's is its level's default
+# name (schedules/default.toml may rename the levels in the messages themselves).
+MESSAGE_KINDS = {
+    "notice": "提醒",
+    "urge": "催办",
+    "supervise": "督办",
+    "escalate": "通报",
+    "digest": "督办日报",
+    "ranking": "晾晒排名",
+    "reply": "回复",
+    "help": "指令帮助",
+    "alert": "系统告警",
+    "test": "连通测试",
+    "blocker": "困难上报",
+    "followup": "收到后跟进",
+}
 REPLY_ACTIONS: dict[str, str] = {
     Event.PROGRESS: "报送进展",
     Event.COMPLETE: "申请办结",

@@ -24,17 +24,21 @@ def duban(tmp_path: Path) -> Duban:
     return make_duban(f"sqlite:///{tmp_path / 'duban.db'}")
 
 
-def every_command_path() -> list[list[str]]:
-    """Every command and group of the app, as the words a user types before --help."""
-    found: list[list[str]] = [[]]
+def every_command() -> dict[str, Any]:
+    """Every command and group of the app by the words a user types before --help."""
+    root = typer.main.get_command(app)
+    found: dict[str, Any] = {"": root}
 
-    def walk(command: Any, path: list[str]) -> None:
+    def walk(command: Any, path: str) -> None:
         for name, sub in getattr(command, "commands", {}).items():
-            found.append([*path, name])
-            walk(sub, [*path, name])
+            found[f"{path} {name}".strip()] = sub
+            walk(sub, f"{path} {name}".strip())
 
-    walk(typer.main.get_command(app), [])
+    walk(root, "")
     return found
+
+
+COMMANDS = every_command()
 
 
 def usage_error(duban: Duban, *args: str) -> str:
@@ -54,19 +58,20 @@ def unboxed(text: str) -> str:
     return re.sub(r"[\s│╭╮╰╯─]", "", text)
 
 
-@pytest.mark.parametrize("path", every_command_path(), ids=" ".join)
-def test_every_help_page_is_in_chinese(duban: Duban, path: list[str]) -> None:
-    page = succeeds(duban(*path, "--help")).stdout
+@pytest.mark.parametrize("path", COMMANDS)
+def test_every_help_page_is_in_chinese_and_whole(duban: Duban, path: str) -> None:
+    page = succeeds(duban(*path.split(), "--help")).stdout
     assert "用法：" in page
     assert "显示本帮助并退出。" in page
     assert "选项" in page
     assert not [word for word in ENGLISH if word in page]
+    for param in COMMANDS[path].params:
+        assert unboxed(param.help or "") in unboxed(page), param.name
 
 
 def test_a_commands_help_is_shown_whole_in_its_groups_list(duban: Duban) -> None:
     page = unboxed(succeeds(duban("--help")).stdout)
-    commands: dict[str, Any] = getattr(typer.main.get_command(app), "commands")  # noqa: B009
-    for name, command in commands.items():
+    for name, command in COMMANDS[""].commands.items():
         first = unboxed((command.help or "").split("\n\n")[0])
         assert name + first in page, name
 

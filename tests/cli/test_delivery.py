@@ -275,6 +275,17 @@ def test_outbox_without_json_prints_a_table(duban: Duban, outbox: dict[str, int]
     assert "市住建局" in output
 
 
+def test_the_outbox_table_names_kinds_and_states_in_chinese(
+    duban: Duban, outbox: dict[str, int]
+) -> None:
+    rows = succeeds(duban("outbox")).stdout.splitlines()
+    pending = next(row for row in rows if row.startswith(f"│ {outbox['pending']} "))
+    assert tuple(w for w in ("提醒", "待发送") if w in pending) == ("提醒", "待发送")
+    failed = next(row for row in rows if row.startswith(f"│ {outbox['failed']} "))
+    assert tuple(w for w in ("催办", "重试中") if w in failed) == ("催办", "重试中")
+    assert not {"notice", "urge", "pending", "failed"} & set(" ".join(rows).split())
+
+
 def test_outbox_with_an_unknown_state_fails_with_a_clear_message(
     duban: Duban, outbox: dict[str, int]
 ) -> None:

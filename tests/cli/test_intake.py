@@ -261,7 +261,7 @@ def missing_file(folder: Path) -> Path:
     [
         (empty_file, "文件为空"),
         (binary_file, "不是文本文件"),
-        (pdf_file, "不支持的文件类型"),
+        (pdf_file, "不能直接读取 .pdf 文件，请把原文另存为 .docx，或把文字复制为 .txt"),
         (text_without_tasks, "未识别到任何编号任务"),
         (table_without_text_column, "缺少任务内容列"),
         (missing_file, "文件不存在"),
@@ -278,6 +278,20 @@ def test_a_bad_file_is_refused_in_one_line_and_the_database_is_unchanged(
     assert str(bad) in line
     assert problem in line
     assert row_counts(db_url) == before
+
+
+@pytest.mark.parametrize(
+    ("name", "save_as"),
+    [("计划.doc", "另存为 .docx"), ("计划.XLS", "另存为 .xlsx"), ("计划.wps", "另存为 .docx")],
+)
+def test_an_old_office_file_is_refused_with_what_to_save_it_as(
+    duban: Duban, tmp_path: Path, name: str, save_as: str
+) -> None:
+    old = tmp_path / name
+    old.write_bytes(b"\xd0\xcf\x11\xe0" + bytes(60))
+    line = fails_with_one_line(duban("import", old))
+    assert line.startswith(f"错误：{old}: 不能直接读取")
+    assert save_as in line
 
 
 def test_a_bad_file_is_refused_by_a_dry_run_too(duban: Duban, tmp_path: Path) -> None:

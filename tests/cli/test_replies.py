@@ -167,7 +167,7 @@ def test_at_takes_an_explicit_offset(duban: Duban, db_url: str) -> None:
 
 def test_an_invalid_at_is_one_clear_line(duban: Duban, db_url: str) -> None:
     line = fails_with_one_line(duban("reply", "--as", "联络员2", PROGRESS, "--at", "昨天"))
-    assert line == "错误：--at 不是有效的 ISO 时间：昨天"
+    assert line == "错误：--at 不是有效的时间：昨天（示例：--at 2020-09-22T09:00）"
     assert audit(db_url) == []
 
 
