@@ -29,6 +29,7 @@ class TimedProtocol(HttpToolsProtocol):
     _deadline: asyncio.TimerHandle | None = None
     _header_bytes: int = 0
     _reading_body: bool = False
+    _headers_ended: bool = False  # in the read being parsed
 
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -40,19 +41,22 @@ class TimedProtocol(HttpToolsProtocol):
 
     def data_received(self, data: bytes) -> None:
         idle = self.cycle is None or self.cycle.response_complete
-        if idle and not self._reading_body:
+        in_headers = idle and not self._reading_body
+        if in_headers and self._deadline is None:
             # The first bytes of a new request (after a keep-alive pause, uvicorn's own
             # timer is off now): its headers are due in time.
-            if self._deadline is None:
-                self._arm(self.header_seconds, "headers")
+            self._arm(self.header_seconds, "headers")
+        self._headers_ended = False
+        super().data_received(data)
+        # Only bytes of headers that have not ended count: one read often holds the headers
+        # and much of the body (a large body's first read is no header flood).
+        if in_headers and not self._headers_ended:
             self._header_bytes += len(data)
             if self._header_bytes > self.max_header_bytes:
                 self._close("headers over the size limit")
-                return
-        super().data_received(data)
 
     def on_headers_complete(self) -> None:
-        self._header_bytes, self._reading_body = 0, True
+        self._header_bytes, self._reading_body, self._headers_ended = 0, True, True
         self._arm(self.body_seconds, "body")
         super().on_headers_complete()
 

@@ -89,3 +89,18 @@ def test_oversized_headers_close_the_connection(client: httpx.Client) -> None:
             answer = b""
     assert answer == b""
     assert client.get("/healthz").status_code == 200
+
+
+def test_a_large_body_sent_with_its_headers_in_one_write_is_answered(client: httpx.Client) -> None:
+    """One read can hold the headers and much of the body: only headers count toward their
+    limit (a 100 kB body arriving with its headers got the connection closed unanswered)."""
+    body = b'{"text": "' + b"a" * 100_000 + b'"}'
+    head = (
+        b"POST /hooks/generic/oa HTTP/1.1\r\nHost: duban\r\nContent-Type: application/json\r\n"
+        b"Connection: close\r\nContent-Length: " + str(len(body)).encode() + b"\r\n\r\n"
+    )
+    with connect(client) as sock:
+        sock.settimeout(2)
+        sock.sendall(head + body)
+        answer = read_to_close(sock)
+    assert answer.startswith(b"HTTP/1.1 413")
