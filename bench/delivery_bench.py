@@ -365,7 +365,7 @@ def bench_throughput(args: argparse.Namespace, platforms: Platforms) -> None:
         f"1. {messages:,} messages to {webhooks:,} WeCom robots, limits off, emulator "
         f"{where} answering after {LATENCY * 1e3:.0f} ms; dispatch_all() (batches of "
         f"{BATCH:,}, as the daemon's), "
-        f"httpx.Client(max_connections=64) as build_runtime makes it"
+        f"a client per worker (ClientPerWorker) as build_runtime makes it"
     )
     sequential = sequential_rate(platforms, webhooks, SEQUENTIAL_SAMPLE)
     print(

@@ -289,7 +289,7 @@ class Dispatcher:
         channel = self.channel_for(lane[0].channel)
         platform = self.platforms.get(name, "console")
         limits = () if self._local(name) else self._limits(name)
-        margin = send_margin(limits) if limits else None
+        margin = send_margin(limits) if limits and self.clock is not None else None
         for index, item in enumerate(lane):
             now = moments.now()
             if margin is not None and now >= claimed_at + timedelta(seconds=margin - SEND_GUARD):

@@ -5,6 +5,7 @@ row per item."""
 
 from __future__ import annotations
 
+import sys
 from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -32,7 +33,7 @@ UNIT_RECIPIENTS = frozenset({"unit", "contacts", "head"})
 Contact = tuple[tuple[str, str], ...]  # a contact's (field, value) pairs, hashable
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)  # a deadline day holds 100,000 of them
 class Reminder:
     """One step of one due point, for one recipient: a notification row to be."""
 
@@ -45,7 +46,7 @@ class Reminder:
     tz: ZoneInfo
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class PointRef:
     """The due point a reminder is for — plain values, so no ORM object outlives its batch."""
 
@@ -74,12 +75,14 @@ def reminders_for(
     today = now.astimezone(tz).date()
     item = {
         "task": task.number,
-        "text": shorten(task.text, 40),  # templates show 30; a sweep may hold 100k items
+        # Templates show 30 characters; a sweep may hold 100k items, so strings that repeat
+        # (a task's text for each of its units, the point's name, the date) are shared.
+        "text": sys.intern(shorten(task.text, 40)),
         "unit": unit.name,
         "role": assignment.role,
         "kind": point.kind,
-        "name": point.name,
-        "due": point.due_date.isoformat(),
+        "name": point.name if point.name is None else sys.intern(point.name),
+        "due": sys.intern(point.due_date.isoformat()),
         "level": step.level.key,
         "level_name": step.level.name,
         "repeat": step.repeat,
