@@ -5,9 +5,30 @@ from __future__ import annotations
 
 import threading
 from dataclasses import dataclass
+from datetime import datetime
+from typing import cast
+
+from sqlalchemy import Table, bindparam, insert, update
+from sqlalchemy.orm import Session
 
 from bot.platforms import Outgoing, Receipt
+from bot.store.models import AuditEvent, Message
 
+MESSAGES = cast(Table, Message.__table__)
+SENT = (
+    update(MESSAGES)
+    .where(MESSAGES.c.id == bindparam("message_id"))
+    .values(
+        state="sent",
+        sent_at=bindparam("at"),
+        claimed_until=None,
+        response=bindparam("answer"),
+        last_error=None,
+    )
+)
+SENT_EVENTS = insert(cast(Table, AuditEvent.__table__)).values(
+    actor="dispatch", action="message.sent", subject_type="message"
+)
 GATHER = 0.005  # seconds a group of confirmations waits for more (unless every worker waits)
 
 
@@ -83,3 +104,28 @@ class Confirmations:
             waiting = waiting + self._waiting
         for recorded in waiting:
             recorded.set()
+
+
+def write_sent(session: Session, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
+    """Records a group of sends: prepared statements on the session's connection, one UPDATE
+    and one INSERT, each executed for many rows."""
+    connection = session.connection()
+    connection.execute(
+        SENT,
+        [
+            {"message_id": item.outgoing.message_id, "answer": receipt.detail, "at": now}
+            for item, _, receipt in sent
+        ],
+    )
+    connection.execute(
+        SENT_EVENTS,
+        [
+            {
+                "at": now,
+                "channel": channel,
+                "subject_id": item.outgoing.message_id,
+                "detail": {"channel": channel, "recipient": item.outgoing.recipient},
+            }
+            for item, channel, _ in sent
+        ],
+    )

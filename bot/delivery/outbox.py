@@ -27,14 +27,13 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
-from typing import cast
 
-from sqlalchemy import Engine, Table, and_, bindparam, insert, or_, select, update
+from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
 from bot.delivery.compose import Composer
-from bot.delivery.confirmations import Claimed, Confirmations
+from bot.delivery.confirmations import Claimed, Confirmations, write_sent
 from bot.delivery.failures import (
     MAX_ATTEMPTS,
     alert_text,
@@ -49,23 +48,8 @@ from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
 from bot.platforms.registry import MENTION_KEYS, platform
 from bot.platforms.spec import Limit
 from bot.store.database import retry_while_unreachable, session_factory, writer
-from bot.store.models import AuditEvent, Message
+from bot.store.models import Message
 
-MESSAGES = cast(Table, Message.__table__)
-SENT = (
-    update(MESSAGES)
-    .where(MESSAGES.c.id == bindparam("message_id"))
-    .values(
-        state="sent",
-        sent_at=bindparam("at"),
-        claimed_until=None,
-        response=bindparam("answer"),
-        last_error=None,
-    )
-)
-SENT_EVENTS = insert(cast(Table, AuditEvent.__table__)).values(
-    actor="dispatch", action="message.sent", subject_type="message"
-)
 LEASE = timedelta(minutes=5)
 BATCH = 500  # messages a claim takes
 LANE_CAP = 20  # a remote webhook's messages in one batch: 20 × a 10 s timeout < LEASE
@@ -355,37 +339,15 @@ class Dispatcher:
             )
 
     def _confirm(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
-        """Records the sends; a database restart meanwhile delays the record, rather than
-        losing it (a lost record means the messages go again when their lease expires)."""
+        """Records the sends; a database restart delays the record rather than losing it."""
         if sent:
             retry_while_unreachable(
                 lambda: self._write_confirmations(sent, now), "recording sent messages"
             )
 
     def _write_confirmations(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
-        # Prepared statements on the session's connection: a group of confirmations is written
-        # by one UPDATE and one INSERT, each executed for many rows.
         with self.sessions.begin() as session:
-            connection = session.connection()
-            connection.execute(
-                SENT,
-                [
-                    {"message_id": item.outgoing.message_id, "answer": receipt.detail, "at": now}
-                    for item, _, receipt in sent
-                ],
-            )
-            connection.execute(
-                SENT_EVENTS,
-                [
-                    {
-                        "at": now,
-                        "channel": channel,
-                        "subject_id": item.outgoing.message_id,
-                        "detail": {"channel": channel, "recipient": item.outgoing.recipient},
-                    }
-                    for item, channel, _ in sent
-                ],
-            )
+            write_sent(session, sent, now)
 
     def _limits(self, channel: str) -> tuple[Limit, ...]:
         return platform(self.platforms.get(channel, "console")).limits
