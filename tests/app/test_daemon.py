@@ -6,6 +6,7 @@ import logging
 import queue
 import shutil
 import signal
+import socket
 import subprocess
 import threading
 import time
@@ -248,14 +249,27 @@ def drain(lines: queue.Queue[tuple[str, str]]) -> list[tuple[str, str]]:
     return rest
 
 
-@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
-def test_duban_run_sample_says_what_comes_next_and_stops_cleanly_on_a_signal(
-    signum: signal.Signals, tmp_path: Path
-) -> None:
-    env = environment(f"sqlite:///{tmp_path / 'sample.db'}", PYTHONUNBUFFERED="1", PYTHONUTF8="1")
+@dataclass
+class Running:
+    """A `duban` process whose stdout and stderr lines arrive, tagged, in `lines`."""
+
+    process: subprocess.Popen[str]
+    lines: queue.Queue[tuple[str, str]]
+
+    def wait_for(self, text: str, timeout: float) -> list[tuple[str, str]]:
+        return wait_for_line(self.lines, text, timeout=timeout)
+
+    def stop(self, signum: signal.Signals) -> int:
+        self.process.send_signal(signum)
+        return self.process.wait(timeout=15)
+
+
+@contextmanager
+def running(args: list[str], env: dict[str, str]) -> Iterator[Running]:
+    """`duban ARGS` as a real process; killed if still running when the block ends."""
     lines: queue.Queue[tuple[str, str]] = queue.Queue()
     with subprocess.Popen(
-        [str(DUBAN), "run", "--sample"],  # what `make run` does
+        [str(DUBAN), *args],
         cwd=ROOT,
         env=env,
         stdin=subprocess.DEVNULL,
@@ -273,16 +287,36 @@ def test_duban_run_sample_says_what_comes_next_and_stops_cleanly_on_a_signal(
         try:
             for reader in readers:
                 reader.start()
-            output = wait_for_line(lines, "duban is running", timeout=30)
-            process.send_signal(signum)
-            code = process.wait(timeout=15)
+            yield Running(process, lines)
         finally:
             if process.poll() is None:
                 process.kill()
                 process.wait()
             for reader in readers:
                 reader.join(timeout=10)
-    output += drain(lines)
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT], ids=["SIGTERM", "SIGINT"])
+def test_duban_run_sample_says_what_comes_next_and_stops_cleanly_on_a_signal(
+    tmp_path: Path, signum: signal.Signals
+) -> None:
+    env = environment(
+        f"sqlite:///{tmp_path / 'sample.db'}",
+        PYTHONUNBUFFERED="1",
+        PYTHONUTF8="1",
+        DUBAN_WEB__PORT=str(free_port()),  # not the example's 8000, which may be taken
+    )
+    with running(["run", "--sample"], env) as daemon:  # what `make run` does
+        output = daemon.wait_for("duban is running", timeout=30)
+        code = daemon.stop(signum)
+    output += drain(daemon.lines)
     stdout = [line for source, line in output if source == "stdout"]
     stderr = [line for source, line in output if source == "stderr"]
     assert code == 0, output
@@ -295,7 +329,6 @@ def test_duban_run_sample_says_what_comes_next_and_stops_cleanly_on_a_signal(
     assert not any("Traceback" in line for line in stderr), stderr
 
 
-@pytest.mark.slow
 def test_sighup_applies_the_unit_directory_again_and_logs_what_changed(tmp_path: Path) -> None:
     units = tmp_path / "units.toml"
     units.write_text('[units."市发改委"]\n', encoding="utf-8")
@@ -306,38 +339,12 @@ def test_sighup_applies_the_unit_directory_again_and_logs_what_changed(tmp_path:
         DUBAN_DIRECTORY__PATH=str(units),
         DUBAN_WEB__ENABLED="false",
     )
-    lines: queue.Queue[tuple[str, str]] = queue.Queue()
-    with subprocess.Popen(
-        [str(DUBAN), "run"],
-        cwd=ROOT,
-        env=env,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-        encoding="utf-8",
-    ) as process:
-        assert process.stdout is not None
-        assert process.stderr is not None
-        readers = [
-            threading.Thread(target=pump, args=("stdout", process.stdout, lines)),
-            threading.Thread(target=pump, args=("stderr", process.stderr, lines)),
-        ]
-        try:
-            for reader in readers:
-                reader.start()
-            wait_for_line(lines, "duban is running", timeout=30)
-            units.write_text('[units."市发改委"]\nchannel = "console"\n', encoding="utf-8")
-            process.send_signal(signal.SIGHUP)
-            output = wait_for_line(lines, "渠道：新增 console", timeout=15)
-            process.send_signal(signal.SIGTERM)
-            code = process.wait(timeout=15)
-        finally:
-            if process.poll() is None:
-                process.kill()
-                process.wait()
-            for reader in readers:
-                reader.join(timeout=10)
+    with running(["run"], env) as daemon:
+        daemon.wait_for("duban is running", timeout=30)
+        units.write_text('[units."市发改委"]\nchannel = "console"\n', encoding="utf-8")
+        daemon.process.send_signal(signal.SIGHUP)
+        output = daemon.wait_for("渠道：新增 console", timeout=15)
+        code = daemon.stop(signal.SIGTERM)
     logged = [line for _, line in output]
     assert code == 0
     assert any("单位名录已应用：新列入 0 个，变化 1 处" in line for line in logged), logged
