@@ -1,7 +1,7 @@
 """The reminders of a sweep as messages: who each due point's step goes to (the unit and
-its contacts, the supervisor, the office), and one message per recipient and level bundling
-every item due to it at that level, queued through delivery/compose with a notification
-row per item."""
+its contacts, the supervisor, the office), and one message per recipient bundling every item
+due to it, each level's items under that level's headline, queued through delivery/compose
+with a notification row per item."""
 
 from __future__ import annotations
 
@@ -166,19 +166,13 @@ def enqueue(
     for start in range(0, len(keys), KEY_CHUNK):  # databases cap the parameters of a query
         chunk = keys[start : start + KEY_CHUNK]
         known.update(session.scalars(select(Notification.key).where(Notification.key.in_(chunk))))
-    # One message per recipient and level: its headline (【督办通知】) holds for every item.
-    bundles: dict[tuple[Recipient, str], list[Reminder]] = defaultdict(list)
+    # One message per recipient (and per day's send window): each level's items under that
+    # level's own headline (【督办通知】 lists only 督办 items), the highest level first.
+    bundles: dict[Recipient, list[Reminder]] = defaultdict(list)
     for reminder in reminders:
         if reminder.key not in known:
-            bundles[reminder.recipient, reminder.step.level.key].append(reminder)
-    levels = [level.key for level in rules.ladder]
-    ordered = [
-        (recipient, bundle)
-        for (recipient, level), bundle in sorted(
-            bundles.items(),
-            key=lambda kv: (kv[0][0].kind, kv[0][0].name, -levels.index(kv[0][1])),
-        )
-    ]
+            bundles[reminder.recipient].append(reminder)
+    ordered = sorted(bundles.items(), key=lambda kv: (kv[0].kind, kv[0].name))
     notes = parts = 0
     # Bundles are written in groups of a few thousand reminders, so that a day on which
     # everything falls due never holds every row of the sweep in memory at once.
@@ -278,25 +272,33 @@ def _messages(
     now: datetime,
     options: SweepOptions,
 ) -> list[Message]:
-    """One bundle (one recipient, one level) as message rows: one, or numbered parts when it
-    exceeds the byte budget."""
-    top = bundle[0]
+    """One bundle (one recipient) as message rows: a section per level under its headline,
+    the highest first; one row, or numbered parts when it exceeds the byte budget."""
+    levels = [level.key for level in rules.ladder]
+    by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
+    for reminder in bundle:
+        by_level[reminder.step.level.key].append(reminder.item)
+    sections = sorted(by_level.items(), key=lambda kv: -levels.index(kv[0]))
+    top = max(bundle, key=lambda r: levels.index(r.step.level.key))
     items = sorted((r.item for r in bundle), key=_item_order)
     composer = options.composer
     mentions = _mention_ids(bundle, composer.format_of(recipient).platform)
 
     def text(shape: MessageFormat) -> str:
         shown = " ".join(f"@{m}" for m in mentions.get("mobiles", [])) if shape.local else ""
-        level = top.step.level.key
-        return render_reminder(
-            level,
-            recipient.address,
-            recipient.kind,
-            items,
-            shown,
-            shape.markup,
-            composer.dashboard_url,
-        )
+        last = len(sections) - 1
+        return "\n\n".join(
+            render_reminder(
+                level,
+                recipient.address,
+                recipient.kind,
+                sorted(level_items, key=_item_order),
+                shown if n == last else "",  # mentions and the link once, at the end
+                shape.markup,
+                composer.dashboard_url if n == last else "",
+            ).rstrip("\n")
+            for n, (level, level_items) in enumerate(sections)
+        ) + "\n"
 
     return composer.compose(
         recipient,

@@ -288,7 +288,7 @@ def test_a_sweep_on_an_empty_database_does_nothing(engine: Engine) -> None:
     assert (result.sweep.points, result.sent) == (0, 0)
 
 
-def test_a_unit_due_at_two_levels_gets_one_message_per_level_each_under_its_headline(
+def test_a_unit_due_at_two_levels_gets_one_message_with_each_level_under_its_headline(
     engine: Engine, tmp_path: Path
 ) -> None:
     sessions = writer_sessions(engine)
@@ -296,19 +296,21 @@ def test_a_unit_due_at_two_levels_gets_one_message_per_level_each_under_its_head
     # worked before National Day, when the September report of task 1 stands at 督办.
     import_plan(sessions, tmp_path, TWO_LEVELS_PLAN)
     make_runtime(sessions).cycle(local("2020-09-27T09:00"))
-    to_unit = [m for m in sent_messages(sessions) if m.recipient_name == "市住建局"]
-    assert sorted(m.kind for m in to_unit) == ["notice", "supervise"]
-    by_kind = {m.kind: m for m in to_unit}
-    assert {i["level"] for i in by_kind["supervise"].items} == {"supervise"}
-    assert [(i["task"], i["kind"]) for i in by_kind["notice"].items] == [("3", "deadline")]
-    supervise, notice = by_kind["supervise"].text, by_kind["notice"].text
-    assert supervise.startswith("【督办通知】市住建局：")
-    assert notice.startswith("【督办提醒】市住建局：")
-    assert "督办提醒" not in supervise
-    assert "督办通知" not in notice
-    assert "办结时限：9月30日" in notice
+    (message,) = [m for m in sent_messages(sessions) if m.recipient_name == "市住建局"]
+    assert message.kind == "supervise"  # the highest level names the message
+    assert [(i["task"], i["kind"], i["level"]) for i in message.items] == [
+        ("1", "report", "supervise"),
+        ("3", "report", "supervise"),
+        ("3", "deadline", "notice"),
+    ]
+    supervise, notice = message.text.split("【督办提醒】")
+    assert supervise.startswith("【督办通知】市住建局：")  # the higher level first
+    assert notice.startswith("市住建局：")
+    assert "办结时限：9月30日" in notice  # task 3 under 督办提醒 only
     assert "办结时限" not in supervise
-    assert "（督办）" not in supervise  # the headline names the level once
+    assert "第1项" in supervise
+    assert "第1项" not in notice
+    assert "（督办）" not in message.text  # each headline names its level once
 
 
 TWO_LEVELS_PLAN = """
