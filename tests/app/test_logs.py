@@ -18,6 +18,7 @@ from bot.app.config import (
     WebSettings,
 )
 from bot.app.logs import secrets_of, setup_logging
+from tests.support.logs import root_logging_restored
 
 WECOM_KEY = "693a91f6-7xxx-4bc4-97a0-0ec2sifa5aaa"
 DINGTALK_TOKEN = "d1n6t4lk0cc3sst0k3n"
@@ -58,15 +59,8 @@ SECRETS = (WECOM_KEY, DINGTALK_TOKEN, DINGTALK_SECRET, APP_SECRET, AES_KEY, WEB_
 
 @pytest.fixture
 def captured() -> Iterator[io.StringIO]:
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stream = io.StringIO()
-    yield stream
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
+    with root_logging_restored():
+        yield io.StringIO()
 
 
 def log_everything(settings: Settings) -> None:

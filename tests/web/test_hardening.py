@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import Settings
 from bot.app.logs import setup_logging
+from tests.support.logs import root_logging_restored
 from tests.support.web import NOW, generic_headers, generic_reply, inbound_events
 
 
@@ -71,18 +72,11 @@ def test_a_client_leaving_mid_body_is_one_log_line_and_no_500(
 @pytest.fixture
 def json_logs(settings: Settings) -> Iterator[io.StringIO]:
     """The process logs JSON lines (as under `[log] format = "json"`) into a buffer."""
-    root = logging.getLogger()
-    handlers, level = list(root.handlers), root.level
-    stream = io.StringIO()
-    setup_logging(
-        Settings.model_validate({**settings.model_dump(), "log": {"format": "json"}}), stream=stream
-    )
-    yield stream
-    for handler in list(root.handlers):
-        root.removeHandler(handler)
-    for handler in handlers:
-        root.addHandler(handler)
-    root.setLevel(level)
+    with root_logging_restored():
+        stream = io.StringIO()
+        json_settings = {**settings.model_dump(), "log": {"format": "json"}}
+        setup_logging(Settings.model_validate(json_settings), stream=stream)
+        yield stream
 
 
 def test_uvicorns_own_lines_are_json_lines(client: httpx.Client, json_logs: io.StringIO) -> None:
