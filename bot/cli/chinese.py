@@ -25,7 +25,14 @@ from bot.domain.tomlfiles import describe_error
 HELP_TEXT = "显示本帮助并退出。"
 USAGE = "用法："
 # What a help page shows for a parameter's type; a flag (bool) shows none.
-TYPE_NAMES = {"<int>": "<整数>", "<str>": "<文本>", "<path>": "<路径>", "<float>": "<数字>"}
+TYPE_NAMES = {
+    "<int>": "<整数>",
+    "<int range>": "<整数>",
+    "<float range>": "<数字>",
+    "<str>": "<文本>",
+    "<path>": "<路径>",
+    "<float>": "<数字>",
+}
 PANEL_WORDS = {
     "ARGUMENTS_PANEL_TITLE": "参数",
     "OPTIONS_PANEL_TITLE": "选项",

@@ -16,7 +16,16 @@ from tests.support.cli import Duban, fails_with_one_line, make_duban, succeeds
 from tests.support.paths import SAMPLE
 
 # typer's and click's English as it would show without bot/cli/chinese.py.
-ENGLISH = ("Usage", "Options", "Commands", "Arguments", "Show this message", "[default", "<bool>")
+ENGLISH = (
+    "Usage",
+    "Options",
+    "Commands",
+    "Arguments",
+    "Show this message",
+    "[default",
+    "<bool>",
+    " range>",
+)
 
 
 @pytest.fixture
