@@ -287,18 +287,21 @@ def _messages(
     def text(shape: MessageFormat) -> str:
         shown = " ".join(f"@{m}" for m in mentions.get("mobiles", [])) if shape.local else ""
         last = len(sections) - 1
-        return "\n\n".join(
-            render_reminder(
-                level,
-                recipient.address,
-                recipient.kind,
-                sorted(level_items, key=_item_order),
-                shown if n == last else "",  # mentions and the link once, at the end
-                shape.markup,
-                composer.dashboard_url if n == last else "",
-            ).rstrip("\n")
-            for n, (level, level_items) in enumerate(sections)
-        ) + "\n"
+        return (
+            "\n\n".join(
+                render_reminder(
+                    level,
+                    recipient.address,
+                    recipient.kind,
+                    sorted(level_items, key=_item_order),
+                    shown if n == last else "",  # mentions and the link once, at the end
+                    shape.markup,
+                    composer.dashboard_url if n == last else "",
+                ).rstrip("\n")
+                for n, (level, level_items) in enumerate(sections)
+            )
+            + "\n"
+        )
 
     return composer.compose(
         recipient,
