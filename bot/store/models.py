@@ -338,6 +338,31 @@ class InboundEvent(Base):
     processed_at: Mapped[datetime | None]
 
 
+class Evidence(Base):
+    """A file sent as evidence (佐证材料) for an assignment, its bytes in the evidence store
+    under their SHA-256; `name` as shown (no folders, no control characters); `content_type`
+    from its first bytes, never its name. `state`: submitted, accepted or returned (`note`)."""
+
+    __tablename__ = "evidence"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    assignment_id: Mapped[int] = mapped_column(
+        ForeignKey("assignments.id", ondelete="CASCADE"), index=True
+    )
+    sha256: Mapped[str] = mapped_column(String(64))
+    name: Mapped[str] = mapped_column(String(200))
+    content_type: Mapped[str] = mapped_column(String(100))
+    size: Mapped[int] = mapped_column(Integer)
+    actor: Mapped[str] = mapped_column(String(200))
+    channel: Mapped[str] = mapped_column(String(30))  # web-form, feishu, …
+    state: Mapped[str] = mapped_column(String(20), default="submitted")
+    note: Mapped[str | None] = mapped_column(Text)
+    created_at: Mapped[datetime]
+    decided_at: Mapped[datetime | None]
+
+    assignment: Mapped[Assignment] = relationship()
+
+
 class OnceKey(Base):
     """A job's unique key (e.g. "digest:2020-10-28:supervisor:3"): whoever inserts it first
     produces the thing; every other daemon finds it taken and does nothing."""

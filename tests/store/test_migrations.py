@@ -28,8 +28,11 @@ def test_a_dingtalk_signature_is_unique_per_source_after_the_migration(engine: E
     assert ("signature", "source") in unique_constraints(engine, "inbound_events")
 
 
-def test_the_newest_migration_steps_back_and_forth(engine: Engine) -> None:
+def test_the_newest_migrations_step_back_and_forth(engine: Engine) -> None:
+    database.downgrade(engine, "-1")
+    assert "evidence" not in inspect(engine).get_table_names()
     database.downgrade(engine, "-1")
     assert ("signature", "source") not in unique_constraints(engine, "inbound_events")
     database.upgrade(engine)
     assert differences(engine) == []
+    assert "evidence" in inspect(engine).get_table_names()
