@@ -29,6 +29,7 @@ from bot.platforms.formats import Formats, MessageFormat
 from bot.platforms.http import ClientPerWorker
 from bot.platforms.registry import PLATFORMS
 from bot.platforms.spec import ChannelSpec
+from bot.present.links import Links
 from bot.replies.followup import ack_followups
 from bot.supervise.accountability import raise_entries
 from bot.supervise.digest import send_digests
@@ -154,11 +155,13 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
     return PLATFORMS[settings.platform].build(spec, client)
 
 
-def composer_of(settings: Settings) -> Composer:
-    """How messages are queued: the channels' formats, the office's name (the directory),
-    the dashboard's address."""
-    office = load_directory(settings.directory.path).office.name
-    return Composer(settings.formats(), office, settings.web.public_url)
+def composer_of(settings: Settings, office: str | None = None) -> Composer:
+    """How messages are queued: the channels' formats, the office's name (the directory's,
+    read when not given), the dashboard's address and the signed links."""
+    if office is None:
+        office = load_directory(settings.directory.path).office.name
+    links = Links(settings.web.public_url, settings.report.key, settings.report.link_days)
+    return Composer(settings.formats(), office, settings.web.public_url, links)
 
 
 def build_runtime(

@@ -15,6 +15,7 @@ from typing import Any
 from bot.delivery.splitting import split_message
 from bot.intake.directory import OfficeEntry
 from bot.platforms.formats import Formats, MessageFormat
+from bot.present.links import Links
 from bot.store.models import Message
 
 # The office's name when the unit directory sets none (its [office] name).
@@ -44,6 +45,7 @@ class Composer:
     formats: Formats = field(default_factory=Formats)
     office: str = DEFAULT_OFFICE  # the office's name, from the directory
     dashboard_url: str = ""  # [web] public_url: escalations and digests link to it
+    links: Links = field(default_factory=Links)  # signed report, review and evidence links
 
     @property
     def office_recipient(self) -> Recipient:

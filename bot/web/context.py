@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import InboundSettings, Settings
 from bot.app.metrics import INBOUND_REQUESTS
-from bot.delivery.compose import Composer
+from bot.app.runtime import composer_of
 from bot.intake.directory import Directory, load_directory
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
@@ -70,9 +70,7 @@ class WebContext:
             self.sessions = session_factory(writer(bind))
         if self.directory is None:
             self.directory = load_directory(self.settings.directory.path)
-        self.composer = Composer(
-            self.settings.formats(), self.directory.office.name, self.settings.web.public_url
-        )
+        self.composer = composer_of(self.settings, self.directory.office.name)
         self._people: tuple[People, float] | None = None
         self._lock = threading.Lock()
         self._responders: dict[str, Responder] = {}
