@@ -35,6 +35,8 @@ KINDS = (
     "test",
     "blocker",
     "followup",
+    "request",
+    "decision",
 )
 REMINDER_KINDS = ("notice", "urge", "supervise", "escalate")
 

@@ -61,6 +61,8 @@ MESSAGE_KINDS = {
     "test": "连通测试",
     "blocker": "困难上报",
     "followup": "收到后跟进",
+    "request": "待审申请",
+    "decision": "审批结果",
 }
 REPLY_ACTIONS: dict[str, str] = {
     Event.PROGRESS: "报送进展",
@@ -75,6 +77,8 @@ APPROVAL_ACTIONS: dict[str, str] = {
     Event.APPROVE_EXTENSION: "同意延期",
     Event.REJECT_EXTENSION: "驳回延期",
 }
+# Evidence (佐证材料) as the review page, the timeline and the export show its state.
+EVIDENCE_STATES = {"submitted": "待审", "accepted": "已采纳", "returned": "已退回"}
 OTHER_ACTIONS = {"followup.ack": "收到后未报进展，已再次询问"}
 TIMELINE_ACTIONS: dict[str, str] = {**REPLY_ACTIONS, **APPROVAL_ACTIONS, **OTHER_ACTIONS}
 
@@ -82,6 +86,15 @@ TIMELINE_ACTIONS: dict[str, str] = {**REPLY_ACTIONS, **APPROVAL_ACTIONS, **OTHER
 def due_what(kind: str, name: str | None = None) -> str:
     """What a due point asks for: a milestone's own name, else its kind's words."""
     return name or DUE_WHAT.get(kind, kind)
+
+
+def size_text(size: int) -> str:
+    """A file's size as people read it: 512 B, 12.3 KB, 4.5 MB."""
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / 1024 / 1024:.1f} MB"
 
 
 def worst_light(lights: Iterable[str]) -> str:

@@ -15,20 +15,12 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session, selectinload
 
-from bot.delivery.compose import Composer, Recipient
+from bot.delivery.compose import Composer
 from bot.delivery.render import render
-from bot.domain.lifecycle import (
-    AWAITING,
-    DONE,
-    ENDED,
-    Event,
-    Status,
-    after,
-    preferred,
-    supervisor_of,
-)
+from bot.domain.lifecycle import AWAITING, DONE, ENDED, Event, Status, after, preferred
 from bot.platforms.formats import MessageFormat
 from bot.present.labels import STATUS_NAMES
+from bot.replies import reviewing
 from bot.replies.keywords import Command, CommandKind, help_text
 from bot.store.audit import record
 from bot.store.models import Assignment, AuditEvent, DuePoint, Plan, Task
@@ -187,6 +179,9 @@ def _complete(request: Request, assignment: Assignment) -> Outcome:
     assignment.last_report_at, assignment.updated_at = request.now, request.now
     # A closure request reports on the cycle too: it must not turn into a missed report.
     request.audit(Event.COMPLETE, assignment.id, cycles=_settle_reports(request, assignment))
+    reviewing.tell_reviewer(
+        request.session, request.composer, assignment, request.now, note=_note(request)
+    )
     office = request.composer.office
     return Outcome(f"第{request.command.task}项办结申请已收到，待{office}确认。", True)
 
@@ -197,6 +192,10 @@ def _extend(request: Request, assignment: Assignment) -> Outcome:
         return Outcome("延期日期应晚于今天，请按「延期 #12 2020-12-31 原因」格式回复。", False)
     assignment.status, assignment.updated_at = after(assignment.status, Event.EXTEND), request.now
     request.audit(Event.EXTEND, assignment.id, date=wanted.isoformat())
+    composer, note = request.composer, _note(request)
+    reviewing.tell_reviewer(
+        request.session, composer, assignment, request.now, note=note, wanted=wanted
+    )
     return Outcome(
         f"第{request.command.task}项延期申请（至{wanted.year}年{wanted.month}月{wanted.day}日）"
         "已收到，待审批。",
@@ -212,17 +211,8 @@ def _blocker(request: Request, assignment: Assignment) -> Outcome:
 
 def _escalate_blocker(request: Request, assignment: Assignment) -> None:
     """The item's supervisor (domain.lifecycle), else the office, hears of it at once."""
-    task = assignment.task
-    lead = next((a.unit for a in task.assignments if a.role == "lead"), assignment.unit)
-    supervisor = supervisor_of(task.supervisor, assignment.unit.supervisor, lead.supervisor)
-    composer = request.composer
-    recipient = (
-        Recipient(
-            "supervisor", supervisor.id, supervisor.name, supervisor.channel, supervisor.title
-        )
-        if supervisor
-        else composer.office_recipient
-    )
+    task, composer = assignment.task, request.composer
+    recipient = reviewing.reviewer_of(composer, assignment)
 
     def text(shape: MessageFormat) -> str:
         return render(
@@ -238,6 +228,11 @@ def _escalate_blocker(request: Request, assignment: Assignment) -> None:
 
     item = {"assignment": assignment.id, "task": task.number}
     request.session.add_all(composer.compose(recipient, "blocker", text, request.now, items=[item]))
+
+
+def _note(request: Request) -> str:
+    """What the sender wrote after the command (a reason, a note), at most 200 characters."""
+    return request.command.text[:200]
 
 
 def _ack(request: Request, assignment: Assignment) -> Outcome:
@@ -313,13 +308,21 @@ def _confirm_close(request: Request, task: Task, assignment: Assignment) -> None
         if each.status != Status.WITHDRAWN:
             each.status, each.updated_at = after(each.status, Event.CONFIRM_CLOSE), request.now
             _settle_points(request, each, "closed")
-    request.audit(Event.CONFIRM_CLOSE, assignment.id)
+    accepted = reviewing.decide_evidence(
+        request.session, (a.id for a in task.assignments), reviewing.ACCEPTED, request.now
+    )
+    request.audit(Event.CONFIRM_CLOSE, assignment.id, evidence=accepted)
 
 
 def _return(request: Request, task: Task, assignment: Assignment) -> None:
     assignment.status = after(assignment.status, Event.RETURN)
     _wake_points(request, assignment)
-    request.audit(Event.RETURN, assignment.id)
+    reason = _note(request)
+    returned = reviewing.decide_evidence(
+        request.session, [assignment.id], reviewing.RETURNED, request.now, reason
+    )
+    request.audit(Event.RETURN, assignment.id, evidence=returned)
+    reviewing.tell_unit(request.session, request.composer, assignment, request.now, "退回", reason)
 
 
 def _approve_extension(request: Request, task: Task, assignment: Assignment) -> None:
@@ -336,6 +339,10 @@ def _reject_extension(request: Request, task: Task, assignment: Assignment) -> N
     assignment.status = after(assignment.status, event, progress=assignment.progress)
     _wake_points(request, assignment)
     request.audit(event, assignment.id)
+    reason, composer = _note(request), request.composer
+    reviewing.tell_unit(
+        request.session, composer, assignment, request.now, decision="驳回延期", reason=reason
+    )
 
 
 APPROVAL_EVENTS = {

@@ -33,6 +33,8 @@ TITLES = {
     "test": "【督办助手】渠道「jxj-wecom」连通测试",
     "blocker": "【困难上报】李明",
     "followup": "【督办提醒】市经信局",
+    "request": "【办结申请】李明",
+    "decision": "【审批结果】市水利局",
 }
 # What the platforms parse as a mention, or its defused form: <@id>, <at …>, @13800000000,
 # @all, @所有人, ＠… — a preview shows mentions as people read them, 「@张三」.
