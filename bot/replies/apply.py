@@ -280,7 +280,7 @@ def _approve(request: Request) -> Outcome:
     if task is None:
         return Outcome(f"没有第{request.command.task}项任务，未作处理。", False)
     wanted = AWAITING[APPROVAL_EVENTS[request.command.kind]]
-    if request.actor.kind == "supervisor" and not _oversees(request.actor, task):
+    if request.actor.kind == "supervisor" and not oversees(request.actor, task):
         return Outcome(
             f"第{request.command.task}项不在您分管的范围内，未作处理。"
             f"如需审批，请联系{request.composer.office}。",
@@ -294,7 +294,7 @@ def _approve(request: Request) -> Outcome:
     return Outcome(f"第{request.command.task}项已{request.command.kind.value}。", True)
 
 
-def _oversees(actor: Actor, task: Task) -> bool:
+def oversees(actor: Actor, task: Task) -> bool:
     """A supervisor approves the tasks they lead and those of the units they oversee."""
     if task.supervisor_id in actor.supervisor_ids:
         return True

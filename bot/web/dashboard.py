@@ -189,7 +189,7 @@ class Dashboard:
         self.cookie = hmac.new(
             self.token.encode("utf-8"), b"duban dashboard cookie", hashlib.sha256
         ).hexdigest()
-        self.readers = _readers(ctx.sessions)
+        self.readers = readers(ctx.sessions)
         self._lock = threading.Lock()
         self._rules: Rules | None = None
         self._setup: RankingSetup | None = None
@@ -283,7 +283,7 @@ def _without_token(request: Request) -> str:
     return f"{path}?{urlencode(kept)}" if kept else path
 
 
-def _readers(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
+def readers(sessions: sessionmaker[Session]) -> sessionmaker[Session]:
     """Sessions for reading: on SQLite deferred transactions, so that a page never takes
     (or waits for) the write lock the web context's writer sessions take at BEGIN."""
     bind = sessions.kw.get("bind")

@@ -4,6 +4,7 @@ to the unit."""
 
 from __future__ import annotations
 
+from datetime import datetime
 from pathlib import Path
 
 import pytest
@@ -25,7 +26,7 @@ def planned(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[Ses
     return sessions
 
 
-def reply(sessions: sessionmaker[Session], name: str, text: str, at: object) -> str:
+def reply(sessions: sessionmaker[Session], name: str, text: str, at: datetime) -> str:
     with sessions.begin() as session:
         return apply_reply(session, name, text, at, composer=COMPOSER)
 

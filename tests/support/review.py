@@ -4,15 +4,18 @@ signed links, and the assignments of the small plan of tests/support/engine.py."
 from __future__ import annotations
 
 import hashlib
+import re
 from datetime import datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from bot.app.config import ReportSettings, Settings
 from bot.delivery.compose import Composer
 from bot.present.links import Links
 from bot.store.models import Assignment, Evidence, Task, Unit
+from tests.support.dashboard import dashboard_settings
 
 BASE = "https://duban.example.gov.cn"
 SECRET = b"review-secret-5c1d9e0b7a"
@@ -51,3 +54,23 @@ def make_evidence(
     session.add(evidence)
     session.flush()
     return evidence
+
+
+def review_settings(secret: bytes = SECRET) -> Settings:
+    """The dashboard's test settings with the links on: [web] public_url, [report] secret."""
+    settings = dashboard_settings()
+    return settings.model_copy(
+        update={
+            "web": settings.web.model_copy(update={"public_url": BASE}),
+            "report": ReportSettings(secret=secret.decode()),
+        }
+    )
+
+
+FORM = re.compile(r'name="form" value="([^"]+)"')
+
+
+def forms_of(page: str, assignment: int) -> list[str]:
+    """The form tokens of one request's section on a 待审 page, in the page's order."""
+    section = page.split(f'id="request-{assignment}"', 1)[1].split("</section>", 1)[0]
+    return FORM.findall(section)
