@@ -207,6 +207,8 @@ def _queue(
     entries: Sequence[AccountabilityEntry],
 ) -> Digest:
     context = digest_context(recipient, day, items, blockers, entries, setup)
+    person = recipient.id if recipient.kind == "supervisor" else None
+    context["review_url"] = setup.composer.links.review(recipient.kind, person, now) or ""
     listed = (
         [
             {

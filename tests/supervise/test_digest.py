@@ -12,6 +12,7 @@ from sqlalchemy import Engine, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.compose import Composer
+from bot.domain.tokens import verify
 from bot.platforms.formats import Formats, MessageFormat
 from bot.store.models import AuditEvent, Message, OnceKey, Supervisor, Task
 from bot.supervise.accountability import raise_entries
@@ -29,6 +30,7 @@ from tests.support.engine import (
     working_mornings,
     writer_sessions,
 )
+from tests.support.review import COMPOSER, SECRET
 from tests.support.story import OFFICE, Story
 
 pytestmark = pytest.mark.slow  # the ranking story, months of it, in most tests
@@ -367,3 +369,18 @@ def test_a_leader_without_a_title_in_the_directory_is_addressed_by_name_alone(
         session.execute(update(Supervisor).where(Supervisor.name == "李明").values(title=None))
     digests(sessions, setup, "2020-10-14T08:30")
     assert texts(sessions)["李明"].startswith("【督办日报】李明：2020年10月14日\n")
+
+
+def test_each_digest_carries_its_recipients_own_review_link(
+    story: Story, sessions: sessionmaker[Session], setup: DigestSetup
+) -> None:
+    blocked_story(story)
+    digests(sessions, replace(setup, composer=COMPOSER), "2020-10-14T08:30")
+
+    shown = texts(sessions)
+    with sessions() as session:
+        li_ming = session.scalar(select(Supervisor.id).where(Supervisor.name == "李明"))
+    for name, subject in ((OFFICE, ("office",)), ("李明", ("supervisor", li_ming))):
+        line = next(x for x in shown[name].splitlines() if "待审的办结、延期申请" in x)
+        token = line.rsplit("/v/", 1)[1]
+        assert verify(SECRET, token, "review", local("2020-10-14T08:30")).subject == subject
