@@ -16,17 +16,21 @@ from bot.domain.rules import Rules
 from bot.engine.schedule import deadline_of
 from bot.present.labels import (
     APPROVAL_ACTIONS,
+    EVIDENCE_STATES,
     MESSAGE_STATES,
     POINT_KINDS,
     POINT_STATES,
     REPLY_ACTIONS,
     RESOLUTIONS,
     TIMELINE_ACTIONS,
+    size_text,
 )
+from bot.present.links import Links
 from bot.store.models import (
     Assignment,
     AuditEvent,
     DuePoint,
+    Evidence,
     Message,
     Notification,
     Plan,
@@ -62,6 +66,7 @@ class Entry:
     note: str | None = None
     light: str | None = None
     day: date | None = None  # a due date: the entry is about a day, not a moment
+    link: str | None = None  # an evidence file's signed link (links on)
 
 
 @dataclass(frozen=True)
@@ -76,8 +81,16 @@ class TaskPage:
     indicators: tuple[dict[str, Any], ...] = field(default_factory=tuple)
 
 
-def task_page(session: Session, rules: Rules, tz: ZoneInfo, number: str) -> TaskPage | None:
-    """A task of the current plan with its units and its timeline (oldest first)."""
+def task_page(
+    session: Session,
+    rules: Rules,
+    tz: ZoneInfo,
+    number: str,
+    links: Links | None = None,
+    now: datetime | None = None,
+) -> TaskPage | None:
+    """A task of the current plan with its units and its timeline (oldest first); evidence
+    files link to their download when `links` are on (signed at `now`)."""
     plan = plan_or_none(session)
     if plan is None:
         return None
@@ -116,25 +129,33 @@ def task_page(session: Session, rules: Rules, tz: ZoneInfo, number: str) -> Task
         deadline=deadline_of(None, task, plan),
         light=worst(item_light(a, lights) for a in active_assignments(task)),
         assignments=rows,
-        timeline=tuple(timeline(session, rules, tz, units)),
+        timeline=tuple(timeline(session, rules, tz, units, links, now)),
         indicators=tuple(i for i in task.indicators if isinstance(i, dict)),
     )
 
 
-def timeline(session: Session, rules: Rules, tz: ZoneInfo, units: dict[int, str]) -> list[Entry]:
-    """Reminders and escalations, replies, approvals and due dates of the assignments
-    `units` names (id → unit), oldest first."""
+def timeline(
+    session: Session,
+    rules: Rules,
+    tz: ZoneInfo,
+    units: dict[int, str],
+    links: Links | None = None,
+    now: datetime | None = None,
+) -> list[Entry]:
+    """Reminders and escalations, replies, evidence, approvals and due dates of the
+    assignments `units` names (id → unit), oldest first."""
     if not units:
         return []
     ids = sorted(units)
     entries = _reminders(session, rules, ids, units)
     entries += _audit_entries(session, ids, units)
     entries += _due_entries(session, tz, ids, units)
+    entries += _evidence_entries(session, ids, units, links, now)
     entries.sort(key=lambda e: (e.at, _KIND_ORDER.get(e.kind, 9)))
     return entries
 
 
-_KIND_ORDER = {"due": 0, "reminder": 1, "reply": 2, "approval": 3, "other": 4}
+_KIND_ORDER = {"due": 0, "reminder": 1, "evidence": 2, "reply": 3, "approval": 4, "other": 5}
 
 
 def _reminders(
@@ -252,6 +273,37 @@ def _due_entries(
                 unit=units[point.assignment_id],
                 note=state,
                 day=point.due_date,
+            )
+        )
+    return entries
+
+
+def _evidence_entries(
+    session: Session,
+    ids: Sequence[int],
+    units: dict[int, str],
+    links: Links | None,
+    now: datetime | None,
+) -> list[Entry]:
+    """Each evidence file: its name, size and state (a returned one with the reason)."""
+    files = session.scalars(
+        select(Evidence).where(Evidence.assignment_id.in_(ids)).order_by(Evidence.id)
+    )
+    entries = []
+    for file in files:
+        state = EVIDENCE_STATES.get(file.state, file.state)
+        note = f"{size_text(file.size)} · {state}" + (f"：{file.note}" if file.note else "")
+        link = links.evidence(file.id, now) if links is not None and now is not None else None
+        entries.append(
+            Entry(
+                at=file.created_at,
+                kind="evidence",
+                title="提交佐证材料",
+                unit=units[file.assignment_id],
+                actor=file.actor,
+                text=file.name,
+                note=note,
+                link=link,
             )
         )
     return entries

@@ -327,7 +327,9 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
         if "\x00" in number:  # no task number holds it; PostgreSQL would refuse the query
             return dash.not_found(f"任务 #{number.replace(chr(0), '')}")
         with dash.session() as session:
-            task = task_pages.task_page(session, dash.rules(), dash.tz, number)
+            task = task_pages.task_page(
+                session, dash.rules(), dash.tz, number, ctx.composer.links, ctx.clock()
+            )
         if task is None:
             return dash.not_found(f"任务 #{number}")
         return dash.page("task.html", here="tasks", page=task)

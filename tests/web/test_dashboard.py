@@ -38,7 +38,8 @@ from tests.support.dashboard import (
     dashboard_settings,
     web_context,
 )
-from tests.support.engine import writer_sessions
+from tests.support.engine import import_plan, writer_sessions
+from tests.support.review import BASE, assignment_of, make_evidence, review_settings
 
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what this project has
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
@@ -519,3 +520,20 @@ def test_a_nul_in_the_address_is_not_found_rather_than_a_database_error(
     client: TestClient, path: str, status: int
 ) -> None:
     assert client.get(path).status_code == status
+
+
+def test_a_task_page_shows_the_evidence_with_its_link_and_escaped_name(
+    sessions: sessionmaker[Session], http: httpx.Client, tmp_path: Path
+) -> None:
+    import_plan(sessions, tmp_path)
+    with sessions.begin() as session:
+        lead = assignment_of(session, "市住建局")
+        make_evidence(session, lead, NOW, name="<b>现场照片</b>.jpg", size=3 * 1024 * 1024)
+    app = dashboard_app(web_context(review_settings(), sessions, http, NOW))
+    with TestClient(app) as client:
+        page = get(client, "/tasks/1")
+
+    assert "佐证" in page
+    assert f"{escape('<b>现场照片</b>.jpg')}</a>" in page
+    assert f'<a href="{BASE}/e/' in page
+    assert "3.0 MB · 待审" in page
