@@ -7,6 +7,8 @@
 - 进展情况: each unit's latest report (`reply.progress`, `reply.complete`) up to that day,
   one line per unit that reported, lead first — 「市发改委（60%，10月26日）：已完成项目立项」,
   「市住建局（申请办结，11月4日）：已建成」 — or 「尚未报送」;
+- 佐证材料: each unit's evidence files sent by that day and not returned by then, one line
+  per unit — 「市住建局（2份）：现场照片.jpg、验收报告.pdf」 — or 「无」;
 - 状态: the task's status over its assignments not withdrawn (domain/lifecycle.task_status);
 - 灯: the worst light of the task's open deadlines and milestones, by the reminder ladder
   (schedules/default.toml): each ladder level with a `light` applies once its day is
@@ -36,10 +38,11 @@ from bot.domain.lifecycle import PAUSED, REPORTS, Status, task_status
 from bot.domain.rules import Level, Rules
 from bot.present.labels import LIGHT_FILLS, LIGHT_NAMES, LIGHTS, STATUS_NAMES
 from bot.present.sheets import Column, Sheet
-from bot.store.models import Assignment, AuditEvent, Plan, Task
+from bot.store.models import Assignment, AuditEvent, Evidence, Plan, Task
 from bot.supervise.history import History
 
 NOT_REPORTED = "尚未报送"
+NO_EVIDENCE = "无"
 
 
 @dataclass(frozen=True)
@@ -62,6 +65,7 @@ class ProgressRow:
     responsibility: str
     status: str  # a key of STATUS_NAMES
     light: str  # green | yellow | red
+    evidence: tuple[str, ...] = ()  # 「市住建局（2份）：a.jpg、b.pdf」, one per unit
 
 
 @dataclass(frozen=True)
@@ -161,12 +165,14 @@ def progress_table(
         if timeline.id in owners:
             by_task[owners[timeline.id]].append(index)
     latest = _latest_reports(session, plan, until)
+    files = _evidence_names(session, plan, until)
     rows: list[ProgressRow] = []
     for task in tasks:
         text, responsibility, active = then[task.id]
         if not active:
             continue
         reports: list[tuple[bool, int, UnitReport]] = []
+        evidence: list[tuple[bool, int, str]] = []
         statuses: list[str] = []
         due_days: list[date] = []
         for index in by_task[task.id]:
@@ -180,6 +186,9 @@ def progress_table(
                 action, at, detail = latest[timeline.id]
                 report = _unit_report(timeline.unit, lead, action, at.astimezone(tz), detail)
                 reports.append((not lead, timeline.id, report))
+            if names := files.get(timeline.id):
+                line = f"{timeline.unit}（{len(names)}份）：{'、'.join(names)}"
+                evidence.append((not lead, timeline.id, line))
             if state.status in PAUSED:
                 continue
             due_days.append(adjust_due(state.deadline, rules.non_working_day, calendar))
@@ -197,6 +206,7 @@ def progress_table(
                 responsibility=responsibility_text(responsibility),
                 status=task_status(statuses, bool(shown)),
                 light=task_light(due_days, as_of, rules.ladder, calendar),
+                evidence=tuple(line for *_, line in sorted(evidence)),
             )
         )
     return ProgressTable(plan.title or plan.key, as_of, tuple(rows))
@@ -277,10 +287,29 @@ def _latest_reports(
     return latest
 
 
+def _evidence_names(session: Session, plan: Plan, until: datetime) -> dict[int, list[str]]:
+    """Each assignment's evidence file names sent before `until`, less those returned by
+    then, oldest first."""
+    query = (
+        select(Evidence.assignment_id, Evidence.name, Evidence.state, Evidence.decided_at)
+        .join(Assignment, Evidence.assignment_id == Assignment.id)
+        .join(Task, Assignment.task_id == Task.id)
+        .where(Task.plan_id == plan.id, Evidence.created_at < until)
+        .order_by(Evidence.created_at, Evidence.id)
+    )
+    names: dict[int, list[str]] = defaultdict(list)
+    for assignment, name, state, decided in session.execute(query):
+        if state == "returned" and decided is not None and decided < until:
+            continue
+        names[assignment].append(name)
+    return names
+
+
 PROGRESS_COLUMNS = (
     Column("序号", 8),
     Column("内容与要求", 50),
     Column("进展情况", 60),
+    Column("佐证材料", 30),
     Column("责任单位", 30),
     Column("状态", 10),
     Column("灯", 6, fills=LIGHT_FILLS),
@@ -295,6 +324,7 @@ def progress_sheet(table: ProgressTable) -> Sheet:
             row.number,
             row.text,
             progress_text(row.reports, year),
+            "\n".join(row.evidence) or NO_EVIDENCE,
             row.responsibility,
             STATUS_NAMES[row.status],
             LIGHT_NAMES[row.light],

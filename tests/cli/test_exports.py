@@ -27,13 +27,14 @@ from tests.support.story import Story
 
 pytestmark = pytest.mark.slow  # each test lives the ranking story through October
 
-HEADER = ["序号", "内容与要求", "进展情况", "责任单位", "状态", "灯"]
+HEADER = ["序号", "内容与要求", "进展情况", "佐证材料", "责任单位", "状态", "灯"]
 TITLE = "2020年重点工作任务责任分解 进展情况（截至2020年10月31日）"
 OCTOBER_ROWS = [
     [
         "1",
         "新增公共停车位 1000 个。10月底前完成。",
         "市住建局（80%，10月20日）：主体完工\n市财政局（10月22日）：资金已拨付",
+        "无",
         "牵头：市住建局；配合：市财政局",
         "推进中",
         "绿",
@@ -42,6 +43,7 @@ OCTOBER_ROWS = [
         "2",
         "建设小干岛中央商务区。",
         "市发改委（10%，9月28日）：完成选址",
+        "无",
         "牵头：市发改委",
         "推进中",
         "绿",
@@ -103,11 +105,11 @@ def test_progress_as_csv_and_md(duban: Duban, out: Path) -> None:
     succeeds(duban("export", "progress", "-o", out / "p.md", *day))
     lines = (out / "p.md").read_text(encoding="utf-8").splitlines()
     assert lines[0] == f"# {TITLE}"
-    assert lines[2] == "| 序号 | 内容与要求 | 进展情况 | 责任单位 | 状态 | 灯 |"
+    assert lines[2] == "| 序号 | 内容与要求 | 进展情况 | 佐证材料 | 责任单位 | 状态 | 灯 |"
     assert lines[4] == (
         "| 1 | 新增公共停车位 1000 个。10月底前完成。 "
         "| 市住建局（80%，10月20日）：主体完工<br>市财政局（10月22日）：资金已拨付 "
-        "| 牵头：市住建局；配合：市财政局 | 推进中 | 绿 |"
+        "| 无 | 牵头：市住建局；配合：市财政局 | 推进中 | 绿 |"
     )
     assert len(lines) == 6
 
@@ -119,9 +121,9 @@ def test_as_of_before_and_after_a_reply(duban: Duban, out: Path) -> None:
 
     before, after = progress("2020-09-22"), progress("2020-09-23")
     assert [r[2] for r in before] == ["尚未报送", "尚未报送"]
-    assert [r[4] for r in before] == ["未启动", "未启动"]
+    assert [r[HEADER.index("状态")] for r in before] == ["未启动", "未启动"]
     assert [r[2] for r in after] == ["市住建局（50%，9月23日）：已开工", "尚未报送"]
-    assert [r[4] for r in after] == ["推进中", "未启动"]
+    assert [r[HEADER.index("状态")] for r in after] == ["推进中", "未启动"]
     assert progress("2020-10-21")[0][2] == "市住建局（80%，10月20日）：主体完工"
     assert progress("2020-10-22")[0][2] == OCTOBER_ROWS[0][2]
 
@@ -129,7 +131,7 @@ def test_as_of_before_and_after_a_reply(duban: Duban, out: Path) -> None:
 def test_progress_as_of_today_shows_the_overdue_lights(duban: Duban, out: Path) -> None:
     succeeds(duban("export", "progress", "-o", out / "today.csv"))
     # Task 1 was due 2020-10-31 and task 2 by the year end: neither closed since.
-    assert [row[5] for row in csv_rows(out / "today.csv")[1:]] == ["红", "红"]
+    assert [row[HEADER.index("灯")] for row in csv_rows(out / "today.csv")[1:]] == ["红", "红"]
 
 
 def test_progress_replaces_an_existing_file(duban: Duban, out: Path) -> None:

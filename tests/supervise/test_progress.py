@@ -31,12 +31,13 @@ from bot.supervise.progress import (
     task_light,
 )
 from tests.support.engine import TZ, local
+from tests.support.review import assignment_of, make_evidence
 from tests.support.story import Story
 
 pytestmark = pytest.mark.slow  # the ranking story, months of it, in most tests
 
 CALENDAR = WorkCalendar()
-HEADER = ["序号", "内容与要求", "进展情况", "责任单位", "状态", "灯"]
+HEADER = ["序号", "内容与要求", "进展情况", "佐证材料", "责任单位", "状态", "灯"]
 TASK1 = "新增公共停车位 1000 个。10月底前完成。"
 TASK2 = "建设小干岛中央商务区。"
 BOTH = "牵头：市住建局；配合：市财政局"
@@ -60,8 +61,8 @@ def column(rows: list[tuple[str, ...]], name: str) -> list[str]:
 
 def test_the_table_before_any_reply(story: Story, sessions: sessionmaker[Session]) -> None:
     assert table(sessions, "2020-09-22") == [
-        ("1", TASK1, "尚未报送", BOTH, "未启动", "绿"),
-        ("2", TASK2, "尚未报送", "牵头：市发改委", "未启动", "绿"),
+        ("1", TASK1, "尚未报送", "无", BOTH, "未启动", "绿"),
+        ("2", TASK2, "尚未报送", "无", "牵头：市发改委", "未启动", "绿"),
     ]
 
 
@@ -72,11 +73,12 @@ def test_each_units_latest_report_lead_first(story: Story, sessions: sessionmake
             "1",
             TASK1,
             "市住建局（80%，10月20日）：主体完工\n市财政局（10月22日）：资金已拨付",
+            "无",
             BOTH,
             "推进中",
             "绿",
         ),
-        ("2", TASK2, "市发改委（10%，9月28日）：完成选址", "牵头：市发改委", "推进中", "绿"),
+        ("2", TASK2, "市发改委（10%，9月28日）：完成选址", "无", "牵头：市发改委", "推进中", "绿"),
     ]
 
 
@@ -276,3 +278,28 @@ def test_tasks_are_in_document_order(story: Story, sessions: sessionmaker[Sessio
         for task in session.scalars(select(Task)):
             task.seq = 10 - task.seq
     assert column(table(sessions, "2020-09-22"), "序号") == ["2", "1"]
+
+
+def test_the_evidence_column_lists_each_units_files_not_returned_by_the_day(
+    story: Story, sessions: sessionmaker[Session]
+) -> None:
+    story.october()
+    with sessions.begin() as session:
+        lead, co = assignment_of(session, "市住建局"), assignment_of(session, "市财政局")
+        make_evidence(session, co, local("2020-10-22T10:00"), name="拨付凭证.pdf")
+        make_evidence(session, lead, local("2020-10-26T10:00"), name="照片1.jpg")
+        make_evidence(session, lead, local("2020-10-27T10:00"), name="照片2.jpg")
+        blurred = make_evidence(session, lead, local("2020-10-27T11:00"), name="模糊.jpg")
+        blurred.state, blurred.note = "returned", "不清晰"
+        blurred.decided_at = local("2020-10-29T10:00")
+
+    assert column(table(sessions, "2020-10-26"), "佐证材料") == [
+        "市住建局（1份）：照片1.jpg\n市财政局（1份）：拨付凭证.pdf",
+        "无",
+    ]
+    assert column(table(sessions, "2020-10-28"), "佐证材料")[0].startswith(
+        "市住建局（3份）：照片1.jpg、照片2.jpg、模糊.jpg\n"
+    )
+    assert column(table(sessions, "2020-10-29"), "佐证材料")[0].startswith(
+        "市住建局（2份）：照片1.jpg、照片2.jpg\n"
+    )
