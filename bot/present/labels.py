@@ -31,6 +31,8 @@ ROLE_NAMES = {"lead": "牵头", "co": "配合"}
 POINT_KINDS = {"report": "报送进展", "deadline": "办结期限", "milestone": "节点"}
 # What is due, as a reminder words it: 「请于…前报送进展」「…前办结」.
 DUE_WHAT = {"report": "报送进展", "deadline": "办结", "milestone": "节点"}
+# An evidence file (佐证材料) as the reviewer left it.
+EVIDENCE_STATES = {"submitted": "待审核", "accepted": "已认可", "returned": "已退回"}
 POINT_STATES = {"open": "未了结", "resolved": "已了结", "missed": "未按期报送"}
 RESOLUTIONS = {
     "reported": "已报送",
@@ -77,8 +79,6 @@ APPROVAL_ACTIONS: dict[str, str] = {
     Event.APPROVE_EXTENSION: "同意延期",
     Event.REJECT_EXTENSION: "驳回延期",
 }
-# Evidence (佐证材料) as the review page, the timeline and the export show its state.
-EVIDENCE_STATES = {"submitted": "待审", "accepted": "已采纳", "returned": "已退回"}
 OTHER_ACTIONS = {"followup.ack": "收到后未报进展，已再次询问"}
 TIMELINE_ACTIONS: dict[str, str] = {**REPLY_ACTIONS, **APPROVAL_ACTIONS, **OTHER_ACTIONS}
 

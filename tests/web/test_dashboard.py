@@ -536,4 +536,4 @@ def test_a_task_page_shows_the_evidence_with_its_link_and_escaped_name(
     assert "佐证" in page
     assert f"{escape('<b>现场照片</b>.jpg')}</a>" in page
     assert f'<a href="{BASE}/e/' in page
-    assert "3.0 MB · 待审" in page
+    assert "3.0 MB · 待审核" in page
