@@ -1,0 +1,86 @@
+"""A headless Chromium for the end-to-end tests (Debian's chromium and chromium-driver,
+driven by Selenium) and the web app served for real by uvicorn on a free port.
+
+Without /usr/bin/chromium or /usr/bin/chromedriver (or Selenium) `MISSING` says why; a test
+module skips then, unless DUBAN_REQUIRE_BROWSER=1 (as .ci/run sets)."""
+
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMEDRIVER = Path("/usr/bin/chromedriver")
+REQUIRED = os.environ.get("DUBAN_REQUIRE_BROWSER", "") not in ("", "0")
+PHONE = {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
+
+
+def _missing() -> str | None:
+    absent = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
+    if absent:
+        return f"no browser: {', '.join(absent)} missing (apt-get install chromium chromium-driver)"
+    try:
+        import selenium  # noqa: F401
+    except ImportError:
+        return "selenium is not installed (pip install -e '.[dev]')"
+    return None
+
+
+MISSING = _missing()
+
+
+@contextmanager
+def chromium(profile: Path) -> Iterator[Any]:
+    """A headless Chromium (a selenium `webdriver.Chrome`) on a phone-sized screen."""
+    from selenium import webdriver
+    from selenium.webdriver.chrome.service import Service
+
+    options = webdriver.ChromeOptions()
+    options.binary_location = str(CHROMIUM)
+    for argument in (
+        "--headless=new",
+        "--no-sandbox",
+        "--disable-dev-shm-usage",
+        "--disable-gpu",
+        "--lang=zh-CN",
+        f"--user-data-dir={profile}",
+    ):
+        options.add_argument(argument)
+    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
+    browser.set_page_load_timeout(30)
+    browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
+    try:
+        yield browser
+    finally:
+        browser.quit()
+
+
+@contextmanager
+def served(app: Any, port: int) -> Iterator[str]:
+    """`app` served by uvicorn on 127.0.0.1:`port` in a thread; its base URL."""
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
+    thread = threading.Thread(target=server.run, name="web", daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 10
+    while not server.started:
+        assert thread.is_alive(), "the server stopped"
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+        assert not thread.is_alive(), "the server did not stop"
+
+
+def page_width(browser: Any) -> int:
+    """How wide the page's content is, in CSS pixels (more than 375: it scrolls sideways)."""
+    return int(browser.execute_script("return document.documentElement.scrollWidth"))
