@@ -84,3 +84,13 @@ def served(app: Any, port: int) -> Iterator[str]:
 def page_width(browser: Any) -> int:
     """How wide the page's content is, in CSS pixels (more than 375: it scrolls sideways)."""
     return int(browser.execute_script("return document.documentElement.scrollWidth"))
+
+
+def found(browser: Any, css: str, timeout: float = 10) -> Any:
+    """The first element matching `css`, once the page shows one (a form's answer loads
+    after the click returns)."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    WebDriverWait(browser, timeout).until(lambda b: b.find_elements(By.CSS_SELECTOR, css))
+    return browser.find_element(By.CSS_SELECTOR, css)
