@@ -221,7 +221,11 @@ class Dashboard:
     # -- answers ---------------------------------------------------------------------------
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
-        html = self.env.get_template(template).render(office=self.ctx.composer.office, **context)
+        # The office's 待审 link, only where only the office looks: pages behind the token.
+        private = self.token and status < 400
+        review = private and self.ctx.composer.links.review("office", None, self.ctx.clock())
+        context = {"office": self.ctx.composer.office, "review_url": review or "", **context}
+        html = self.env.get_template(template).render(**context)
         return secured(HTMLResponse(html, status_code=status))
 
     def message(self, status: int, title: str, text: str, **context: Any) -> Response:

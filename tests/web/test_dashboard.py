@@ -537,3 +537,21 @@ def test_a_task_page_shows_the_evidence_with_its_link_and_escaped_name(
     assert f"{escape('<b>现场照片</b>.jpg')}</a>" in page
     assert f'<a href="{BASE}/e/' in page
     assert "3.0 MB · 待审核" in page
+
+
+@pytest.mark.parametrize("token", [TOKEN, ""], ids=["private", "open"])
+def test_only_a_private_dashboard_links_the_offices_review_page(
+    sessions: sessionmaker[Session], http: httpx.Client, tmp_path: Path, token: str
+) -> None:
+    import_plan(sessions, tmp_path)
+    settings = review_settings()
+    settings = settings.model_copy(update={"web": settings.web.model_copy(update={"token": token})})
+    with TestClient(dashboard_app(web_context(settings, sessions, http, NOW))) as client:
+        refused = client.get("/tasks")
+        page = get(client, f"/tasks?token={TOKEN}" if token else "/tasks")
+
+    assert ('id="review-link"' in page) is bool(token)
+    assert 'id="review-link"' not in refused.text
+    if token:
+        link = page.split('id="review-link"')[0].rsplit('href="', 1)[1].split('"')[0]
+        assert link.startswith(f"{BASE}/v/")
