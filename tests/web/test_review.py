@@ -4,6 +4,7 @@ the one-time forms, and what a bad link or form gets. Served by a TestClient."""
 
 from __future__ import annotations
 
+import logging
 import warnings
 from collections.abc import Iterator
 from datetime import timedelta
@@ -223,13 +224,18 @@ def test_the_office_approves_an_extension(
     ids=["forged", "another purpose", "expired", "nobody", "malformed"],
 )
 def test_a_bad_link_gets_a_chinese_403_and_changes_nothing(
-    client: TestClient, requested: sessionmaker[Session], token: str
+    client: TestClient,
+    requested: sessionmaker[Session],
+    token: str,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     before = events(requested)
+    caplog.set_level(logging.DEBUG)
 
     assert "该链接无效或已过期" in page(client, f"/v/{token}", 403)
     assert "该链接无效或已过期" in submit(client, f"/v/{token}", "x", 403)
     assert events(requested) == before
+    assert token not in caplog.text  # counted, never logged
 
 
 def test_a_form_from_another_reviewers_page_is_refused(
