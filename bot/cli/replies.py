@@ -1,4 +1,5 @@
-"""`duban serve` (the web app alone) and `duban reply --as` (a reply the office enters)."""
+"""`duban serve` (the web app alone), `duban reply --as` (a reply the office enters) and
+`duban review-link` (the office's or a supervisor's 待审 page, bot/web/review.py)."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
+from sqlalchemy import select
 
 from bot.app.daemon import run_web
 from bot.app.errors import DubanError
@@ -17,6 +19,7 @@ from bot.engine.simulate import parse_moment
 from bot.replies.identity import People
 from bot.replies.inbox import enter_reply
 from bot.store import queries
+from bot.store.models import Supervisor
 from bot.web.serve import make_server, web_context
 
 
@@ -71,6 +74,29 @@ def reply_command(
         raise typer.Exit(1)
 
 
+@reports_errors
+def review_link_command(
+    ctx: typer.Context,
+    supervisor: Annotated[
+        str | None, typer.Option("--supervisor", help="分管领导姓名（默认：督办机构本身）。")
+    ] = None,
+) -> None:
+    """打印督办机构或某位分管领导的待审页面链接（办结、延期申请在此办理）。"""
+    settings = settings_of(ctx)
+    links = composer_of(settings).links
+    if not links.enabled:
+        raise DubanError("未配置 web.public_url 或 report.secret，无法生成待审链接")
+    person = None
+    if supervisor is not None:
+        with sessions_of(ctx)() as session:
+            person = session.scalar(select(Supervisor.id).where(Supervisor.name == supervisor))
+        if person is None:
+            raise DubanError(f"没有名为「{supervisor}」的分管领导，请核对单位名录")
+    link = links.review("supervisor" if person else "office", person, datetime.now(UTC))
+    out.print(link, markup=False, soft_wrap=True)
+
+
 def register(app: typer.Typer) -> None:
     app.command("serve")(serve_command)
     app.command("reply")(reply_command)
+    app.command("review-link")(review_link_command)

@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from bot.domain.tokens import verify
 from bot.replies.keywords import help_text
 from bot.store import database
 from bot.store.models import Assignment, AuditEvent, Message
@@ -212,3 +213,31 @@ def test_serve_refuses_a_port_outside_the_tcp_range(duban: Duban) -> None:
     result = duban("serve", "--port", "99999")
     assert result.exit_code == 2
     assert "65535" in result.output
+
+
+# --- review-link ---------------------------------------------------------------------------
+
+LINKED = {"DUBAN_WEB__PUBLIC_URL": "https://duban.example.gov.cn", "DUBAN_REPORT__SECRET": "k" * 32}
+
+
+def test_review_link_prints_the_offices_page_and_a_supervisors(db_url: str, tmp_path: Path) -> None:
+    directory = write_directory(tmp_path, everywhere=False)
+    duban = make_duban(db_url, DUBAN_DIRECTORY__PATH=str(directory), **LINKED)
+    succeeds(duban("import", write_plan(tmp_path)))
+    now = datetime.now(UTC)
+
+    office = succeeds(duban("review-link")).stdout.strip()
+    leader = succeeds(duban("review-link", "--supervisor", "李明")).stdout.strip()
+
+    key = LINKED["DUBAN_REPORT__SECRET"].encode()
+    assert office.startswith("https://duban.example.gov.cn/v/")
+    assert verify(key, office.rsplit("/", 1)[1], "review", now).subject == ("office",)
+    assert verify(key, leader.rsplit("/", 1)[1], "review", now).subject[0] == "supervisor"
+    assert "没有名为「张三」的分管领导" in fails_with_one_line(
+        duban("review-link", "--supervisor", "张三")
+    )
+
+
+def test_review_link_says_what_is_missing_without_links(db_url: str) -> None:
+    duban = make_duban(db_url)
+    assert "未配置 web.public_url 或 report.secret" in fails_with_one_line(duban("review-link"))
