@@ -4,15 +4,17 @@ to the unit."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from pathlib import Path
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.domain.tokens import verify
-from bot.store.models import AuditEvent, Evidence, Message
+from bot.platforms.formats import Formats, MessageFormat
+from bot.store.models import AuditEvent, Evidence, Message, Supervisor
 from tests.support.engine import apply_reply, import_plan, local
 from tests.support.review import BASE, COMPOSER, SECRET, assignment_of, make_evidence
 
@@ -130,3 +132,24 @@ def test_a_rejected_extension_tells_the_unit_why(planned: sessionmaker[Session])
     [told] = messages(planned, "decision")
     assert told.recipient_name == "市发改委"
     assert "延期申请未获同意，原因：理由不充分" in told.text
+
+
+def test_what_users_wrote_is_escaped_for_a_markdown_channel(
+    planned: sessionmaker[Session],
+) -> None:
+    with planned.begin() as session:
+        session.execute(update(Supervisor).where(Supervisor.name == "赵华").values(channel="zh"))
+    formats = Formats(
+        {"console": MessageFormat("console"), "zh": MessageFormat("wecom", "markdown")}
+    )
+    composer = replace(COMPOSER, formats=formats)
+    with_photo(planned, name="[点我](http://evil.example) @all.jpg")
+    with planned.begin() as session:
+        apply_reply(session, "市住建局", "完成 #1 **已建成** @all", ASKED, composer=composer)
+
+    [request] = messages(planned, "request")
+    assert request.channel == "zh"
+    assert "@all" not in request.text
+    assert "](http://evil.example)" not in request.text
+    assert "＊＊已建成＊＊" in request.text
+    assert f"]({BASE}/e/" in request.text  # the file's own link is a link
