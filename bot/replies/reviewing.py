@@ -1,9 +1,10 @@
 """Who reviews a unit's request, what they are told, and what the decision does to the
 evidence (佐证材料).
 
-A closure (完成) or extension (延期) request goes to the item's supervisor
-(`lifecycle.supervisor_of`), else the office, with the evidence submitted for the task —
-file names, sizes and their links — and the reviewer's own review page (bot/web/review.py).
+A closure (完成) or extension (延期) request goes to whoever may decide it — the task's
+supervisor, else the lead unit's (as `apply.oversees` allows), else the office — with the
+evidence submitted for the task (file names, sizes and their links) and the reviewer's own
+review page (bot/web/review.py).
 确认办结 accepts the task's submitted evidence; 退回 returns the unit's with the reason as
 its note, and the unit hears the reason, as it does for 驳回延期.
 """
@@ -21,17 +22,32 @@ from bot.delivery.render import due_label, render
 from bot.domain.lifecycle import Status, supervisor_of
 from bot.platforms.formats import MessageFormat
 from bot.present.labels import size_text
-from bot.store.models import Assignment, DuePoint, Evidence
+from bot.store.models import Assignment, DuePoint, Evidence, Supervisor, Unit
 
 SUBMITTED, ACCEPTED, RETURNED = "submitted", "accepted", "returned"
 
 
 def reviewer_of(composer: Composer, assignment: Assignment) -> Recipient:
     """The item's supervisor (the task's, else the unit's, else the lead unit's), else the
-    office: who hears of its blockers and reviews its requests."""
+    office: who hears of its blockers."""
     task = assignment.task
-    lead = next((a.unit for a in task.assignments if a.role == "lead"), assignment.unit)
-    supervisor = supervisor_of(task.supervisor, assignment.unit.supervisor, lead.supervisor)
+    lead = _lead_unit(assignment)
+    return _recipient(
+        composer, supervisor_of(task.supervisor, assignment.unit.supervisor, lead.supervisor)
+    )
+
+
+def approver_of(composer: Composer, assignment: Assignment) -> Recipient:
+    """Who decides the item's requests: the task's supervisor, else the lead unit's — those
+    `apply.oversees` lets approve — else the office."""
+    return _recipient(composer, assignment.task.supervisor or _lead_unit(assignment).supervisor)
+
+
+def _lead_unit(assignment: Assignment) -> Unit:
+    return next((a.unit for a in assignment.task.assignments if a.role == "lead"), assignment.unit)
+
+
+def _recipient(composer: Composer, supervisor: Supervisor | None) -> Recipient:
     if supervisor is None:
         return composer.office_recipient
     return Recipient(
@@ -105,7 +121,7 @@ def tell_reviewer(
     """Queues the request of `assignment` (closure, or extension to `wanted`) to its
     reviewer, with the task's submitted evidence and the reviewer's review link."""
     task = assignment.task
-    recipient = reviewer_of(composer, assignment)
+    recipient = approver_of(composer, assignment)
     active = [a.id for a in task.assignments if a.status != Status.WITHDRAWN]
     files = shown_evidence(composer, evidence_of(session, active), now) if not wanted else []
     person = recipient.id if recipient.kind == "supervisor" else None

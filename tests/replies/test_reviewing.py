@@ -153,3 +153,13 @@ def test_what_users_wrote_is_escaped_for_a_markdown_channel(
     assert "](http://evil.example)" not in request.text
     assert "＊＊已建成＊＊" in request.text
     assert f"]({BASE}/e/" in request.text  # the file's own link is a link
+
+
+def test_a_co_units_extension_goes_to_whoever_may_approve_it(
+    planned: sessionmaker[Session],
+) -> None:
+    # 市财政局 helps on task 1 and is 李明's, but 赵华 oversees the lead 市住建局: hers to decide.
+    reply(planned, "市财政局", "延期 #1 2020-12-31 资金拨付延后", ASKED)
+
+    [request] = messages(planned, "request")
+    assert request.recipient_name == "赵华"
