@@ -137,14 +137,26 @@ class Review:
         reason = form.get("reason", "").strip()[:MAX_REASON]
         if decision in NEEDS_REASON and not reason:
             return self.show(token, reviewer, now, f"请填写{NEEDS_REASON[decision]}。", 400)
+        notice, status = self._apply(reviewer, assignment_id, decision, reason, given, now)
+        return self.show(token, reviewer, now, notice, status)
+
+    def _apply(
+        self,
+        reviewer: Reviewer,
+        assignment_id: int | str,
+        decision: str,
+        reason: str,
+        form_token: str,
+        now: datetime,
+    ) -> tuple[str, int]:
+        """The form used once, its decision applied in one transaction: the answer and status."""
         with self.ctx.sessions.begin() as session:
             assignment = session.get(Assignment, assignment_id)
-            once = {"key": f"{FORM}:{fingerprint(given)}", "created_at": now}
-            if assignment is None or not insert_ignoring_duplicates(
-                session, OnceKey, [once], returning="key"
-            ):
-                notice = "该表单已提交过，未重复处理。" if assignment else "该事项已不存在。"
-                return self.show(token, reviewer, now, notice, 409)
+            if assignment is None:
+                return "该事项已不存在。", 409
+            once = {"key": f"{FORM}:{fingerprint(form_token)}", "created_at": now}
+            if not insert_ignoring_duplicates(session, OnceKey, [once], returning="key"):
+                return "该表单已提交过，未重复处理。", 409
             task = assignment.task
             command = Command(DECISIONS[decision], task=task.number, text=reason)
             outcome = apply_command(
@@ -156,7 +168,7 @@ class Review:
                 channel="web-form",
                 composer=self.ctx.composer,
             )
-        return self.show(token, reviewer, now, outcome.reply, 200 if outcome.changed else 409)
+        return outcome.reply, 200 if outcome.changed else 409
 
     def page(self, template: str, status: int, **context: object) -> Response:
         html = self.env.get_template(template).render(
