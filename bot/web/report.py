@@ -49,7 +49,7 @@ from bot.present.links import EVIDENCE, PATHS, REPORT
 from bot.replies.apply import Actor, Outcome, apply_command
 from bot.replies.keywords import MAX_LENGTH, Command, checked_command
 from bot.store.database import insert_ignoring_duplicates
-from bot.store.models import DuePoint, Evidence, OnceKey, Plan, Task, Unit
+from bot.store.models import Assignment, DuePoint, Evidence, OnceKey, Plan, Task, Unit
 from bot.supervise.task_page import timeline
 from bot.web.context import WebContext
 from bot.web.dashboard import environment, secured
@@ -155,10 +155,10 @@ class ReportPages:
         unit_id, point_id = subject
         row = session.execute(
             select(DuePoint, Unit, Task, Plan)
-            .join(DuePoint.assignment)
-            .join(Unit)
-            .join(Task)
-            .join(Plan)
+            .join(Assignment, DuePoint.assignment_id == Assignment.id)
+            .join(Unit, Assignment.unit_id == Unit.id)
+            .join(Task, Assignment.task_id == Task.id)
+            .join(Plan, Task.plan_id == Plan.id)
             .where(DuePoint.id == point_id)
         ).first()
         if row is None:
@@ -191,7 +191,7 @@ class ReportPages:
                 "point": item.point,
                 "what": due_what(item.point.kind, item.point.name),
                 "kind": POINT_KINDS.get(item.point.kind, item.point.kind),
-                "status": STATUS_NAMES[assignment.status],
+                "state": STATUS_NAMES[assignment.status],
                 "progress": assignment.progress,
                 "lead": assignment.role == "lead",
                 "deadline": deadline_of(assignment, item.task, item.plan),
