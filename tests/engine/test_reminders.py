@@ -1,0 +1,85 @@
+"""The link to the report page in each unit's reminder: per unit and item, in the message's
+items (for cards) and its text (a markdown link, or the bare address), never in what a
+leader or the office reads (the link acts as the unit), and none while links are off."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import pytest
+from sqlalchemy import Engine, select
+from sqlalchemy.orm import Session, sessionmaker
+
+from bot.app.runtime import Runtime
+from bot.delivery.compose import Composer
+from bot.domain.tokens import verify
+from bot.platforms.formats import Formats, MessageFormat
+from bot.present.links import Links
+from bot.store.models import DuePoint, Message, Unit
+from tests.support.engine import import_plan, local, make_runtime, working_mornings, writer_sessions
+from tests.support.report import PUBLIC_URL, SECRET
+
+LINKS = Links(PUBLIC_URL, SECRET.encode(), 30)
+
+
+@pytest.fixture
+def sessions(engine: Engine, tmp_path: Path) -> sessionmaker[Session]:
+    factory = writer_sessions(engine)
+    import_plan(factory, tmp_path)
+    return factory
+
+
+def runtime_with(sessions: sessionmaker[Session], composer: Composer) -> Runtime:
+    return replace(make_runtime(sessions), composer=composer)
+
+
+def messages(sessions: sessionmaker[Session]) -> list[Message]:
+    with sessions() as session:
+        return list(session.scalars(select(Message).order_by(Message.id)))
+
+
+def test_each_units_reminder_links_each_item_to_its_report_page(
+    sessions: sessionmaker[Session],
+) -> None:
+    runtime_with(sessions, Composer(links=LINKS)).cycle(local("2020-09-22T09:00"))
+    sent = messages(sessions)
+    assert len(sent) == 3
+    with sessions() as session:
+        units = {u.name: u.id for u in session.scalars(select(Unit))}
+        for message in sent:
+            (item,) = message.items
+            link = item["link"]
+            assert link.startswith(f"{PUBLIC_URL}/r/")
+            assert f"在线填报：{link}" in message.text
+            claims = verify(LINKS.key, link.rsplit("/", 1)[1], "report", local("2020-09-22T09:00"))
+            unit_id, point_id = claims.subject
+            assert unit_id == units[message.recipient_name]
+            point = session.get_one(DuePoint, point_id)
+            assert point.assignment.unit_id == unit_id
+
+
+def test_a_markdown_channel_gets_a_markdown_link(sessions: sessionmaker[Session]) -> None:
+    formats = Formats({"console": MessageFormat("console", "markdown")})
+    runtime_with(sessions, Composer(formats, links=LINKS)).cycle(local("2020-09-22T09:00"))
+    for message in messages(sessions):
+        assert f"[在线填报]({message.items[0]['link']})" in message.text
+
+
+def test_leaders_and_the_office_get_no_units_link(sessions: sessionmaker[Session]) -> None:
+    runtime = runtime_with(sessions, Composer(links=LINKS))
+    for morning in working_mornings(date(2020, 9, 22), date(2020, 11, 6), runtime.calendar):
+        runtime.cycle(morning)
+    to_leaders = [m for m in messages(sessions) if m.recipient_kind != "unit"]
+    assert to_leaders, "the ladder reached a leader or the office"
+    for message in to_leaders:
+        assert all("link" not in item for item in message.items)
+        assert "/r/" not in message.text
+
+
+def test_no_link_while_links_are_off(sessions: sessionmaker[Session]) -> None:
+    runtime_with(sessions, Composer()).cycle(local("2020-09-22T09:00"))
+    for message in messages(sessions):
+        assert "link" not in message.items[0]
+        assert "在线填报" not in message.text
