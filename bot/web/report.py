@@ -144,7 +144,7 @@ class ReportPages:
         try:
             claims = verify(self.settings.key, token, purpose, now)
         except InvalidTokenError as exc:
-            log.info("a %s link was refused: %s", purpose, exc.reason)  # never the token
+            log.debug("a %s link was refused: %s", purpose, exc.reason)  # never the token
             raise self.denied() from None
         return claims.subject, claims.expires
 

@@ -411,3 +411,26 @@ def test_an_evidence_link_serves_the_file_as_an_attachment(
 def test_a_forged_evidence_link_is_refused(client: httpx.Client) -> None:
     response = client.get("/e/" + forged("evidence", (1,), NOW))
     assert response.status_code == 403
+
+
+@pytest.mark.parametrize(
+    ("content", "content_type"),
+    [
+        (b"--b0undary\r\nContent-Disposition: form-data\r\n\r\nx", MULTIPART["content-type"]),
+        (b"\xff\xfe garbage", "multipart/form-data"),  # no boundary
+        (b"action=ack", "application/x-www-form-urlencoded"),  # no form token
+        (b"", "application/json"),
+    ],
+    ids=["cut-off", "no-boundary", "no-form-token", "not-a-form"],
+)
+def test_a_malformed_submission_is_a_400_and_changes_nothing(
+    client: httpx.Client,
+    planned: sessionmaker[Session],
+    link: str,
+    content: bytes,
+    content_type: str,
+) -> None:
+    response = client.post(link, content=content, headers={"content-type": content_type})
+    assert response.status_code in (400, 403)
+    assert "<html" in response.text  # a page, not a traceback
+    assert audit(planned) == []
