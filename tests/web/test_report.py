@@ -5,6 +5,7 @@ limit or of a type not allowed are refused and leave nothing behind."""
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -13,10 +14,12 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app.config import Settings
+from bot.app.config import DirectorySettings, Settings
 from bot.domain.lifecycle import Event, Status
 from bot.evidence.attach import ATTACHED
 from bot.store.models import Evidence
+from bot.web.app import create_app
+from bot.web.context import WebContext
 from tests.support.evidence import exe, html, pdf, png
 from tests.support.report import (
     MAX_FILE,
@@ -31,6 +34,10 @@ from tests.support.report import (
     with_reports,
 )
 from tests.support.web import NOW, Clock, assignment_of, assignments, audit, generic_reply
+
+with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what this project has
+    warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
+    from fastapi.testclient import TestClient
 
 pytestmark = pytest.mark.slow  # the app served by uvicorn, with a plan imported, for each test
 
@@ -434,3 +441,16 @@ def test_a_malformed_submission_is_a_400_and_changes_nothing(
     assert response.status_code in (400, 403)
     assert "<html" in response.text  # a page, not a traceback
     assert audit(planned) == []
+
+
+def test_without_a_secret_the_pages_are_off(
+    sessions: sessionmaker[Session], directory_file: Path, item: tuple[int, int]
+) -> None:
+    plain = Settings(directory=DirectorySettings(path=directory_file))
+    with httpx.Client() as http:
+        app = create_app(WebContext(plain, sessions, clock=Clock(), http=http))
+        client = TestClient(app)
+        link = report_path(*item, NOW)
+        assert client.get(link).status_code == 404
+        assert client.post(link, data={"action": "ack"}).status_code == 404
+        assert "未启用" in client.get("/e/" + forged("evidence", (1,), NOW)).text
