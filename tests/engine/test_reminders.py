@@ -14,6 +14,8 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.runtime import Runtime
 from bot.delivery.compose import Composer
+from bot.delivery.render import render_reminder
+from bot.delivery.splitting import split_message
 from bot.domain.tokens import verify
 from bot.platforms.formats import Formats, MessageFormat
 from bot.present.links import Links
@@ -83,3 +85,31 @@ def test_no_link_while_links_are_off(sessions: sessionmaker[Session]) -> None:
     for message in messages(sessions):
         assert "link" not in message.items[0]
         assert "在线填报" not in message.text
+
+
+@pytest.mark.parametrize("markup", ["text", "markdown"])
+def test_a_long_reminder_with_links_splits_within_the_budget_keeping_each_link_whole(
+    markup: str,
+) -> None:
+    now = local("2020-09-22T09:00")
+    items = [
+        {
+            "task": str(n),
+            "text": "新增公共停车位 1000 个，完善配套设施建设。",
+            "unit": "市发改委",
+            "kind": "report",
+            "name": None,
+            "due": "2020-09-25",
+            "overdue_days": 0,
+            "level_name": "提醒",
+            "link": LINKS.report(1, 1000 + n, now),
+        }
+        for n in range(1, 61)
+    ]
+    shape = MessageFormat("wecom", markup)
+    text = render_reminder("notice", "市发改委", "unit", items, markup=markup)
+    parts = split_message(text, shape.max_bytes)
+    assert len(parts) > 1
+    assert all(len(part.encode()) <= shape.max_bytes for part in parts)
+    for item in items:
+        assert sum(str(item["link"]) in part for part in parts) == 1
