@@ -31,6 +31,8 @@ ROLE_NAMES = {"lead": "牵头", "co": "配合"}
 POINT_KINDS = {"report": "报送进展", "deadline": "办结期限", "milestone": "节点"}
 # What is due, as a reminder words it: 「请于…前报送进展」「…前办结」.
 DUE_WHAT = {"report": "报送进展", "deadline": "办结", "milestone": "节点"}
+# An evidence file (佐证材料) as the reviewer left it.
+EVIDENCE_STATES = {"submitted": "待审核", "accepted": "已认可", "returned": "已退回"}
 POINT_STATES = {"open": "未了结", "resolved": "已了结", "missed": "未按期报送"}
 RESOLUTIONS = {
     "reported": "已报送",

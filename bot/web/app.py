@@ -37,6 +37,7 @@ from bot.platforms.wecom.callback import WecomCrypto
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
 from bot.web.observability import add_observability
+from bot.web.report import add_report
 
 log = logging.getLogger("duban.web")
 EMPTY_JSON = Response(b"{}", media_type="application/json")
@@ -61,6 +62,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     _hooks(app, ctx)
     add_observability(app, ctx)
     add_dashboard(app, ctx)
+    add_report(app, ctx)
     return app
 
 
