@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -21,6 +21,7 @@ from bot.cli.support import (
     reports_errors,
     sessions_of,
     settings_of,
+    show_listing,
 )
 from bot.engine.simulate import parse_moment
 from bot.intake.directory_sync import DirectorySync
@@ -247,13 +248,12 @@ def units_command(
     as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
 ) -> None:
     """列出单位（含别名、集体单位及其成员）；`duban units sync` 应用单位名录。"""
-    if ctx.invoked_subcommand is not None:
-        return
-    with sessions_of(ctx)() as session:
-        rows = queries.list_units(session)
-    if as_json:
-        print_json(rows)
-        return
+    show_listing(
+        ctx, queries.list_units, as_json=as_json, json_of=lambda rows: rows, show=_show_units
+    )
+
+
+def _show_units(rows: list[dict[str, Any]]) -> None:
     table = Table("单位", "别名", "类型", "成员")
     for row in rows:
         table.add_row(

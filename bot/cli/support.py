@@ -21,6 +21,7 @@ from bot.store import database
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
 WIDE = 200  # columns when the output is a file or a pipe: tables are not cut at 80
 
 
@@ -97,3 +98,23 @@ def directory_of(settings: Settings) -> Directory:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def show_listing(
+    ctx: typer.Context,
+    read: Callable[[Session], T],
+    *,
+    as_json: bool,
+    json_of: Callable[[T], Any],
+    show: Callable[[T], None],
+) -> None:
+    """A command group's own listing (`duban plans`, `duban units`, `duban outbox`): nothing
+    when one of its subcommands runs; else what `read` finds in one session, as JSON or shown."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with sessions_of(ctx)() as session:
+        found = read(session)
+    if as_json:
+        print_json(json_of(found))
+    else:
+        show(found)
