@@ -14,7 +14,6 @@ from bot.app.errors import DubanError, UsageError
 from bot.app.runtime import apply_directory
 from bot.cli.support import (
     directory_of,
-    err,
     out,
     print_json,
     progress_bar,
@@ -22,6 +21,7 @@ from bot.cli.support import (
     sessions_of,
     settings_of,
     show_listing,
+    warn,
 )
 from bot.engine.simulate import parse_moment
 from bot.intake.directory_sync import DirectorySync
@@ -147,7 +147,7 @@ def _show_parse(parsed: ParsedPlan, review: Review, output: Path | None) -> None
             out.print(f"  任务 {found.number}：{found.problem}", markup=False)
     if output is not None:
         out.print(f"已写出 {output}：在 Excel 中改正标黄的行后，用 duban import {output} 导入。")
-    _show_warnings([*parsed.warnings, *([] if parsed.year else [NO_YEAR])])
+    warn(*parsed.warnings, *([] if parsed.year else [NO_YEAR]))
 
 
 def _show_report(parsed: ParsedPlan, report: ImportReport) -> None:
@@ -170,12 +170,7 @@ def _show_report(parsed: ParsedPlan, report: ImportReport) -> None:
             f"  单位名录中没有的新单位（{len(report.new_units)}）：{'、'.join(report.new_units)}",
             markup=False,
         )
-    _show_warnings(report.warnings)
-
-
-def _show_warnings(warnings: list[str]) -> None:
-    for warning in warnings:
-        err.print(f"警告：{warning}", markup=False)
+    warn(*report.warnings)
 
 
 @tasks_app.callback()
@@ -292,7 +287,7 @@ def show_directory_sync(found: DirectorySync) -> None:
         out.print(f"  新列入：{shown}", markup=False)
     for line in found.changes:
         out.print(f"  {line}", markup=False)
-    _show_warnings(found.warnings)
+    warn(*found.warnings)
 
 
 @db_app.command("upgrade")

@@ -43,6 +43,12 @@ out = _Console(highlight=False, soft_wrap=True)
 err = _Console(stderr=True, highlight=False, soft_wrap=True)
 
 
+def warn(*warnings: str) -> None:
+    """Each warning on stderr, one line each: it does not stop the command."""
+    for warning in warnings:
+        err.print(f"警告：{warning}", markup=False)
+
+
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
     """Operator mistakes end with one clear line and a non-zero exit, never a traceback."""
 
