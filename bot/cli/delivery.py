@@ -11,7 +11,7 @@ from rich.table import Table
 
 from bot.app.errors import DubanError
 from bot.app.runtime import build_runtime
-from bot.cli.support import out, reports_errors, sessions_of, settings_of, show_listing
+from bot.cli.support import JsonFlag, out, reports_errors, sessions_of, settings_of, show_listing
 from bot.delivery.admin import STATES, list_messages, retry
 from bot.delivery.preview import PLATFORM_MARKUP, preview
 from bot.delivery.render import KINDS, render
@@ -80,7 +80,7 @@ def outbox_command(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="最多显示条数。")] = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """列出发件箱中的消息（最新在前）。"""
     show_listing(

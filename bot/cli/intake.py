@@ -13,6 +13,8 @@ from rich.table import Table
 from bot.app.errors import DubanError, UsageError
 from bot.app.runtime import apply_directory
 from bot.cli.support import (
+    JsonFlag,
+    PlanId,
     directory_of,
     out,
     print_json,
@@ -76,7 +78,7 @@ def import_command(
             help="以该时刻为导入时间，如 2020-01-01T09:00（演示或培训：模拟往年的全年）。",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """导入重点工作任务责任分解，生成任务、单位和交办。"""
     settings = settings_of(ctx)
@@ -178,8 +180,8 @@ def _show_report(parsed: ParsedPlan, report: ImportReport) -> None:
 def tasks_command(
     ctx: typer.Context,
     unit: Annotated[str | None, typer.Option(help="只列出该单位承担的任务。")] = None,
-    plan: Annotated[int | None, typer.Option(help="计划编号（默认最新）。")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    plan: PlanId = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """列出任务；`duban tasks show 编号` 查看单项任务。"""
     if ctx.invoked_subcommand is not None:
@@ -209,8 +211,8 @@ def tasks_command(
 def task_show_command(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="任务序号。")],
-    plan: Annotated[int | None, typer.Option(help="计划编号（默认最新）。")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    plan: PlanId = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """查看一项任务及其交办情况。"""
     with sessions_of(ctx)() as session:
@@ -240,7 +242,7 @@ def task_show_command(
 @reports_errors
 def units_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """列出单位（含别名、集体单位及其成员）；`duban units sync` 应用单位名录。"""
     show_listing(
@@ -264,7 +266,7 @@ def _show_units(rows: list[dict[str, Any]]) -> None:
 @reports_errors
 def units_sync_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """把单位名录（渠道、联系人及其企业微信/钉钉/飞书 ID）应用到数据库，列出变化。
 

@@ -9,6 +9,7 @@ import typer
 from rich.table import Table
 
 from bot.cli.support import (
+    JsonFlag,
     directory_of,
     out,
     reports_errors,
@@ -39,7 +40,7 @@ def register(app: typer.Typer) -> None:
 @reports_errors
 def plans_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """列出已导入的计划：编号、年度、任务数和状态。"""
     show_listing(

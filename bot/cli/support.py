@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -22,6 +22,8 @@ from bot.store import database
 P = ParamSpec("P")
 R = TypeVar("R")
 T = TypeVar("T")
+JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON。")]
+PlanId = Annotated[int | None, typer.Option("--plan", help="计划编号（默认最新）。")]
 WIDE = 200  # columns when the output is a file or a pipe: tables are not cut at 80
 
 
