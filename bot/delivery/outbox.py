@@ -191,7 +191,15 @@ class Dispatcher:
         confirmations = Confirmations(len(lanes))
         with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
             futures = [
-                pool.submit(self._deliver_lane, name, lane, moments, claimed_at, confirmations)
+                pool.submit(
+                    confirmations.lane,
+                    self._send_lane,
+                    name,
+                    lane,
+                    moments,
+                    claimed_at,
+                    confirmations,
+                )
                 for name, lane in lanes
             ]
             while not confirmations.done():
@@ -247,20 +255,6 @@ class Dispatcher:
     def _local(self, name: str) -> bool:
         """The console and files: no budget, never disabled, no lane cap."""
         return platform(self.platforms.get(name, "console")).local
-
-    def _deliver_lane(
-        self,
-        name: str,
-        lane: list[Claimed],
-        moments: Moments,
-        claimed_at: datetime,
-        confirmations: Confirmations,
-    ) -> None:
-        confirmations.begin()
-        try:
-            self._send_lane(name, lane, moments, claimed_at, confirmations)
-        finally:
-            confirmations.end()
 
     def _send_lane(
         self,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterable
-from typing import Any
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, ClassVar, TypedDict
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -18,6 +19,7 @@ from bot.app.errors import DeliveryError
 
 JSON_HEADERS = {"Content-Type": "application/json; charset=utf-8"}
 PER_CLIENT = httpx.Limits(max_connections=4)  # a client is one caller's at a time
+TIMEOUT = httpx.Timeout(10.0, connect=5.0)  # a robot's per request, unless its settings say
 
 
 class ClientPerWorker(httpx.Client):
@@ -142,3 +144,62 @@ def post_json(
     except httpx.HTTPError as exc:
         # `from None`: the original exception's text may hold the URL and its key.
         raise DeliveryError(f"{label}: {type(exc).__name__}: {scrub(exc)}") from None
+
+
+class RobotOptions(TypedDict, total=False):
+    """What a robot may be built with beyond its name, webhook, client and secret."""
+
+    msgtype: str
+    now: Callable[[], float]
+    timeout: httpx.Timeout
+
+
+class Robot:
+    """What every HTTP robot is built from, and how it posts. `platform` names it in errors;
+    `msgtypes`, for a robot that has a choice, the message types it can be told to send (the
+    first is its default). The timeout is per request (`[channels.NAME] timeout`); every
+    secret it holds is scrubbed from its errors."""
+
+    platform: ClassVar[str]
+    msgtypes: ClassVar[tuple[str, ...]] = ("text",)
+
+    def __init__(
+        self,
+        name: str,
+        webhook: str,
+        client: httpx.Client,
+        *,
+        secret: str | None = None,
+        msgtype: str | None = None,
+        now: Callable[[], float] = time.time,
+        timeout: httpx.Timeout = TIMEOUT,
+    ) -> None:
+        msgtype = msgtype or self.msgtypes[0]
+        if msgtype not in self.msgtypes:
+            choices = " or ".join(repr(m) for m in sorted(self.msgtypes))
+            raise ValueError(f"{self.platform} msgtype must be {choices}, not {msgtype!r}")
+        self.name, self.msgtype = name, msgtype
+        self._webhook, self._client, self._secret = webhook, client, secret
+        self._now, self._timeout = now, timeout
+        self._scrub = Scrubber(webhook, secret, *self._hidden())
+
+    @property
+    def label(self) -> str:
+        return f"{self.platform} {self.name}"
+
+    def _hidden(self) -> Iterable[str]:
+        """More of the webhook to keep out of errors than its query and the secret."""
+        return ()
+
+    def _post(
+        self, body: bytes, *, url: str | None = None, headers: Iterable[tuple[str, str]] = ()
+    ) -> httpx.Response:
+        return post_json(
+            self._client,
+            url or self._webhook,
+            body,
+            timeout=self._timeout,
+            label=self.label,
+            scrub=self._scrub,
+            headers=headers,
+        )

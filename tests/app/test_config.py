@@ -259,3 +259,18 @@ def test_a_feishu_hook_without_an_encrypt_key_is_refused_unless_unsigned_is_allo
     assert "allow_unsigned" in str(error)
     allowed = load_settings(write_config(tmp_path, hook + "allow_unsigned = true\n"))
     assert allowed.inbound["lark"].allow_unsigned is True
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "choices"),
+    [
+        ("channels.chat", "channels.chat.platform", "wecom、dingtalk、feishu、webhook"),
+        ("inbound.chat", "inbound.chat.platform", "wecom、dingtalk、feishu、generic"),
+    ],
+)
+def test_an_unknown_platform_is_named_with_the_platforms_there_are(
+    tmp_path: Path, section: str, key: str, choices: str
+) -> None:
+    error = config_error(write_config(tmp_path, f'[{section}]\nplatform = "slack"\n'))
+    assert error.key == key
+    assert f"应为以下之一：{choices}" in str(error)

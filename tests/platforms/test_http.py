@@ -9,7 +9,8 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from bot.platforms.http import ClientPerWorker
+from bot.app.errors import DeliveryError
+from bot.platforms.http import ClientPerWorker, Robot
 from tests.support.emulator import PlatformEmulator
 
 pytestmark = pytest.mark.slow  # a real server on 127.0.0.1, answering after 0.2 s
@@ -45,3 +46,28 @@ def test_callers_at_once_each_go_through_a_client_of_their_own_and_reuse_it_afte
         inner = client.clients
     assert len(opened) == 5  # the settings (here a hook) hold for every client
     assert all(each.is_closed for each in inner)
+
+
+class Chooser(Robot):
+    platform = "demo"
+    msgtypes = ("markdown", "text")
+
+
+def test_a_robot_sends_its_first_message_type_unless_told_and_refuses_one_it_lacks() -> None:
+    client = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200)))
+    assert Chooser("ops", "https://robot.example/send", client).msgtype == "markdown"
+    assert Chooser("ops", "https://robot.example/send", client, msgtype="text").msgtype == "text"
+    with pytest.raises(ValueError, match="demo msgtype must be 'markdown' or 'text', not 'news'"):
+        Chooser("ops", "https://robot.example/send", client, msgtype="news")
+
+
+def test_a_robot_keeps_its_webhook_key_out_of_a_failed_post() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(refuse))
+    robot = Chooser("ops", "https://robot.example/send?key=K3Y", client)
+    with pytest.raises(DeliveryError) as caught:
+        robot._post(b"{}")
+    assert str(caught.value).startswith("demo ops: ConnectError")
+    assert "K3Y" not in str(caught.value)
