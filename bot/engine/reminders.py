@@ -95,7 +95,7 @@ def reminders_for(
             f"remind:{assignment.id}:{point.id}:{step.level.key}:{step.repeat}"
             f":{recipient.kind}:{recipient.id or 0}"
         )
-        ref = PointRef(point.id, point.assignment_id, point.key)
+        ref = PointRef(point.id, point.assignment_id, sys.intern(point.key))
         reminders.append(Reminder(key, recipient, ref, step, item, mention, tz))
     return reminders
 
