@@ -150,7 +150,13 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
     """The channel a `[channels.NAME]` section describes."""
     timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
     spec = ChannelSpec(
-        name, settings.webhook or "", settings.secret, settings.markup, timeout, settings.path
+        name,
+        settings.webhook or "",
+        settings.secret,
+        settings.markup,
+        timeout,
+        settings.path,
+        settings.cards,
     )
     return PLATFORMS[settings.platform].build(spec, client)
 

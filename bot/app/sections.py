@@ -71,6 +71,9 @@ class ChannelSettings(_Section):
     msgtype: Literal["text", "markdown"] | None = None
     path: Path | None = None
     timeout: float = 10.0
+    # Reminders with report links as the platform's link card (WeCom template_card,
+    # DingTalk actionCard, Feishu interactive card); off: text or markdown as before.
+    cards: bool = False
 
     @field_validator("platform")
     @classmethod
@@ -92,6 +95,10 @@ class ChannelSettings(_Section):
             raise ValueError("webhook 应为 http:// 或 https:// 地址")
         if self.msgtype is not None and self.msgtype not in found.markups:
             raise ValueError(f"{self.platform} 渠道的 msgtype 应为 {' 或 '.join(found.markups)}")
+        if self.cards and not found.card_links:
+            raise ValueError(f"{self.platform} 渠道不支持卡片，请删去 cards")
+        if self.cards and found.card_markup not in (None, self.markup):
+            raise ValueError(f"{self.platform} 渠道发送卡片需要 msgtype = {found.card_markup}")
         return self
 
     @property

@@ -259,3 +259,29 @@ def test_a_feishu_hook_without_an_encrypt_key_is_refused_unless_unsigned_is_allo
     assert "allow_unsigned" in str(error)
     allowed = load_settings(write_config(tmp_path, hook + "allow_unsigned = true\n"))
     assert allowed.inbound["lark"].allow_unsigned is True
+
+
+@pytest.mark.parametrize(
+    ("channel", "problem"),
+    [
+        ('platform = "console"\n', "不支持卡片"),
+        (
+            'platform = "dingtalk"\nwebhook = "https://oapi.dingtalk.com/r"\nmsgtype = "text"\n',
+            "markdown",
+        ),
+    ],
+)
+def test_cards_on_a_channel_that_cannot_send_them_are_named(
+    tmp_path: Path, channel: str, problem: str
+) -> None:
+    error = config_error(write_config(tmp_path, f"[channels.x]\n{channel}cards = true\n"))
+    assert error.key == "channels.x"
+    assert problem in str(error)
+
+
+def test_cards_are_off_unless_a_channel_turns_them_on(tmp_path: Path) -> None:
+    hook = '[channels.console]\nplatform = "console"\n'
+    hook += '[channels.x]\nplatform = "feishu"\nwebhook = "https://open.feishu.cn/h"\n'
+    assert load_settings(write_config(tmp_path, hook)).channels["x"].cards is False
+    on = load_settings(write_config(tmp_path, hook + "cards = true\n"))
+    assert on.channels["x"].cards is True

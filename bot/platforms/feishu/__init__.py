@@ -4,12 +4,20 @@ from __future__ import annotations
 
 import httpx
 
+from bot.platforms.feishu.cards import BUTTONS
 from bot.platforms.feishu.robot import TEXT_BUDGET, FeishuChannel
 from bot.platforms.spec import ChannelSpec, Limit, Platform
 
 
 def _build(spec: ChannelSpec, client: httpx.Client) -> FeishuChannel:
-    return FeishuChannel(spec.name, spec.webhook, client, secret=spec.secret, timeout=spec.timeout)
+    return FeishuChannel(
+        spec.name,
+        spec.webhook,
+        client,
+        secret=spec.secret,
+        timeout=spec.timeout,
+        cards=spec.cards,
+    )
 
 
 PLATFORM = Platform(
@@ -22,4 +30,5 @@ PLATFORM = Platform(
     inbound="feishu",
     inbound_needs=("verification_token",),
     answers_by_api=True,
+    card_links=BUTTONS,
 )

@@ -5,11 +5,19 @@ from __future__ import annotations
 import httpx
 
 from bot.platforms.spec import ChannelSpec, Limit, Platform
+from bot.platforms.wecom.cards import ROWS
 from bot.platforms.wecom.robot import MARKDOWN_LIMIT, TEXT_LIMIT, WecomChannel
 
 
 def _build(spec: ChannelSpec, client: httpx.Client) -> WecomChannel:
-    return WecomChannel(spec.name, spec.webhook, client, msgtype=spec.markup, timeout=spec.timeout)
+    return WecomChannel(
+        spec.name,
+        spec.webhook,
+        client,
+        msgtype=spec.markup,
+        timeout=spec.timeout,
+        cards=spec.cards,
+    )
 
 
 PLATFORM = Platform(
@@ -22,4 +30,5 @@ PLATFORM = Platform(
     mentions_in_text=frozenset({"markdown"}),
     inbound="wecom",
     inbound_needs=("token", "encoding_aes_key", "corp_id"),
+    card_links=ROWS,
 )

@@ -14,8 +14,9 @@ from typing import Any
 import httpx
 
 from bot.app.errors import DeliveryError
-from bot.platforms.base import Outgoing, Receipt
+from bot.platforms.base import LinkCard, Outgoing, Receipt
 from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
+from bot.platforms.wecom.cards import ROWS, link_card
 
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
@@ -38,6 +39,7 @@ class WecomChannel:
         msgtype: str = "markdown",
         now: Callable[[], float] = time.time,
         timeout: httpx.Timeout = TIMEOUT,
+        cards: bool = False,
     ) -> None:
         if msgtype not in ("text", "markdown"):
             raise ValueError(f"wecom msgtype must be 'text' or 'markdown', not {msgtype!r}")
@@ -46,6 +48,7 @@ class WecomChannel:
         self._webhook, self._client = webhook, client
         self._now = now  # unused: WeCom does not sign; taken so all robots are built alike
         self._scrub = Scrubber(webhook)
+        self._cards = cards  # `[channels.NAME] cards`: reminders with links as a card
 
     @property
     def max_bytes(self) -> int:
@@ -53,12 +56,27 @@ class WecomChannel:
         return TEXT_LIMIT if self.msgtype == "text" else MARKDOWN_LIMIT
 
     def send(self, message: Outgoing) -> Receipt:
+        card = self._card(message)
+        if card is not None:
+            return self._post(link_card(message, card))
         body = self._body(message)
         size = len(body[self.msgtype]["content"].encode())
         if size > self.max_bytes:
             raise DeliveryError(
                 f"wecom {self.name}: content is {size} bytes, over {self.max_bytes}", too_long=True
             )
+        return self._post(body)
+
+    def _card(self, message: Outgoing) -> LinkCard | None:
+        """The message's links, to send as a template card when cards are on and it fits:
+        its rows hold the links, and it cannot mention (a message that mentions someone goes
+        as text, its links in the text)."""
+        card = message.card
+        if not self._cards or card is None or not 0 < len(card.links) <= ROWS:
+            return None
+        return None if message.user_ids or message.mobiles else card
+
+    def _post(self, body: dict[str, Any]) -> Receipt:
         payload = compact_json(body)
         response = post_json(
             self._client,
