@@ -30,10 +30,12 @@ from bot.app.config import InboundSettings
 from bot.app.errors import NoSuchHook, Rejected, TooLarge
 from bot.platforms.dingtalk import callback as dingtalk
 from bot.platforms.feishu import callback as feishu
+from bot.platforms.feishu import cards as feishu_cards
 from bot.platforms.generic import callback as generic
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
 from bot.platforms.wecom.callback import WecomCrypto
+from bot.web.cards import answer_tap
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
 from bot.web.observability import add_observability
@@ -135,6 +137,9 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         if isinstance(result, feishu.Ignored):
             ctx.count("feishu", "ignored")
             return EMPTY_JSON
+        if isinstance(result, feishu.Click):  # answered within Feishu's 3 s, with the card
+            answer = await answer_tap(ctx, name, result.message, now)
+            return JSONResponse(feishu_cards.tap_answer(result.tap, *answer))
         await _accept_later(ctx, name, result, now)
         return EMPTY_JSON
 

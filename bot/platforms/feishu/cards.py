@@ -1,10 +1,17 @@
-"""Feishu (飞书) cards: a custom bot's link card (`interactive`, card JSON 2.0).
+"""Feishu (飞书) cards: a custom bot's link card (`interactive`, card JSON 2.0), an app's
+button card and the answer to a tap on it.
 
 A custom bot may send `{"msg_type": "interactive", "card": {...}}` (PROTOCOLS.md §5; card
 JSON 2.0: `schema`, `header`, `body.elements`). The message's text goes in a `plain_text`
 div, shown as written (no markup to escape); mentions in a `markdown` element as
 `<at id=OPEN_ID></at>`; each item's report page behind a button whose `open_url` behavior
 opens it. The whole body keeps to the bot's 20 KB.
+
+An app's card may also carry callback buttons (`behaviors: [{"type": "callback", "value":
+…}]`): a tap arrives as `card.action.trigger` at the app's callback URL, signed and
+encrypted like every event (bot/platforms/feishu/callback.py), and is answered within 3 s
+with `{"toast": …, "card": {"type": "raw", "data": CARD}}` — the card replaced by one that
+shows what was recorded (a custom bot's card cannot call back: only links there).
 """
 
 from __future__ import annotations
@@ -12,9 +19,12 @@ from __future__ import annotations
 from typing import Any
 
 from bot.platforms.base import LinkCard, Outgoing
+from bot.platforms.buttons import COMMANDS, Tap
 
 BUTTONS = 20  # item buttons on one card; beyond them, one button opens the first item
 HEADER = "blue"  # the header's colour template
+RECORDED = "green"  # the header of a card that shows what was recorded
+TOAST_CHARS = 100  # a toast is one short line
 
 
 def link_card(message: Outgoing, card: LinkCard) -> dict[str, Any]:
@@ -47,3 +57,45 @@ def _open_button(words: str, url: str) -> dict[str, Any]:
         "type": "primary",
         "behaviors": [{"type": "open_url", "default_url": url}],
     }
+
+
+def button_card(title: str, text: str, task: str, page: tuple[str, str] | None) -> dict[str, Any]:
+    """An app's card for one item (card JSON 2.0, for `im/v1/messages` as `content`): the
+    one-tap commands as callback buttons, and `page` — (words, url) — opening the report
+    page for the rest."""
+    elements: list[dict[str, Any]] = [
+        {"tag": "div", "text": {"tag": "plain_text", "content": text}}
+    ]
+    for command in COMMANDS:
+        value = {"command": command, "task": task}
+        elements.append(
+            {
+                "tag": "button",
+                "text": {"tag": "plain_text", "content": command},
+                "type": "primary",
+                "behaviors": [{"type": "callback", "value": value}],
+            }
+        )
+    if page is not None:
+        elements.append(_open_button(*page))
+    return {
+        "schema": "2.0",
+        "header": {"title": {"tag": "plain_text", "content": title}, "template": HEADER},
+        "body": {"elements": elements},
+    }
+
+
+def tap_answer(tap: Tap, reply: str, recorded: bool) -> dict[str, Any]:
+    """The answer to a tap: a toast with duban's answer, and, when the tap recorded
+    something, the card replaced by one showing it (no buttons left to tap). A tap that
+    recorded nothing (not the unit's item, a repeat) leaves the card as it was: in a group
+    chat everyone sees the card."""
+    toast = {"type": "success" if recorded else "info", "content": reply[:TOAST_CHARS]}
+    if not recorded:
+        return {"toast": toast}
+    card = {
+        "schema": "2.0",
+        "header": {"title": {"tag": "plain_text", "content": tap.text}, "template": RECORDED},
+        "body": {"elements": [{"tag": "div", "text": {"tag": "plain_text", "content": reply}}]},
+    }
+    return {"toast": toast, "card": {"type": "raw", "data": card}}

@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.platforms.feishu.cards import BUTTONS
+from bot.platforms.buttons import Tap
+from bot.platforms.feishu.cards import BUTTONS, button_card, tap_answer
 from bot.platforms.feishu.robot import BODY_LIMIT, FeishuChannel, sign_feishu
 from tests.support.cards import PAGE, Robot, reminder
 
@@ -66,3 +67,25 @@ def test_without_cards_the_channel_sends_text_as_before() -> None:
 def test_a_card_over_the_bots_body_limit_goes_as_text() -> None:
     text = "【督办提醒】\n" + "请报送。" * ((BODY_LIMIT - 400) // 12)  # text fits, card not
     assert sent(True, 2, text=text)["msg_type"] == "text"
+
+
+def test_an_apps_button_card_carries_the_one_tap_commands_as_callbacks() -> None:
+    card = button_card(
+        "【督办提醒】#12", "请于12月31日前报送进展。", "12", ("查看并填报", f"{PAGE}t")
+    )
+    assert card["schema"] == "2.0"
+    buttons = card["body"]["elements"][1:]
+    assert [b["behaviors"] for b in buttons] == [
+        [{"type": "callback", "value": {"command": "收到", "task": "12"}}],
+        [{"type": "callback", "value": {"command": "完成", "task": "12"}}],
+        [{"type": "open_url", "default_url": f"{PAGE}t"}],
+    ]
+
+
+def test_a_tap_that_recorded_nothing_leaves_the_card_and_only_toasts() -> None:
+    tap = Tap("收到", "12")
+    assert tap_answer(tap, "第12项不是贵单位的任务。", False) == {
+        "toast": {"type": "info", "content": "第12项不是贵单位的任务。"}
+    }
+    recorded = tap_answer(tap, "已确认收到第12项提醒。", True)
+    assert recorded["card"]["data"]["header"]["title"]["content"] == "收到 #12"

@@ -1,0 +1,88 @@
+"""Taps on the apps' card buttons, end to end: the real app served by uvicorn, each
+platform's callback emulated from its documentation with its real signing (tests/support/
+taps.py), the database on both backends."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from sqlalchemy.orm import Session, sessionmaker
+
+from tests.support.taps import feishu_post_tap, feishu_tap
+from tests.support.web import NOW, assignment_of, audit, inbound_events, message_count
+
+pytestmark = pytest.mark.slow  # the app served by uvicorn, with a plan imported, for each test
+
+ACK = {"command": "收到", "task": "1"}
+
+
+def test_a_feishu_tap_on_received_is_recorded_and_the_card_shows_it(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    response = feishu_post_tap(client, feishu_tap("ou_liaison2", ACK, "ev-tap-1", NOW), NOW)
+    assert response.status_code == 200
+    answer = response.json()
+    [ack] = audit(planned, "reply.ack")
+    assert ack.actor == "市发改委"
+    reply = answer["toast"]["content"]
+    assert answer["toast"]["type"] == "success"
+    card = answer["card"]
+    assert card["type"] == "raw"
+    assert card["data"]["header"]["title"]["content"] == "收到 #1"
+    assert card["data"]["body"]["elements"] == [
+        {"tag": "div", "text": {"tag": "plain_text", "content": reply}}
+    ]
+    [kept] = inbound_events(planned)
+    assert (kept.event_id, kept.text) == ("ev-tap-1", "收到 #1")
+
+
+def test_a_feishu_tap_on_complete_requests_closure_in_one_tap(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    value = {"command": "完成", "task": "1"}
+    response = feishu_post_tap(client, feishu_tap("ou_liaison2", value, "ev-tap-2", NOW), NOW)
+    assert response.json()["toast"]["type"] == "success"
+    assert assignment_of(planned, "1", "市发改委")[0] == "closure_requested"
+
+
+def test_a_retried_feishu_tap_changes_nothing_and_leaves_the_card(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    event = feishu_tap("ou_liaison2", ACK, "ev-tap-1", NOW)
+    first = feishu_post_tap(client, event, NOW).json()
+    events, messages = len(audit(planned)), message_count(planned)
+    again = feishu_post_tap(client, event, NOW).json()
+    assert again == {"toast": {"type": "info", "content": first["toast"]["content"]}}
+    assert (len(audit(planned)), message_count(planned)) == (events, messages)
+    assert len(inbound_events(planned)) == 1
+
+
+def test_a_feishu_tap_by_someone_the_directory_does_not_know_changes_no_card(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    response = feishu_post_tap(client, feishu_tap("ou_stranger", ACK, "ev-tap-3", NOW), NOW)
+    assert response.status_code == 200
+    assert set(response.json()) == {"toast"}
+    assert audit(planned, "reply.ack") == []
+
+
+def test_a_feishu_tap_with_a_wrong_signature_is_refused_and_nothing_is_kept(
+    client: httpx.Client, sessions: sessionmaker[Session]
+) -> None:
+    event = feishu_tap("ou_liaison2", ACK, "ev-tap-1", NOW)
+    response = feishu_post_tap(client, event, NOW, signing_key="not-the-key")
+    assert response.status_code == 401
+    assert inbound_events(sessions) == []
+    assert audit(sessions) == []
+
+
+@pytest.mark.parametrize(
+    "value",
+    [{"command": "确认办结", "task": "1"}, {"command": "收到", "task": "1\n完成 #2"}, {}],
+)
+def test_a_feishu_tap_naming_no_one_tap_command_is_a_bad_request(
+    client: httpx.Client, sessions: sessionmaker[Session], value: dict[str, object]
+) -> None:
+    response = feishu_post_tap(client, feishu_tap("ou_liaison2", value, "ev-tap-9", NOW), NOW)
+    assert response.status_code == 400
+    assert inbound_events(sessions) == []
