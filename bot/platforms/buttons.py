@@ -17,6 +17,8 @@ from bot.app.errors import Rejected
 # The one-tap commands: bot/replies/keywords.py's ACK and COMPLETE (tests/platforms check
 # that they parse as those).
 COMMANDS = ("收到", "完成")
+# What a tapped button reads once the tap was recorded (WeCom's update_button).
+DONE = {"收到": "已收到", "完成": "已申请办结"}
 TASK = re.compile(r"[0-9A-Za-z][0-9A-Za-z.\-]{0,19}")  # a task number as plans write them
 KEY_PREFIX = "duban"  # WeCom's button key: 「duban:收到:12」
 

@@ -28,6 +28,7 @@ from starlette.requests import ClientDisconnect
 
 from bot.app.config import InboundSettings
 from bot.app.errors import NoSuchHook, Rejected, TooLarge
+from bot.platforms.buttons import DONE
 from bot.platforms.dingtalk import callback as dingtalk
 from bot.platforms.feishu import callback as feishu
 from bot.platforms.feishu import cards as feishu_cards
@@ -35,6 +36,7 @@ from bot.platforms.generic import callback as generic
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
 from bot.platforms.wecom.callback import WecomCrypto
+from bot.platforms.wecom.callback import tap_in as wecom_tap
 from bot.web.cards import answer_tap
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
@@ -98,10 +100,20 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         now = ctx.clock()
         crypto = _crypto(config)
         message = crypto.parse_callback(signature, timestamp, nonce, body, now=now)
-        reply, _ = await _answer_now(ctx, name, message, now)
+        own = str(message.raw.get("ToUserName") or config.corp_id or "")
+        tap = wecom_tap(message.raw)
+        if tap is not None:  # recorded: the button says so; else the answer, as text
+            answer = await answer_tap(ctx, name, message, now)
+            if answer.recorded:
+                xml = crypto.passive_button(
+                    message.sender, own, DONE[tap.command], timestamp, nonce
+                )
+                return Response(xml, media_type="application/xml")
+            reply: str | None = answer.reply or None
+        else:
+            reply, _ = await _answer_now(ctx, name, message, now)
         if reply is None:
             return Response(status_code=200)  # an empty answer: nothing more to say
-        own = str(message.raw.get("ToUserName") or config.corp_id or "")
         xml = crypto.passive_reply(message.sender, own, reply, timestamp, nonce)
         return Response(xml, media_type="application/xml")
 

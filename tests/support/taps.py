@@ -6,6 +6,10 @@ fixture of tests/web).
 - Feishu `card.action.trigger` (卡片回传交互, schema 2.0 event): the body
   `{"encrypt": base64(iv ‖ AES-256-CBC(key = SHA-256(encrypt_key), PKCS#7))}` and
   `X-Lark-Signature` = SHA-256 hex of timestamp + nonce + encrypt_key + body.
+- WeCom `template_card_event` (模板卡片事件推送) through the app's callback: the XML event
+  in `random16 ‖ big-endian length ‖ xml ‖ corp id`, PKCS#7-padded to 32 bytes, AES-256-CBC
+  with key = base64(EncodingAESKey + "=") and IV = its first 16 bytes; `msg_signature` =
+  SHA-1 hex of the sorted, joined token, timestamp, nonce and ciphertext.
 """
 
 from __future__ import annotations
@@ -20,8 +24,16 @@ from datetime import datetime
 import httpx
 from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+from defusedxml import ElementTree
 
-from tests.support.web import FEISHU_KEY, FEISHU_TOKEN
+from tests.support.web import (
+    FEISHU_KEY,
+    FEISHU_TOKEN,
+    NONCE,
+    WECOM_CORP,
+    WECOM_KEY,
+    WECOM_TOKEN,
+)
 
 FEISHU_APP = "cli_9f5343c580712013"
 CARD_MESSAGE = "om_dc13264520392913993dd051dba21dcf"
@@ -87,3 +99,72 @@ def feishu_post_tap(
         "X-Lark-Signature": hashlib.sha256(signed).hexdigest(),
     }
     return client.post(f"/hooks/feishu/{hook}", content=body, headers=headers)
+
+
+def wecom_tap(sender: str, key: str, response_code: str, moment: datetime) -> str:
+    """A tap on an app template card's button, as WeCom documents template_card_event."""
+    return (
+        f"<xml><ToUserName><![CDATA[{WECOM_CORP}]]></ToUserName>"
+        f"<FromUserName><![CDATA[{sender}]]></FromUserName>"
+        f"<CreateTime>{int(moment.timestamp())}</CreateTime>"
+        "<MsgType><![CDATA[event]]></MsgType><Event><![CDATA[template_card_event]]></Event>"
+        f"<EventKey><![CDATA[{key}]]></EventKey><TaskId><![CDATA[duban-7-1]]></TaskId>"
+        "<CardType><![CDATA[button_interaction]]></CardType>"
+        f"<ResponseCode><![CDATA[{response_code}]]></ResponseCode>"
+        "<AgentID>1000002</AgentID></xml>"
+    )
+
+
+def wecom_key() -> bytes:
+    return base64.b64decode(WECOM_KEY + "=")
+
+
+def wecom_seal(xml: str) -> str:
+    key, data = wecom_key(), xml.encode()
+    plain = os.urandom(16) + len(data).to_bytes(4, "big") + data + WECOM_CORP.encode()
+    padder = padding.PKCS7(256).padder()
+    padded = padder.update(plain) + padder.finalize()
+    encryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).encryptor()
+    return base64.b64encode(encryptor.update(padded) + encryptor.finalize()).decode()
+
+
+def wecom_open(encrypt: str) -> str:
+    key = wecom_key()
+    decryptor = Cipher(algorithms.AES(key), modes.CBC(key[:16])).decryptor()
+    padded = decryptor.update(base64.b64decode(encrypt)) + decryptor.finalize()
+    unpadder = padding.PKCS7(256).unpadder()
+    plain = unpadder.update(padded) + unpadder.finalize()
+    size = int.from_bytes(plain[16:20], "big")
+    assert plain[20 + size :] == WECOM_CORP.encode()
+    return plain[20 : 20 + size].decode()
+
+
+def wecom_signature(timestamp: str, nonce: str, encrypt: str, token: str = WECOM_TOKEN) -> str:
+    return hashlib.sha1("".join(sorted([token, timestamp, nonce, encrypt])).encode()).hexdigest()
+
+
+def wecom_post_tap(
+    client: httpx.Client, xml: str, moment: datetime, *, token: str = WECOM_TOKEN
+) -> httpx.Response:
+    """POSTs the tap to the app's WeCom hook, encrypted and signed (with `token`)."""
+    encrypt, timestamp = wecom_seal(xml), str(int(moment.timestamp()))
+    params = {
+        "msg_signature": wecom_signature(timestamp, NONCE, encrypt, token),
+        "timestamp": timestamp,
+        "nonce": NONCE,
+    }
+    body = (
+        f"<xml><ToUserName><![CDATA[{WECOM_CORP}]]></ToUserName>"
+        f"<Encrypt><![CDATA[{encrypt}]]></Encrypt><AgentID><![CDATA[1000002]]></AgentID></xml>"
+    )
+    return client.post("/hooks/wecom/qywx", params=params, content=body.encode())
+
+
+def wecom_answer(response: httpx.Response, moment: datetime) -> dict[str, str]:
+    """The fields of the app's encrypted passive answer, once its signature is checked."""
+    outer = ElementTree.fromstring(response.content)
+    encrypt = outer.findtext("Encrypt") or ""
+    timestamp = str(int(moment.timestamp()))
+    assert outer.findtext("MsgSignature") == wecom_signature(timestamp, NONCE, encrypt)
+    inner = ElementTree.fromstring(wecom_open(encrypt))
+    return {child.tag: (child.findtext("ReplaceName") or child.text or "") for child in inner}

@@ -8,8 +8,21 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
-from tests.support.taps import feishu_post_tap, feishu_tap
-from tests.support.web import NOW, assignment_of, audit, inbound_events, message_count
+from tests.support.taps import (
+    feishu_post_tap,
+    feishu_tap,
+    wecom_answer,
+    wecom_post_tap,
+    wecom_tap,
+)
+from tests.support.web import (
+    NOW,
+    WECOM_CORP,
+    assignment_of,
+    audit,
+    inbound_events,
+    message_count,
+)
 
 pytestmark = pytest.mark.slow  # the app served by uvicorn, with a plan imported, for each test
 
@@ -86,3 +99,54 @@ def test_a_feishu_tap_naming_no_one_tap_command_is_a_bad_request(
     response = feishu_post_tap(client, feishu_tap("ou_liaison2", value, "ev-tap-9", NOW), NOW)
     assert response.status_code == 400
     assert inbound_events(sessions) == []
+
+
+# WeCom: template_card_event through the app's encrypted callback
+
+
+def test_a_wecom_tap_is_recorded_and_the_tapped_button_says_so(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    response = wecom_post_tap(client, wecom_tap("liaison2", "duban:收到:1", "rc-1", NOW), NOW)
+    assert response.status_code == 200
+    answer = wecom_answer(response, NOW)
+    assert (answer["MsgType"], answer["Button"]) == ("update_button", "已收到")
+    assert (answer["ToUserName"], answer["FromUserName"]) == ("liaison2", WECOM_CORP)
+    [ack] = audit(planned, "reply.ack")
+    assert ack.actor == "市发改委"
+
+
+def test_a_wecom_response_code_is_good_once_a_replay_changes_nothing(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    xml = wecom_tap("liaison2", "duban:完成:1", "rc-2", NOW)
+    wecom_post_tap(client, xml, NOW)
+    events, messages = len(audit(planned)), message_count(planned)
+    again = wecom_answer(wecom_post_tap(client, xml, NOW), NOW)
+    assert again["MsgType"] == "text"  # the first answer again, not a second record
+    assert (len(audit(planned)), message_count(planned)) == (events, messages)
+    assert assignment_of(planned, "1", "市发改委")[0] == "closure_requested"
+
+
+def test_a_wecom_tap_signed_with_another_token_is_refused_and_nothing_is_kept(
+    client: httpx.Client, sessions: sessionmaker[Session]
+) -> None:
+    xml = wecom_tap("liaison2", "duban:收到:1", "rc-3", NOW)
+    assert wecom_post_tap(client, xml, NOW, token="not-the-token").status_code == 401
+    assert inbound_events(sessions) == []
+
+
+def test_a_wecom_tap_with_a_foreign_key_is_a_bad_request(
+    client: httpx.Client, sessions: sessionmaker[Session]
+) -> None:
+    xml = wecom_tap("liaison2", "other:确认办结:1", "rc-4", NOW)
+    assert wecom_post_tap(client, xml, NOW).status_code == 400
+    assert inbound_events(sessions) == []
+
+
+def test_a_wecom_tap_by_a_stranger_gets_the_answer_as_text_and_no_button_change(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    response = wecom_post_tap(client, wecom_tap("nobody", "duban:收到:1", "rc-5", NOW), NOW)
+    assert wecom_answer(response, NOW)["MsgType"] == "text"
+    assert audit(planned, "reply.ack") == []

@@ -1,4 +1,5 @@
-"""WeCom (企业微信) cards: a group robot's link card (`template_card`, `text_notice`).
+"""WeCom (企业微信) cards: a group robot's link card (`template_card`, `text_notice`), and an
+app's button card (`button_interaction`), whose taps bot/platforms/wecom/callback.py reads.
 
 The robot's text_notice card (PROTOCOLS.md §1; 群机器人 template_card) shows a title, up to
 six rows of 「key: value」 where a row may open a URL (`horizontal_content_list`, type 1),
@@ -12,6 +13,7 @@ from __future__ import annotations
 from typing import Any
 
 from bot.platforms.base import LinkCard, Outgoing
+from bot.platforms.buttons import COMMANDS, Tap
 
 ROWS = 6  # horizontal_content_list
 TITLE_CHARS = 26  # main_title.title
@@ -19,6 +21,8 @@ KEY_CHARS = 5  # horizontal_content_list[].keyname
 VALUE_CHARS = 26  # horizontal_content_list[].value
 URL_ROW = 1  # a row that opens `url`
 OPEN_URL = 1  # card_action type: open `url`
+SUB_TITLE_CHARS = 112  # sub_title_text
+PRIMARY = 1  # button_list[].style: the blue button
 
 
 def link_card(message: Outgoing, card: LinkCard) -> dict[str, Any]:
@@ -40,3 +44,22 @@ def link_card(message: Outgoing, card: LinkCard) -> dict[str, Any]:
         "card_action": {"type": OPEN_URL, "url": card.links[0].url},
     }
     return {"msgtype": "template_card", "template_card": template}
+
+
+def button_card(title: str, text: str, task: str, task_id: str, page: str) -> dict[str, Any]:
+    """An app's card for one item (`template_card` of `message/send`, button_interaction):
+    the one-tap commands as buttons whose key names the tap (bot/platforms/buttons.py), the
+    card opening the report page `page` for the rest. `task_id` must be new for the app
+    (letters, digits and `_-@`, at most 128 bytes). A tap arrives as template_card_event at
+    the app's encrypted callback, with a ResponseCode that is good once."""
+    buttons = [
+        {"text": command, "style": PRIMARY, "key": Tap(command, task).key} for command in COMMANDS
+    ]
+    return {
+        "card_type": "button_interaction",
+        "main_title": {"title": title[:TITLE_CHARS]},
+        "sub_title_text": text[:SUB_TITLE_CHARS],
+        "task_id": task_id,
+        "button_list": buttons,
+        "card_action": {"type": OPEN_URL, "url": page},
+    }

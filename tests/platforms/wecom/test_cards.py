@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.platforms.wecom.cards import ROWS
+from bot.platforms.wecom.cards import ROWS, button_card
 from bot.platforms.wecom.robot import WecomChannel
 from tests.support.cards import PAGE, Robot, reminder
 
@@ -63,3 +63,13 @@ def test_long_titles_and_item_texts_are_cut_to_the_documented_lengths() -> None:
     assert isinstance(card, dict)
     assert len(card["main_title"]["title"]) == 26
     assert all(len(row["value"]) <= 26 for row in card["horizontal_content_list"])
+
+
+def test_an_apps_button_card_names_each_tap_in_its_buttons_key() -> None:
+    card = button_card("【督办提醒】第12项", "请于12月31日前报送进展。", "12", "duban-7-12", PAGE)
+    assert card["card_type"] == "button_interaction"
+    assert card["button_list"] == [
+        {"text": "收到", "style": 1, "key": "duban:收到:12"},
+        {"text": "完成", "style": 1, "key": "duban:完成:12"},
+    ]
+    assert card["card_action"] == {"type": 1, "url": PAGE}
