@@ -37,7 +37,7 @@ from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
 from bot.platforms.wecom.callback import WecomCrypto
 from bot.platforms.wecom.callback import tap_in as wecom_tap
-from bot.web.cards import answer_tap
+from bot.web.cards import add_cards, answer_tap
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
 from bot.web.observability import add_observability
@@ -63,6 +63,7 @@ def create_app(ctx: WebContext) -> FastAPI:
     _errors(app, ctx)
 
     _hooks(app, ctx)
+    add_cards(app, ctx, lambda request: _body(request, ctx.settings.web.max_body))
     add_observability(app, ctx)
     add_dashboard(app, ctx)
     return app

@@ -11,11 +11,17 @@ changes nothing: it gets the first answer, and the card is left as it is.
 
 from __future__ import annotations
 
+from collections.abc import Awaitable, Callable
 from datetime import datetime
 from typing import NamedTuple
 
+from fastapi import FastAPI, Request, Response
+from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
+from bot.app.errors import NoSuchHook
+from bot.platforms.dingtalk import callback as dingtalk
+from bot.platforms.dingtalk import cards as dingtalk_cards
 from bot.platforms.inbound import InboundMessage
 from bot.web.context import WebContext
 
@@ -38,3 +44,28 @@ async def answer_tap(
     if handled is None:
         return Answer("", False)
     return Answer(handled.reply, handled.changed)
+
+
+def add_cards(app: FastAPI, ctx: WebContext, body: Callable[[Request], Awaitable[bytes]]) -> None:
+    """The routes of taps that do not come through a platform's message hook: DingTalk's
+    card callback, at /hooks/dingtalk/NAME/card (NAME: its `[inbound.NAME]`)."""
+
+    async def dingtalk_tap(request: Request) -> Response:
+        name = request.path_params["name"]
+        config = ctx.inbound(name, "dingtalk")
+        if config is None:
+            raise NoSuchHook(f"no dingtalk hook named {name!r}")
+        raw = await body(request)
+        now = ctx.clock()
+        headers = request.headers
+        timestamp, sign = dingtalk.verify(
+            config.app_secret or "", headers.get("timestamp"), headers.get("sign"), now
+        )
+        message, _tap = dingtalk_cards.parse_tap(raw, corp_id=config.corp_id)
+        # The sign covers no body: good for this tap only, until its timestamp is stale.
+        until = dingtalk.signed_until(timestamp)
+        ctx.signatures.admit((name, timestamp, sign), message.event_id, until, now)
+        answer = await answer_tap(ctx, name, message, now)
+        return JSONResponse(dingtalk_cards.tap_answer(*answer))
+
+    app.add_route("/hooks/dingtalk/{name}/card", dingtalk_tap, methods=["POST"])

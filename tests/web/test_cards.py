@@ -9,6 +9,8 @@ import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
 from tests.support.taps import (
+    dingtalk_post_tap,
+    dingtalk_tap,
     feishu_post_tap,
     feishu_tap,
     wecom_answer,
@@ -150,3 +152,61 @@ def test_a_wecom_tap_by_a_stranger_gets_the_answer_as_text_and_no_button_change(
     response = wecom_post_tap(client, wecom_tap("nobody", "duban:收到:1", "rc-5", NOW), NOW)
     assert wecom_answer(response, NOW)["MsgType"] == "text"
     assert audit(planned, "reply.ack") == []
+
+
+# DingTalk: the interactive card's HTTP callback
+
+
+def test_a_dingtalk_tap_is_recorded_and_the_card_shows_it_to_everyone(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    response = dingtalk_post_tap(client, dingtalk_tap("liaison2", ACK), NOW)
+    assert response.status_code == 200
+    update = response.json()["cardData"]["cardParamMap"]
+    assert update["recorded"] == "true"
+    assert "第1项" in update["status"]
+    [ack] = audit(planned, "reply.ack")
+    assert ack.actor == "市发改委"
+
+
+def test_a_retried_dingtalk_tap_changes_nothing(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    event = dingtalk_tap("liaison2", {"command": "完成", "task": "1"})
+    first = dingtalk_post_tap(client, event, NOW)
+    events, messages = len(audit(planned)), message_count(planned)
+    again = dingtalk_post_tap(client, event, NOW)  # the platform's retry, same signature
+    assert again.status_code == 200
+    status = first.json()["cardData"]["cardParamMap"]["status"]
+    assert again.json() == {"userPrivateData": {"cardParamMap": {"status": status}}}
+    assert (len(audit(planned)), message_count(planned)) == (events, messages)
+
+
+def test_a_dingtalk_signature_is_good_for_one_tap_only(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    stamp = str(int(NOW.timestamp() * 1000))
+    dingtalk_post_tap(client, dingtalk_tap("liaison2", ACK), NOW, timestamp=stamp)
+    other = dingtalk_tap("liaison2", {"command": "完成", "task": "1"})
+    assert dingtalk_post_tap(client, other, NOW, timestamp=stamp).status_code == 403
+    assert assignment_of(planned, "1", "市发改委")[0] != "closure_requested"
+
+
+@pytest.mark.parametrize(
+    ("options", "status"),
+    [({"secret": "not-the-secret"}, 401), ({"timestamp": "1500000000000"}, 403)],
+)
+def test_a_dingtalk_tap_badly_signed_or_stale_is_refused_and_nothing_is_kept(
+    client: httpx.Client, sessions: sessionmaker[Session], options: dict[str, str], status: int
+) -> None:
+    response = dingtalk_post_tap(client, dingtalk_tap("liaison2", ACK), NOW, **options)
+    assert response.status_code == status
+    assert inbound_events(sessions) == []
+
+
+def test_a_dingtalk_tap_from_another_organization_is_forbidden(
+    client: httpx.Client, sessions: sessionmaker[Session]
+) -> None:
+    event = dingtalk_tap("liaison2", ACK, corp="ding-someone-else")
+    assert dingtalk_post_tap(client, event, NOW).status_code == 403
+    assert inbound_events(sessions) == []
