@@ -24,7 +24,10 @@ HALF_BODY = (
 
 @pytest.fixture
 def settings(settings: Settings) -> Settings:
-    web = WebSettings(header_seconds=1.0, body_seconds=1.0, max_connections=100)
+    # max_body over the large body below: the server reads all of it before answering (a
+    # server that answers 413 and closes with the body unread resets the connection, and the
+    # client's kernel may drop the answer it had not read yet).
+    web = WebSettings(header_seconds=1.0, body_seconds=1.0, max_connections=100, max_body=200_000)
     return settings.model_copy(update={"web": web})
 
 
@@ -93,7 +96,8 @@ def test_oversized_headers_close_the_connection(client: httpx.Client) -> None:
 
 def test_a_large_body_sent_with_its_headers_in_one_write_is_answered(client: httpx.Client) -> None:
     """One read can hold the headers and much of the body: only headers count toward their
-    limit (a 100 kB body arriving with its headers got the connection closed unanswered)."""
+    limit (a 100 kB body arriving with its headers got the connection closed unanswered). The
+    unsigned request is refused, but answered."""
     body = b'{"text": "' + b"a" * 100_000 + b'"}'
     head = (
         b"POST /hooks/generic/oa HTTP/1.1\r\nHost: duban\r\nContent-Type: application/json\r\n"
@@ -103,4 +107,4 @@ def test_a_large_body_sent_with_its_headers_in_one_write_is_answered(client: htt
         sock.settimeout(2)
         sock.sendall(head + body)
         answer = read_to_close(sock)
-    assert answer.startswith(b"HTTP/1.1 413")
+    assert answer.startswith(b"HTTP/1.1 401")
