@@ -157,6 +157,8 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
         timeout,
         settings.path,
         settings.cards,
+        settings.app_id,
+        settings.chat_id,
     )
     return PLATFORMS[settings.platform].build(spec, client)
 

@@ -74,6 +74,10 @@ class ChannelSettings(_Section):
     # Reminders with report links as the platform's link card (WeCom template_card,
     # DingTalk actionCard, Feishu interactive card); off: text or markdown as before.
     cards: bool = False
+    # A Feishu app channel (platform "feishu_app"): the app's id (its secret in `secret`,
+    # the API's base in `webhook`) and the chat it posts to.
+    app_id: str | None = None
+    chat_id: str | None = None
 
     @field_validator("platform")
     @classmethod
@@ -91,6 +95,9 @@ class ChannelSettings(_Section):
             raise ValueError(f"{self.platform} 渠道需要 webhook 地址")
         if "secret" in found.needs and not self.secret:
             raise ValueError(f"{self.platform} 渠道需要 secret（接收方校验签名）")
+        for key, words in (("app_id", "app_id（应用 ID）"), ("chat_id", "chat_id（群 ID）")):
+            if key in found.needs and not getattr(self, key):
+                raise ValueError(f"{self.platform} 渠道需要 {words}")
         if self.webhook and not self.webhook.startswith(("https://", "http://")):
             raise ValueError("webhook 应为 http:// 或 https:// 地址")
         if self.msgtype is not None and self.msgtype not in found.markups:

@@ -37,6 +37,8 @@ class ChannelSpec:
     timeout: httpx.Timeout
     path: Path | None
     cards: bool = False  # reminders with report links go as the platform's link card
+    app_id: str | None = None  # an app channel's app (feishu_app)
+    chat_id: str | None = None  # the chat an app channel posts to
 
 
 Builder = Callable[[ChannelSpec, httpx.Client], Channel]

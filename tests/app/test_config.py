@@ -285,3 +285,12 @@ def test_cards_are_off_unless_a_channel_turns_them_on(tmp_path: Path) -> None:
     assert load_settings(write_config(tmp_path, hook)).channels["x"].cards is False
     on = load_settings(write_config(tmp_path, hook + "cards = true\n"))
     assert on.channels["x"].cards is True
+
+
+def test_a_feishu_app_channel_needs_its_app_id_and_chat(tmp_path: Path) -> None:
+    app = '[channels.x]\nplatform = "feishu_app"\nwebhook = "https://open.feishu.cn"\n'
+    app += 'secret = "s"\n'
+    error = config_error(write_config(tmp_path, app + 'chat_id = "oc_1"\n'))
+    assert "app_id" in str(error)
+    error = config_error(write_config(tmp_path, app + 'app_id = "cli_1"\n'))
+    assert "chat_id" in str(error)

@@ -36,11 +36,13 @@ def test_every_chat_platform_has_a_send_budget_and_a_mention_field_or_none() -> 
         "wecom": 20,
         "dingtalk": 20,
         "feishu": 100,
+        "feishu_app": 5,
     }
     assert {n: p.user_id for n, p in PLATFORMS.items() if p.user_id} == {
         "wecom": "wecom_userid",
         "dingtalk": "dingtalk_userid",
         "feishu": "feishu_open_id",
+        "feishu_app": "feishu_open_id",  # the same people, reached through the app
     }
 
 

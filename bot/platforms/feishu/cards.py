@@ -23,6 +23,7 @@ from bot.platforms.buttons import COMMANDS, Tap
 
 BUTTONS = 20  # item buttons on one card; beyond them, one button opens the first item
 HEADER = "blue"  # the header's colour template
+APP_ITEMS = 10  # items with their own 收到 / 完成 buttons on an app's card
 RECORDED = "green"  # the header of a card that shows what was recorded
 TOAST_CHARS = 100  # a toast is one short line
 
@@ -59,6 +60,35 @@ def _open_button(words: str, url: str) -> dict[str, Any]:
     }
 
 
+def app_card(message: Outgoing, card: LinkCard) -> dict[str, Any]:
+    """An app's reminder card (card JSON 2.0, sent as `im/v1/messages` content): the text,
+    the mentions, and for each item a row of 收到 and 完成 (callback buttons) and its report
+    page; beyond APP_ITEMS items, the link card's buttons only."""
+    if len(card.links) > APP_ITEMS:
+        found: dict[str, Any] = link_card(message, card)["card"]
+        return found
+    elements: list[dict[str, Any]] = [
+        {"tag": "div", "text": {"tag": "plain_text", "content": message.text}}
+    ]
+    if message.user_ids:
+        tags = " ".join(f"<at id={user_id}></at>" for user_id in message.user_ids)
+        elements.append({"tag": "markdown", "content": tags})
+    for link in card.links:
+        task = link.number.lstrip("#")
+        row = [
+            _callback_button(f"{link.number} {command}", Tap(command, task)) for command in COMMANDS
+        ]
+        row.append(_open_button(card.button, link.url))
+        columns = [{"tag": "column", "width": "auto", "elements": [b]} for b in row]
+        elements.append({"tag": "column_set", "columns": columns})
+    header = {"title": {"tag": "plain_text", "content": message.headline or message.kind}}
+    return {
+        "schema": "2.0",
+        "header": {**header, "template": HEADER},
+        "body": {"elements": elements},
+    }
+
+
 def button_card(title: str, text: str, task: str, page: tuple[str, str] | None) -> dict[str, Any]:
     """An app's card for one item (card JSON 2.0, for `im/v1/messages` as `content`): the
     one-tap commands as callback buttons, and `page` — (words, url) — opening the report
@@ -66,22 +96,23 @@ def button_card(title: str, text: str, task: str, page: tuple[str, str] | None) 
     elements: list[dict[str, Any]] = [
         {"tag": "div", "text": {"tag": "plain_text", "content": text}}
     ]
-    for command in COMMANDS:
-        value = {"command": command, "task": task}
-        elements.append(
-            {
-                "tag": "button",
-                "text": {"tag": "plain_text", "content": command},
-                "type": "primary",
-                "behaviors": [{"type": "callback", "value": value}],
-            }
-        )
+    elements.extend(_callback_button(command, Tap(command, task)) for command in COMMANDS)
     if page is not None:
         elements.append(_open_button(*page))
     return {
         "schema": "2.0",
         "header": {"title": {"tag": "plain_text", "content": title}, "template": HEADER},
         "body": {"elements": elements},
+    }
+
+
+def _callback_button(words: str, tap: Tap) -> dict[str, Any]:
+    value = {"command": tap.command, "task": tap.task}
+    return {
+        "tag": "button",
+        "text": {"tag": "plain_text", "content": words},
+        "type": "primary",
+        "behaviors": [{"type": "callback", "value": value}],
     }
 
 
