@@ -4,10 +4,15 @@ taps.py), the database on both backends."""
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.delivery.compose import link_card
+from bot.platforms import Outgoing
+from bot.platforms.feishu.cards import app_card
 from tests.support.taps import (
     dingtalk_post_tap,
     dingtalk_tap,
@@ -22,6 +27,7 @@ from tests.support.web import (
     WECOM_CORP,
     assignment_of,
     audit,
+    feishu_post_unsigned,
     inbound_events,
     message_count,
 )
@@ -210,3 +216,35 @@ def test_a_dingtalk_tap_from_another_organization_is_forbidden(
     event = dingtalk_tap("liaison2", ACK, corp="ding-someone-else")
     assert dingtalk_post_tap(client, event, NOW).status_code == 403
     assert inbound_events(sessions) == []
+
+
+# The loop: the app's card, as sent, tapped
+
+
+def test_the_button_on_the_card_the_app_sends_records_its_command_when_tapped(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    items = [{"task": "1", "text": "推进重点项目", "link": "https://duban.example/r/t"}]
+    card = link_card(items)
+    assert card is not None
+    sent = app_card(Outgoing(7, "市发改委", "remind", "【督办提醒】\n请报送。", card=card), card)
+    [row] = [e for e in sent["body"]["elements"] if e["tag"] == "column_set"]
+    [complete] = [
+        column["elements"][0]
+        for column in row["columns"]
+        if column["elements"][0]["text"]["content"] == "#1 完成"
+    ]
+    value = complete["behaviors"][0]["value"]
+    feishu_post_tap(client, feishu_tap("ou_liaison2", value, "ev-loop", NOW), NOW)
+    assert assignment_of(planned, "1", "市发改委")[0] == "closure_requested"
+
+
+def test_an_unsigned_feishu_hook_takes_a_tap_dated_in_microseconds_when_it_is_fresh(
+    client: httpx.Client, planned: sessionmaker[Session]
+) -> None:
+    event = feishu_tap("ou_liaison2", ACK, "ev-open", NOW)
+    response = feishu_post_unsigned(client, event)
+    assert response.status_code == 200
+    assert response.json()["toast"]["type"] == "success"
+    stale = feishu_tap("ou_liaison2", ACK, "ev-old", NOW - timedelta(hours=2))
+    assert feishu_post_unsigned(client, stale).status_code == 403
