@@ -4,6 +4,7 @@ taps.py), the database on both backends."""
 
 from __future__ import annotations
 
+import json
 from datetime import timedelta
 
 import httpx
@@ -23,6 +24,7 @@ from tests.support.taps import (
     wecom_tap,
 )
 from tests.support.web import (
+    FEISHU_TOKEN,
     NOW,
     WECOM_CORP,
     assignment_of,
@@ -55,6 +57,9 @@ def test_a_feishu_tap_on_received_is_recorded_and_the_card_shows_it(
     ]
     [kept] = inbound_events(planned)
     assert (kept.event_id, kept.text) == ("ev-tap-1", "收到 #1")
+    # The card's update token and the verification token are not kept with the event.
+    assert "c-295ee" not in json.dumps(kept.payload)
+    assert FEISHU_TOKEN not in json.dumps(kept.payload)
 
 
 def test_a_feishu_tap_on_complete_requests_closure_in_one_tap(
