@@ -4,8 +4,9 @@ Every callback goes: verify (signature, freshness, receiver) → dedupe on the p
 message id and persist the raw event → acknowledge within the platform's deadline → act on
 it → answer in the conversation. WeCom and the generic hook answer inside the response (the
 work is a few milliseconds; WeCom allows 5 s), DingTalk and Feishu after it, from a
-background thread (bot/web/workers.py). A refused request changes nothing but a counter;
-no input gives a 500.
+background thread (bot/web/workers.py). A tap on an app card's button is answered inside
+the response on every platform, so that the card changes at once (bot/web/cards.py). A
+refused request changes nothing but a counter; no input gives a 500.
 """
 
 from __future__ import annotations
