@@ -159,6 +159,8 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
         settings.cards,
         settings.app_id,
         settings.chat_id,
+        settings.corp_id,
+        settings.agent_id,
     )
     return PLATFORMS[settings.platform].build(spec, client)
 

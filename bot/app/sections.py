@@ -60,6 +60,15 @@ class SchedulesSettings(_Section):
     ranking: Path = Path("schedules/ranking.toml")
 
 
+# What an app channel may need beyond a webhook and a secret, as a missing one is named.
+APP_FIELDS = {
+    "app_id": "app_id（应用 ID）",
+    "chat_id": "chat_id（群 ID）",
+    "corp_id": "corp_id（企业 ID）",
+    "agent_id": "agent_id（应用 AgentId）",
+}
+
+
 class ChannelSettings(_Section):
     """One chat channel. Secrets can come from the environment, for example
     DUBAN_CHANNELS__FGW__SECRET or DUBAN_CHANNELS__FGW__WEBHOOK."""
@@ -78,6 +87,10 @@ class ChannelSettings(_Section):
     # the API's base in `webhook`) and the chat it posts to.
     app_id: str | None = None
     chat_id: str | None = None
+    # A WeCom app channel (platform "wecom_app"): the corp id and the app's AgentId (its
+    # Secret in `secret`, the API's base in `webhook`).
+    corp_id: str | None = None
+    agent_id: int | None = None
 
     @field_validator("platform")
     @classmethod
@@ -95,7 +108,7 @@ class ChannelSettings(_Section):
             raise ValueError(f"{self.platform} 渠道需要 webhook 地址")
         if "secret" in found.needs and not self.secret:
             raise ValueError(f"{self.platform} 渠道需要 secret（接收方校验签名）")
-        for key, words in (("app_id", "app_id（应用 ID）"), ("chat_id", "chat_id（群 ID）")):
+        for key, words in APP_FIELDS.items():
             if key in found.needs and not getattr(self, key):
                 raise ValueError(f"{self.platform} 渠道需要 {words}")
         if self.webhook and not self.webhook.startswith(("https://", "http://")):

@@ -10,6 +10,7 @@ PLATFORMS: dict[str, Platform] = {
     p.name: p
     for p in (
         wecom.PLATFORM,
+        wecom.APP,
         dingtalk.PLATFORM,
         feishu.PLATFORM,
         feishu.APP,

@@ -39,6 +39,8 @@ class ChannelSpec:
     cards: bool = False  # reminders with report links go as the platform's link card
     app_id: str | None = None  # an app channel's app (feishu_app)
     chat_id: str | None = None  # the chat an app channel posts to
+    corp_id: str | None = None  # wecom_app: the corp, and the app's AgentId
+    agent_id: int | None = None
 
 
 Builder = Callable[[ChannelSpec, httpx.Client], Channel]

@@ -294,3 +294,10 @@ def test_a_feishu_app_channel_needs_its_app_id_and_chat(tmp_path: Path) -> None:
     assert "app_id" in str(error)
     error = config_error(write_config(tmp_path, app + 'app_id = "cli_1"\n'))
     assert "chat_id" in str(error)
+
+
+def test_a_wecom_app_channel_needs_its_corp_and_agent(tmp_path: Path) -> None:
+    app = '[channels.x]\nplatform = "wecom_app"\nwebhook = "https://qyapi.weixin.qq.com"\n'
+    app += 'secret = "s"\n'
+    assert "agent_id" in str(config_error(write_config(tmp_path, app + 'corp_id = "ww1"\n')))
+    assert "corp_id" in str(config_error(write_config(tmp_path, app + "agent_id = 1000002\n")))

@@ -27,6 +27,10 @@ TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 RATE_LIMIT_WAIT = 60.0
 TOKEN_INVALID = {99991661, 99991663, 99991668}  # missing, invalid or expired token
 RATE_LIMITED = 99991400
+# The channel cannot work until the operator acts (it is disabled, the office alerted): the
+# app is not in the chat, has no bot ability, lacks the scope, or the IP is not allowed.
+# Other refusals are one message's (its content): retried, then dead-lettered alone.
+REFUSED = {230002, 230006, 99991672, 99991401}
 
 
 class FeishuAppChannel:
@@ -84,5 +88,4 @@ class FeishuAppChannel:
             raise DeliveryError(problem, answer=answer)
         if code == RATE_LIMITED:
             raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
-        # A request Feishu refuses as such (not in the chat, bad chat id) will not pass later.
-        raise DeliveryError(problem, permanent=response.status_code == 400, answer=answer)
+        raise DeliveryError(problem, permanent=code in REFUSED, answer=answer)

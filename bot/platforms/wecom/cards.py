@@ -23,6 +23,7 @@ URL_ROW = 1  # a row that opens `url`
 OPEN_URL = 1  # card_action type: open `url`
 SUB_TITLE_CHARS = 112  # sub_title_text
 PRIMARY = 1  # button_list[].style: the blue button
+APP_ITEMS = 3  # button_list holds six: 收到 and 完成 for three items
 
 
 def link_card(message: Outgoing, card: LinkCard) -> dict[str, Any]:
@@ -46,20 +47,27 @@ def link_card(message: Outgoing, card: LinkCard) -> dict[str, Any]:
     return {"msgtype": "template_card", "template_card": template}
 
 
-def button_card(title: str, text: str, task: str, task_id: str, page: str) -> dict[str, Any]:
-    """An app's card for one item (`template_card` of `message/send`, button_interaction):
-    the one-tap commands as buttons whose key names the tap (bot/platforms/buttons.py), the
-    card opening the report page `page` for the rest. `task_id` must be new for the app
-    (letters, digits and `_-@`, at most 128 bytes). A tap arrives as template_card_event at
-    the app's encrypted callback, with a ResponseCode that is good once."""
+def button_card(message: Outgoing, card: LinkCard, task_id: str) -> dict[str, Any]:
+    """An app's reminder card (`template_card` of `message/send`, button_interaction): the
+    headline, the text's start, and 「#12 收到」「#12 完成」 for each item — buttons whose key
+    names the tap (bot/platforms/buttons.py) — the card itself opening the first item's
+    report page for the rest. At most APP_ITEMS items (six buttons); `task_id` must be new
+    for the app (letters, digits and `_-@`, at most 128 bytes). A tap arrives as
+    template_card_event at the app's encrypted callback, with a ResponseCode good once."""
     buttons = [
-        {"text": command, "style": PRIMARY, "key": Tap(command, task).key} for command in COMMANDS
+        {
+            "text": f"{link.number} {command}",
+            "style": PRIMARY,
+            "key": Tap(command, link.number.removeprefix("#")).key,
+        }
+        for link in card.links
+        for command in COMMANDS
     ]
     return {
         "card_type": "button_interaction",
-        "main_title": {"title": title[:TITLE_CHARS]},
-        "sub_title_text": text[:SUB_TITLE_CHARS],
+        "main_title": {"title": (message.headline or message.kind)[:TITLE_CHARS]},
+        "sub_title_text": message.text[:SUB_TITLE_CHARS],
         "task_id": task_id,
         "button_list": buttons,
-        "card_action": {"type": OPEN_URL, "url": page},
+        "card_action": {"type": OPEN_URL, "url": card.links[0].url},
     }

@@ -92,3 +92,10 @@ def test_a_chat_the_app_is_not_in_stops_the_message_without_showing_the_secret()
         api.channel.send(reminder(1))
     assert caught.value.permanent
     assert "app-secret" not in str(caught.value)
+
+
+def test_a_card_feishu_refuses_fails_alone_without_stopping_the_channel() -> None:
+    api = Api((400, {"code": 230099, "msg": "Failed to create card content"}))
+    with pytest.raises(DeliveryError) as caught:
+        api.channel.send(reminder(1))
+    assert not caught.value.permanent

@@ -66,10 +66,14 @@ def test_long_titles_and_item_texts_are_cut_to_the_documented_lengths() -> None:
 
 
 def test_an_apps_button_card_names_each_tap_in_its_buttons_key() -> None:
-    card = button_card("【督办提醒】第12项", "请于12月31日前报送进展。", "12", "duban-7-12", PAGE)
-    assert card["card_type"] == "button_interaction"
+    message = reminder(2)
+    assert message.card is not None
+    card = button_card(message, message.card, "duban-7")
+    assert (card["card_type"], card["task_id"]) == ("button_interaction", "duban-7")
     assert card["button_list"] == [
-        {"text": "收到", "style": 1, "key": "duban:收到:12"},
-        {"text": "完成", "style": 1, "key": "duban:完成:12"},
+        {"text": "#12 收到", "style": 1, "key": "duban:收到:12"},
+        {"text": "#12 完成", "style": 1, "key": "duban:完成:12"},
+        {"text": "#13 收到", "style": 1, "key": "duban:收到:13"},
+        {"text": "#13 完成", "style": 1, "key": "duban:完成:13"},
     ]
-    assert card["card_action"] == {"type": 1, "url": PAGE}
+    assert card["card_action"] == {"type": 1, "url": f"{PAGE}tok0"}
