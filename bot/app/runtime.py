@@ -154,7 +154,17 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
     """The channel a `[channels.NAME]` section describes."""
     timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
     spec = ChannelSpec(
-        name, settings.webhook or "", settings.secret, settings.markup, timeout, settings.path
+        name,
+        settings.webhook or "",
+        settings.secret,
+        settings.markup,
+        timeout,
+        settings.path,
+        settings.cards,
+        settings.app_id,
+        settings.chat_id,
+        settings.corp_id,
+        settings.agent_id,
     )
     return PLATFORMS[settings.platform].build(spec, client)
 

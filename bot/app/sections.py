@@ -79,6 +79,15 @@ class SchedulesSettings(_Section):
     ranking: Path = Path("schedules/ranking.toml")
 
 
+# What an app channel may need beyond a webhook and a secret, as a missing one is named.
+APP_FIELDS = {
+    "app_id": "app_id（应用 ID）",
+    "chat_id": "chat_id（群 ID）",
+    "corp_id": "corp_id（企业 ID）",
+    "agent_id": "agent_id（应用 AgentId）",
+}
+
+
 class ChannelSettings(_Section):
     """One chat channel. Secrets can come from the environment, for example
     DUBAN_CHANNELS__FGW__SECRET or DUBAN_CHANNELS__FGW__WEBHOOK."""
@@ -91,6 +100,17 @@ class ChannelSettings(_Section):
     msgtype: Literal["text", "markdown"] | None = None
     path: Path | None = None
     timeout: float = 10.0
+    # Reminders with report links as the platform's link card (WeCom template_card,
+    # DingTalk actionCard, Feishu interactive card); off: text or markdown as before.
+    cards: bool = False
+    # A Feishu app channel (platform "feishu_app"): the app's id (its secret in `secret`,
+    # the API's base in `webhook`) and the chat it posts to.
+    app_id: str | None = None
+    chat_id: str | None = None
+    # A WeCom app channel (platform "wecom_app"): the corp id and the app's AgentId (its
+    # Secret in `secret`, the API's base in `webhook`).
+    corp_id: str | None = None
+    agent_id: int | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> ChannelSettings:
@@ -101,10 +121,17 @@ class ChannelSettings(_Section):
             raise ValueError(f"{self.platform} 渠道需要 webhook 地址")
         if "secret" in found.needs and not self.secret:
             raise ValueError(f"{self.platform} 渠道需要 secret（接收方校验签名）")
+        for key, words in APP_FIELDS.items():
+            if key in found.needs and not getattr(self, key):
+                raise ValueError(f"{self.platform} 渠道需要 {words}")
         if self.webhook and not self.webhook.startswith(("https://", "http://")):
             raise ValueError("webhook 应为 http:// 或 https:// 地址")
         if self.msgtype is not None and self.msgtype not in found.markups:
             raise ValueError(f"{self.platform} 渠道的 msgtype 应为 {' 或 '.join(found.markups)}")
+        if self.cards and not found.card_links:
+            raise ValueError(f"{self.platform} 渠道不支持卡片，请删去 cards")
+        if self.cards and found.card_markup not in (None, self.markup):
+            raise ValueError(f"{self.platform} 渠道发送卡片需要 msgtype = {found.card_markup}")
         return self
 
     @property

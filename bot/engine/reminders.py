@@ -142,7 +142,11 @@ def _mention_ids(bundle: list[Reminder], platform: str) -> dict[str, list[str]]:
     """Mobiles and user ids of everyone the bundle mentions; a chat platform gets only its
     own ids (user ids are per platform: another platform's id may name someone else)."""
     contacts = [dict(c) for r in bundle for c in r.mention]
-    ids = {k: v for k, v in MENTION_KEYS.items() if platform not in MENTION_KEYS or k == platform}
+    ids = {platform: MENTION_KEYS[platform]} if platform in MENTION_KEYS else {}
+    if not ids:  # each contact field once (feishu and feishu_app share feishu_open_id)
+        for name, key in MENTION_KEYS.items():
+            if key not in ids.values():
+                ids[name] = key
     fields = {"mobiles": "mobile", **ids}
     found = {name: sorted({c[key] for c in contacts if c.get(key)}) for name, key in fields.items()}
     return {name: ids for name, ids in found.items() if ids}

@@ -194,6 +194,7 @@ class RobotOptions(TypedDict, total=False):
     msgtype: str
     now: Callable[[], float]
     timeout: httpx.Timeout
+    cards: bool
 
 
 class Robot:
@@ -215,6 +216,7 @@ class Robot:
         msgtype: str | None = None,
         now: Callable[[], float] = time.time,
         timeout: httpx.Timeout = TIMEOUT,
+        cards: bool = False,
     ) -> None:
         msgtype = msgtype or self.msgtypes[0]
         if msgtype not in self.msgtypes:
@@ -223,6 +225,7 @@ class Robot:
         self.name, self.msgtype = name, msgtype
         self._webhook, self._client, self._secret = webhook, client, secret
         self._now, self._timeout = now, timeout
+        self._cards = cards  # `[channels.NAME] cards`: reminders with links as a card
         self._scrub = Scrubber(webhook, secret, *self._hidden())
 
     @property

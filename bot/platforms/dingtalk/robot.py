@@ -18,6 +18,7 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
+from bot.platforms.dingtalk.cards import link_card
 from bot.platforms.http import Robot, compact_json, json_answer
 
 BODY_LIMIT = 20_000
@@ -58,16 +59,21 @@ class DingtalkChannel(Robot):
         return f"{self._webhook}{joiner}timestamp={ms}&sign={sign}"
 
     def _body(self, message: Outgoing) -> dict[str, Any]:
+        card = message.card
+        mentioning = bool(message.mobiles or message.user_ids)
+        # `[channels.NAME] cards`: reminders with links as an actionCard (markdown only).
+        cards = self._cards and self.msgtype == "markdown"
+        if cards and card is not None and card.links and not mentioning:
+            # An actionCard cannot mention: a message that mentions someone goes as
+            # markdown, its links in the text.
+            return link_card(message, card)
         text = _with_mentions(message)
         mentions = {"atMobiles": list(message.mobiles), "atUserIds": list(message.user_ids)}
         at = {**mentions, "isAtAll": False}
         if self.msgtype == "text":
             return {"msgtype": "text", "text": {"content": text}, "at": at}
-        first = message.text.partition("\n")[0]
-        # Plain text in the notification: no heading or bold markers (the templates use `**`).
-        title = message.title or first.lstrip("#> ").replace("**", "").strip()
         # The title only shows in the notification: keep a long first line out of the budget.
-        markdown = {"title": title[:TITLE_CHARS] or message.kind, "text": text}
+        markdown = {"title": message.headline[:TITLE_CHARS] or message.kind, "text": text}
         return {"msgtype": "markdown", "markdown": markdown, "at": at}
 
     def _receipt(self, response: httpx.Response) -> Receipt:

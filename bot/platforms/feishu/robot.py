@@ -18,6 +18,7 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
+from bot.platforms.feishu.cards import link_card
 from bot.platforms.http import Robot, compact_json, json_answer
 
 BODY_LIMIT = 20_000
@@ -43,13 +44,25 @@ class FeishuChannel(Robot):
         return (urlsplit(self._webhook).path.rstrip("/").rpartition("/")[2],)  # the token
 
     def send(self, message: Outgoing) -> Receipt:
-        body = compact_json(self._body(message), limit=BODY_LIMIT, label=self.label)
+        body = self._card(message) or compact_json(
+            self._body(message), limit=BODY_LIMIT, label=self.label
+        )
         return self._receipt(self._post(body))
+
+    def _card(self, message: Outgoing) -> bytes | None:
+        """The link card's body when cards are on, or None when off or over the 20 KB (the
+        message goes as text, its links in the text)."""
+        if not self._cards or message.card is None or not message.card.links:
+            return None
+        body = compact_json(self._signed(link_card(message, message.card)))
+        return body if len(body) <= BODY_LIMIT else None
 
     def _body(self, message: Outgoing) -> dict[str, Any]:
         tags = " ".join(_at_tag(user_id) for user_id in message.user_ids)
         text = f"{message.text}\n{tags}" if tags else message.text
-        body: dict[str, Any] = {"msg_type": "text", "content": {"text": text}}
+        return self._signed({"msg_type": "text", "content": {"text": text}})
+
+    def _signed(self, body: dict[str, Any]) -> dict[str, Any]:
         if self._secret is not None:
             seconds = int(self._now())
             body = {"timestamp": str(seconds), "sign": sign_feishu(self._secret, seconds), **body}

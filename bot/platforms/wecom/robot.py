@@ -12,8 +12,9 @@ from typing import Any
 import httpx
 
 from bot.app.errors import DeliveryError
-from bot.platforms.base import Outgoing, Receipt
+from bot.platforms.base import LinkCard, Outgoing, Receipt
 from bot.platforms.http import Robot, compact_json, json_answer
+from bot.platforms.wecom.cards import ROWS, link_card
 
 TEXT_LIMIT = 2048
 MARKDOWN_LIMIT = 4096
@@ -36,6 +37,9 @@ class WecomChannel(Robot):
         return TEXT_LIMIT if self.msgtype == "text" else MARKDOWN_LIMIT
 
     def send(self, message: Outgoing) -> Receipt:
+        card = self._card(message)
+        if card is not None:
+            return self._receipt(self._post(compact_json(link_card(message, card))))
         body = self._body(message)
         size = len(body[self.msgtype]["content"].encode())
         if size > self.max_bytes:
@@ -43,6 +47,15 @@ class WecomChannel(Robot):
                 f"{self.label}: content is {size} bytes, over {self.max_bytes}", too_long=True
             )
         return self._receipt(self._post(compact_json(body)))
+
+    def _card(self, message: Outgoing) -> LinkCard | None:
+        """The message's links, to send as a template card when cards are on and it fits:
+        its rows hold the links, and it cannot mention (a message that mentions someone goes
+        as text, its links in the text)."""
+        card = message.card
+        if not self._cards or card is None or not 0 < len(card.links) <= ROWS:
+            return None
+        return None if message.user_ids or message.mobiles else card
 
     def _body(self, message: Outgoing) -> dict[str, Any]:
         if self.msgtype == "text":
