@@ -126,14 +126,14 @@ def handle(
 ) -> Handled | None:
     """Acts on a received event; None when another process already has (or is). With
     `answer_later` the event stays `answering` until `answered` says its answer went."""
-    claimed = session.execute(
+    event = session.scalars(
         update(InboundEvent)
         .where(InboundEvent.id == event_id, InboundEvent.state == "received")
         .values(state="processing")
-    )
-    if getattr(claimed, "rowcount", 0) != 1:
+        .returning(InboundEvent)
+    ).one_or_none()
+    if event is None:
         return None
-    event = session.get_one(InboundEvent, event_id)
     reply, changed, actor = _act(session, people, event, now, composer)
     state = "answering" if answer_later else "processed"
     event.state, event.reply, event.actor, event.processed_at = state, reply, actor, now

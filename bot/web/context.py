@@ -3,6 +3,7 @@ the answerers, and counters of what came in."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -174,25 +175,21 @@ class WebContext:
             return self._responders[source]
 
     def process(self, event_ids: list[int]) -> list[int]:
-        """After the acknowledgement: acts on the events in one transaction, each under a
-        savepoint (one that fails stays `received` for `finish_pending`, the others go on),
-        records the answers sent since the last batch, and hands the new answers to the
-        answerer once the transaction is committed. Returns the events it left for the next
-        batch: it stops taking new ones after APPLY_SECONDS."""
-        now, started = self.clock(), time.monotonic()
+        """After the acknowledgement: acts on the events in one transaction, records the
+        answers sent since the last batch, and hands the new answers to the answerer once
+        the transaction is committed. Returns the events it left for the next batch: it
+        stops taking new ones after APPLY_SECONDS. When one event fails, the batch is done
+        again with a savepoint for each: the one that fails stays `received` (for
+        `finish_pending`), the others go on."""
         done = self.answerer.take_done()
-        handled: list[Handled] = []
-        left: list[int] = []
         try:
             people = self.people() if event_ids else None
-            with self.sessions.begin() as session:
-                answered(session, done)
-                for n, event_id in enumerate(event_ids):
-                    if n and time.monotonic() - started > APPLY_SECONDS:
-                        left = event_ids[n:]
-                        break
-                    if (one := self._act(session, people, event_id, now)) is not None:
-                        handled.append(one)
+            try:
+                handled, left = self._apply(people, event_ids, done, careful=False)
+            except (OperationalError, InterfaceError):
+                raise  # the database is gone: the whole batch waits
+            except Exception:
+                handled, left = self._apply(people, event_ids, done, careful=True)
         except Exception:
             # The events stay `received`; `finish_pending` takes them up again.
             self.answerer.put_back(done)
@@ -202,17 +199,34 @@ class WebContext:
             self.answerer.submit(one)
         return left
 
-    def _act(
-        self, session: Session, people: People | None, event_id: int, now: datetime
+    def _apply(
+        self, people: People | None, event_ids: list[int], done: list[int], *, careful: bool
+    ) -> tuple[list[Handled], list[int]]:
+        now, started = self.clock(), time.monotonic()
+        handled: list[Handled] = []
+        with self.sessions.begin() as session:
+            answered(session, done)
+            for n, event_id in enumerate(event_ids):
+                if n and time.monotonic() - started > APPLY_SECONDS:
+                    return handled, event_ids[n:]
+                assert people is not None
+                act = functools.partial(
+                    handle, session, people, event_id, now, composer=self.composer
+                )
+                one = self._careful(session, event_id, act) if careful else act(answer_later=True)
+                if one is not None:
+                    handled.append(one)
+        return handled, []
+
+    @staticmethod
+    def _careful(
+        session: Session, event_id: int, act: Callable[..., Handled | None]
     ) -> Handled | None:
-        assert people is not None
         try:
             with session.begin_nested():
-                return handle(
-                    session, people, event_id, now, composer=self.composer, answer_later=True
-                )
+                return act(answer_later=True)
         except (OperationalError, InterfaceError):
-            raise  # the database is gone: the whole batch waits
+            raise
         except Exception:
             log.exception("inbound event %s could not be processed now", event_id)
             return None

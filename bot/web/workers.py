@@ -35,6 +35,7 @@ IDLE_SECONDS = 60.0
 BUSY_GAP = 0.005  # seconds since the last request during which requests go first
 MAX_LAG = 2.0  # seconds an event may wait for requests to pass before it goes anyway
 YIELD_STEP = 0.002
+SETTLE_SECONDS = 0.1  # how long answers sent gather before they are recorded on their own
 
 Waiter = asyncio.Future[int | None]
 Kept = int | Exception | None  # an event's row id, None (it came before), or why not kept
@@ -220,16 +221,17 @@ class Processor:
             batch, waiters, stopping = held, [], job is None
             held = []
             while job is not None:
-                if job is NUDGE:
-                    self._nudged.clear()
-                elif isinstance(job, threading.Event):
+                if isinstance(job, threading.Event):
                     waiters.append(job)
                 elif isinstance(job, tuple):
                     batch.append(job)
                 if len(batch) >= MAX_APPLY:
                     break
                 try:
-                    job = self._queue.get_nowait()
+                    if not batch and not waiters:  # answers alone: a few at a time
+                        job = self._queue.get(timeout=SETTLE_SECONDS)
+                    else:
+                        job = self._queue.get_nowait()
                 except queue.Empty:
                     break
                 stopping = job is None
@@ -237,6 +239,7 @@ class Processor:
                 first = min(submitted for _, submitted in batch)
                 while self.busy() and time.monotonic() - first < MAX_LAG and not stopping:
                     time.sleep(YIELD_STEP)
+            self._nudged.clear()  # answers sent from now on nudge again
             ids = [event_id for event_id, _ in batch]
             left = self._guard(functools.partial(self.apply, ids))
             if isinstance(left, list) and not stopping:
