@@ -45,8 +45,10 @@ FeishuApiFactory = Callable[[InboundSettings, httpx.Client], FeishuApi]
 PEOPLE_TTL = 30.0  # seconds a loaded contact index is used before it is read again
 UNFINISHED = timedelta(minutes=1)  # a received event untouched this long was interrupted
 # Seconds of applying in one transaction before the rest of a batch waits for the next: on
-# SQLite the receiver's group commits wait behind it.
+# SQLite the receiver's group commits wait behind it. While requests are coming in, the
+# processor takes small bites (it runs at all then only for events MAX_LAG old).
 APPLY_SECONDS = 0.05
+BUSY_APPLY_SECONDS = 0.005
 
 
 def utc_now() -> datetime:
@@ -83,7 +85,7 @@ class WebContext:
         sqlite = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 4)
         self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
-        self.answerer = Answerer(self.responder, self.clock)
+        self.answerer = Answerer(self.responder, self.clock, busy=lambda: self.receiver.busy)
         self.answerer.on_done = self.processor.nudge
 
     def start(self) -> None:
@@ -203,11 +205,12 @@ class WebContext:
         self, people: People | None, event_ids: list[int], done: list[int], *, careful: bool
     ) -> tuple[list[Handled], list[int]]:
         now, started = self.clock(), time.monotonic()
+        budget = BUSY_APPLY_SECONDS if self.receiver.busy else APPLY_SECONDS
         handled: list[Handled] = []
         with self.sessions.begin() as session:
             answered(session, done)
             for n, event_id in enumerate(event_ids):
-                if n and time.monotonic() - started > APPLY_SECONDS:
+                if n and time.monotonic() - started > budget:
                     return handled, event_ids[n:]
                 assert people is not None
                 act = functools.partial(

@@ -35,6 +35,7 @@ IDLE_SECONDS = 60.0
 BUSY_GAP = 0.005  # seconds since the last request during which requests go first
 MAX_LAG = 2.0  # seconds an event may wait for requests to pass before it goes anyway
 YIELD_STEP = 0.002
+BUSY_SHARE = 3.0  # while requests are coming in, seconds of rest per second of applying
 SETTLE_SECONDS = 0.1  # how long answers sent gather before they are recorded on their own
 
 Waiter = asyncio.Future[int | None]
@@ -241,7 +242,9 @@ class Processor:
                     time.sleep(YIELD_STEP)
             self._nudged.clear()  # answers sent from now on nudge again
             ids = [event_id for event_id, _ in batch]
+            applying = time.monotonic()
             left = self._guard(functools.partial(self.apply, ids))
+            applying = time.monotonic() - applying
             if isinstance(left, list) and not stopping:
                 submitted = dict(batch)
                 held = [(event_id, submitted[event_id]) for event_id in left]
@@ -253,6 +256,8 @@ class Processor:
                     self._queue.put(waiter)
             if stopping:
                 return
+            if self.busy():  # the requests' turn: a quarter of the time at most for this
+                time.sleep(max(YIELD_STEP, BUSY_SHARE * applying))
 
     def _guard(self, job: Callable[[], object]) -> object:
         try:
