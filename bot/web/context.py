@@ -45,8 +45,8 @@ FeishuApiFactory = Callable[[InboundSettings, httpx.Client], FeishuApi]
 PEOPLE_TTL = 30.0  # seconds a loaded contact index is used before it is read again
 UNFINISHED = timedelta(minutes=1)  # a received event untouched this long was interrupted
 # Seconds of applying in one transaction before the rest of a batch waits for the next: on
-# SQLite the receiver's group commits wait behind it. While requests are coming in, the
-# processor takes small bites (it runs at all then only for events MAX_LAG old).
+# SQLite the receiver's group commits wait behind it. Once a request comes in, the batch
+# stops after BUSY_APPLY_SECONDS (a request arriving in the middle of a batch included).
 APPLY_SECONDS = 0.05
 BUSY_APPLY_SECONDS = 0.005
 
@@ -205,12 +205,13 @@ class WebContext:
         self, people: People | None, event_ids: list[int], done: list[int], *, careful: bool
     ) -> tuple[list[Handled], list[int]]:
         now, started = self.clock(), time.monotonic()
-        budget = BUSY_APPLY_SECONDS if self.receiver.busy else APPLY_SECONDS
         handled: list[Handled] = []
         with self.sessions.begin() as session:
             answered(session, done)
             for n, event_id in enumerate(event_ids):
-                if n and time.monotonic() - started > budget:
+                took = time.monotonic() - started
+                budget = BUSY_APPLY_SECONDS if self.receiver.busy else APPLY_SECONDS
+                if n and took > budget:
                     return handled, event_ids[n:]
                 assert people is not None
                 act = functools.partial(
