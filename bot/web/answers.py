@@ -70,8 +70,9 @@ class Answerer:
             threads, self._threads = self._threads, []
         for _ in threads:
             self._queue.put(None)
+        deadline = time.monotonic() + timeout
         for thread in threads:
-            thread.join(timeout)
+            thread.join(max(0.0, deadline - time.monotonic()))
 
     def submit(self, handled: Handled) -> None:
         """Queues the answer; waits while MAX_WAITING answers are queued."""
