@@ -5,7 +5,9 @@ from __future__ import annotations
 
 import json
 from datetime import timedelta
+from typing import Any
 
+from sqlalchemy import event
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.platforms.dingtalk.callback import parse_callback
@@ -124,3 +126,25 @@ def test_the_answerer_records_each_event_answered_once(
         ctx.stop()
     assert len(sink.posted) == COUNT
     assert states(planned) == ["processed"] * COUNT
+
+
+def test_an_event_that_fails_costs_only_itself_its_batch_goes_on(
+    ctx: WebContext, planned: sessionmaker[Session], sink: Sink
+) -> None:
+    ctx.answerer = Answerer(ctx.responder, ctx.clock, senders=0)
+    kept = keep_replies(ctx, sink, 3)
+    engine = planned.kw["bind"]
+
+    def refuse_the_second(
+        conn: object, cursor: object, statement: str, parameters: Any, *rest: object
+    ) -> None:
+        values = parameters.values() if isinstance(parameters, dict) else parameters
+        if statement.startswith("UPDATE inbound_events") and kept[1] in tuple(values):
+            raise RuntimeError("the second event cannot be applied")
+
+    event.listen(engine, "before_cursor_execute", refuse_the_second)
+    try:
+        apply_all(ctx, kept)
+    finally:
+        event.remove(engine, "before_cursor_execute", refuse_the_second)
+    assert states(planned) == ["answering", "received", "answering"]
