@@ -53,6 +53,7 @@ bench: install
 	$(BIN)/python bench/engine_bench.py
 	$(BIN)/python bench/delivery_bench.py
 	$(BIN)/python bench/inbound_bench.py
+	$(BIN)/python bench/replies_bench.py
 	$(BIN)/python bench/scaleout_bench.py
 
 clean:

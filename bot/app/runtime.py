@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sized
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import TypeVar
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -35,6 +36,8 @@ from bot.supervise.accountability import raise_entries
 from bot.supervise.digest import send_digests
 from bot.supervise.digest_message import DigestSetup, digest_setup
 from bot.supervise.ranking_flow import RankingSetup, publish_due_rankings, ranking_setup
+
+S = TypeVar("S")  # a job's setup
 
 log = logging.getLogger("duban")
 
@@ -123,24 +126,25 @@ class Runtime:
 
     def publish_rankings(self, now: datetime) -> int:
         """Posts (or previews) the ranking of every period that has just ended, once."""
-        if self.ranking is None:
-            return 0
-        with self.sessions.begin() as session:
-            return len(publish_due_rankings(session, self.ranking, now))
+        return self._job(publish_due_rankings, self.ranking, now)
 
     def send_digests(self, now: datetime) -> int:
         """Queues each supervisor's and the office's digest of the day, once."""
-        if self.digest is None:
-            return 0
-        with self.sessions.begin() as session:
-            return len(send_digests(session, self.digest, now))
+        return self._job(send_digests, self.digest, now)
 
     def raise_accountability(self, now: datetime) -> int:
         """Applies the accountability rules; each entry is raised once."""
-        if self.ranking is None:
+        return self._job(raise_entries, self.ranking, now)
+
+    def _job(
+        self, job: Callable[[Session, S, datetime], Sized], setup: S | None, now: datetime
+    ) -> int:
+        """A job that has its setup (rules that could be read) run in one transaction;
+        how many things it did."""
+        if setup is None:
             return 0
         with self.sessions.begin() as session:
-            return len(raise_entries(session, self.ranking, now))
+            return len(job(session, setup, now))
 
     def cycle(self, now: datetime) -> CycleResult:
         return CycleResult(self.sweep(now), self.dispatch(now))
@@ -150,7 +154,17 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
     """The channel a `[channels.NAME]` section describes."""
     timeout = httpx.Timeout(settings.timeout, connect=min(settings.timeout, 5.0))
     spec = ChannelSpec(
-        name, settings.webhook or "", settings.secret, settings.markup, timeout, settings.path
+        name,
+        settings.webhook or "",
+        settings.secret,
+        settings.markup,
+        timeout,
+        settings.path,
+        settings.cards,
+        settings.app_id,
+        settings.chat_id,
+        settings.corp_id,
+        settings.agent_id,
     )
     return PLATFORMS[settings.platform].build(spec, client)
 

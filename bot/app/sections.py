@@ -7,17 +7,36 @@ and config.example.toml shows every one of them.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Literal
+from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from bot.platforms.dingtalk.callback import SESSION_WEBHOOK_ORIGINS
 from bot.platforms.http import url_origin
 from bot.platforms.registry import INBOUND, PLATFORMS
 
 NAME = re.compile(r"[A-Za-z0-9_-]{1,30}")
+
+
+def _one_of(known: Mapping[str, object]) -> AfterValidator:
+    """A name `known` holds (a platform of the registry); else the names it may be."""
+
+    def check(value: str) -> str:
+        if value not in known:
+            raise ValueError(f"应为以下之一：{'、'.join(known)}")
+        return value
+
+    return AfterValidator(check)
 
 
 class _Section(BaseModel):
@@ -60,24 +79,38 @@ class SchedulesSettings(_Section):
     ranking: Path = Path("schedules/ranking.toml")
 
 
+# What an app channel may need beyond a webhook and a secret, as a missing one is named.
+APP_FIELDS = {
+    "app_id": "app_id（应用 ID）",
+    "chat_id": "chat_id（群 ID）",
+    "corp_id": "corp_id（企业 ID）",
+    "agent_id": "agent_id（应用 AgentId）",
+}
+
+
 class ChannelSettings(_Section):
     """One chat channel. Secrets can come from the environment, for example
     DUBAN_CHANNELS__FGW__SECRET or DUBAN_CHANNELS__FGW__WEBHOOK."""
 
-    platform: str  # a name of bot/platforms/registry.py: console, jsonl, wecom, dingtalk …
+    # A name of bot/platforms/registry.py: console, jsonl, wecom, dingtalk …
+    platform: Annotated[str, _one_of(PLATFORMS)]
     # Kept out of repr so that a logged setting never shows a key or a secret.
     webhook: str | None = Field(default=None, repr=False)
     secret: str | None = Field(default=None, repr=False)
     msgtype: Literal["text", "markdown"] | None = None
     path: Path | None = None
     timeout: float = 10.0
-
-    @field_validator("platform")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in PLATFORMS:
-            raise ValueError(f"应为以下之一：{'、'.join(PLATFORMS)}")
-        return value
+    # Reminders with report links as the platform's link card (WeCom template_card,
+    # DingTalk actionCard, Feishu interactive card); off: text or markdown as before.
+    cards: bool = False
+    # A Feishu app channel (platform "feishu_app"): the app's id (its secret in `secret`,
+    # the API's base in `webhook`) and the chat it posts to.
+    app_id: str | None = None
+    chat_id: str | None = None
+    # A WeCom app channel (platform "wecom_app"): the corp id and the app's AgentId (its
+    # Secret in `secret`, the API's base in `webhook`).
+    corp_id: str | None = None
+    agent_id: int | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> ChannelSettings:
@@ -88,10 +121,17 @@ class ChannelSettings(_Section):
             raise ValueError(f"{self.platform} 渠道需要 webhook 地址")
         if "secret" in found.needs and not self.secret:
             raise ValueError(f"{self.platform} 渠道需要 secret（接收方校验签名）")
+        for key, words in APP_FIELDS.items():
+            if key in found.needs and not getattr(self, key):
+                raise ValueError(f"{self.platform} 渠道需要 {words}")
         if self.webhook and not self.webhook.startswith(("https://", "http://")):
             raise ValueError("webhook 应为 http:// 或 https:// 地址")
         if self.msgtype is not None and self.msgtype not in found.markups:
             raise ValueError(f"{self.platform} 渠道的 msgtype 应为 {' 或 '.join(found.markups)}")
+        if self.cards and not found.card_links:
+            raise ValueError(f"{self.platform} 渠道不支持卡片，请删去 cards")
+        if self.cards and found.card_markup not in (None, self.markup):
+            raise ValueError(f"{self.platform} 渠道发送卡片需要 msgtype = {found.card_markup}")
         return self
 
     @property
@@ -117,7 +157,8 @@ class InboundSettings(_Section):
     """One chat platform's callback, served at /hooks/PLATFORM/NAME. Secrets can come from
     the environment, for example DUBAN_INBOUND__WECOM__ENCODING_AES_KEY."""
 
-    platform: str  # wecom, dingtalk, feishu or generic (bot/platforms/registry.py)
+    # wecom, dingtalk, feishu or generic (bot/platforms/registry.py)
+    platform: Annotated[str, _one_of(INBOUND)]
     # WeCom self-built app: the callback's Token and EncodingAESKey, and the corp id.
     token: str | None = Field(default=None, repr=False)
     encoding_aes_key: str | None = Field(default=None, repr=False)
@@ -138,13 +179,6 @@ class InboundSettings(_Section):
     api_base: str = "https://open.feishu.cn"
     # Generic JSON hook: the HMAC-SHA256 key of X-Duban-Signature.
     secret: str | None = Field(default=None, repr=False)
-
-    @field_validator("platform")
-    @classmethod
-    def _known(cls, value: str) -> str:
-        if value not in INBOUND:
-            raise ValueError(f"应为以下之一：{'、'.join(INBOUND)}")
-        return value
 
     @model_validator(mode="after")
     def _complete(self) -> InboundSettings:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 import httpx
 import typer
@@ -11,13 +11,14 @@ from rich.table import Table
 
 from bot.app.errors import DubanError
 from bot.app.runtime import build_runtime
-from bot.cli.support import out, print_json, reports_errors, sessions_of, settings_of
+from bot.cli.support import JsonFlag, out, reports_errors, sessions_of, settings_of, show_listing
 from bot.delivery.admin import STATES, list_messages, retry
 from bot.delivery.preview import PLATFORM_MARKUP, preview
 from bot.delivery.render import KINDS, render
 from bot.platforms import DeliveryError, Outgoing
 from bot.present.labels import MESSAGE_KINDS, MESSAGE_STATES
 
+JSON_KEYS = ("id", "channel", "kind", "state", "attempts", "last_error")
 outbox_app = typer.Typer(help="发件箱：查看与重发消息。", invoke_without_command=True)
 
 
@@ -79,21 +80,19 @@ def outbox_command(
         ),
     ] = None,
     limit: Annotated[int, typer.Option("--limit", help="最多显示条数。")] = 200,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """列出发件箱中的消息（最新在前）。"""
-    if ctx.invoked_subcommand is not None:
-        return
-    with sessions_of(ctx)() as session:
-        rows = list_messages(session, state, limit)
-    if as_json:
-        print_json(
-            [
-                {k: r[k] for k in ("id", "channel", "kind", "state", "attempts", "last_error")}
-                for r in rows
-            ]
-        )
-        return
+    show_listing(
+        ctx,
+        lambda session: list_messages(session, state, limit),
+        as_json=as_json,
+        json_of=lambda rows: [{k: r[k] for k in JSON_KEYS} for r in rows],
+        show=_show_messages,
+    )
+
+
+def _show_messages(rows: list[dict[str, Any]]) -> None:
     table = Table("编号", "渠道", "接收方", "类型", "状态", "次数", "最近错误")
     for r in rows:
         shown = {

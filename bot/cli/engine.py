@@ -22,13 +22,13 @@ from bot.cli.intake import show_directory_sync
 from bot.cli.support import (
     directory_of,
     engine_of,
-    err,
     out,
     print_json,
     progress_bar,
     reports_errors,
     sessions_of,
     settings_of,
+    warn,
 )
 from bot.domain.calendar import WorkCalendar, gap_warning, load_overrides
 from bot.engine.simulate import (
@@ -195,7 +195,7 @@ def _warn_of_calendar_gaps(calendar: WorkCalendar, today: date) -> None:
     counting into it) whose days off duban does not know."""
     years = [today.year, today.year + 1] if today.month >= 10 else [today.year]
     for gap in (y for y in years if calendar.coverage(y) == "weekdays"):
-        err.print(f"警告：{gap_warning(gap, calendar.overrides.source)}", markup=False)
+        warn(gap_warning(gap, calendar.overrides.source))
 
 
 def _moment(at: str | None, tz: ZoneInfo) -> datetime:
@@ -262,8 +262,7 @@ def calendar_check_command(
     mine = sorted(d for d in overrides.holidays | overrides.workdays if d.year == year)
     table.add_row("本地调整", "、".join(d.isoformat() for d in mine) or "—")
     out.print(table)
-    for warning in warnings:
-        err.print(f"警告：{warning}", markup=False)
+    warn(*warnings)
     if cal.coverage(year) == "weekdays":
         raise typer.Exit(1)  # until schedules/calendar.toml covers the year
 

@@ -11,7 +11,7 @@ import typer
 
 from bot.app.errors import DubanError
 from bot.app.runtime import composer_of
-from bot.cli.support import out, progress_bar, reports_errors, sessions_of, settings_of
+from bot.cli.support import PlanId, out, progress_bar, reports_errors, sessions_of, settings_of
 from bot.domain.calendar import WorkCalendar, load_overrides
 from bot.domain.rules import load_rules
 from bot.present.sheets import check_target, choose_format, render, write_atomic
@@ -31,7 +31,6 @@ Format = Annotated[
     str | None,
     typer.Option("--format", "-f", help="格式：xlsx、csv（UTF-8 带 BOM）或 md（默认按扩展名）。"),
 ]
-PlanId = Annotated[int | None, typer.Option("--plan", help="计划编号（默认最新）。")]
 
 
 def register(app: typer.Typer) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 from zoneinfo import ZoneInfo
 
 import typer
@@ -13,14 +13,17 @@ from rich.table import Table
 from bot.app.errors import DubanError, UsageError
 from bot.app.runtime import apply_directory
 from bot.cli.support import (
+    JsonFlag,
+    PlanId,
     directory_of,
-    err,
     out,
     print_json,
     progress_bar,
     reports_errors,
     sessions_of,
     settings_of,
+    show_listing,
+    warn,
 )
 from bot.engine.simulate import parse_moment
 from bot.intake.directory_sync import DirectorySync
@@ -75,7 +78,7 @@ def import_command(
             help="以该时刻为导入时间，如 2020-01-01T09:00（演示或培训：模拟往年的全年）。",
         ),
     ] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """导入重点工作任务责任分解，生成任务、单位和交办。"""
     settings = settings_of(ctx)
@@ -146,7 +149,7 @@ def _show_parse(parsed: ParsedPlan, review: Review, output: Path | None) -> None
             out.print(f"  任务 {found.number}：{found.problem}", markup=False)
     if output is not None:
         out.print(f"已写出 {output}：在 Excel 中改正标黄的行后，用 duban import {output} 导入。")
-    _show_warnings([*parsed.warnings, *([] if parsed.year else [NO_YEAR])])
+    warn(*parsed.warnings, *([] if parsed.year else [NO_YEAR]))
 
 
 def _show_report(parsed: ParsedPlan, report: ImportReport) -> None:
@@ -169,12 +172,7 @@ def _show_report(parsed: ParsedPlan, report: ImportReport) -> None:
             f"  单位名录中没有的新单位（{len(report.new_units)}）：{'、'.join(report.new_units)}",
             markup=False,
         )
-    _show_warnings(report.warnings)
-
-
-def _show_warnings(warnings: list[str]) -> None:
-    for warning in warnings:
-        err.print(f"警告：{warning}", markup=False)
+    warn(*report.warnings)
 
 
 @tasks_app.callback()
@@ -182,8 +180,8 @@ def _show_warnings(warnings: list[str]) -> None:
 def tasks_command(
     ctx: typer.Context,
     unit: Annotated[str | None, typer.Option(help="只列出该单位承担的任务。")] = None,
-    plan: Annotated[int | None, typer.Option(help="计划编号（默认最新）。")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    plan: PlanId = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """列出任务；`duban tasks show 编号` 查看单项任务。"""
     if ctx.invoked_subcommand is not None:
@@ -213,8 +211,8 @@ def tasks_command(
 def task_show_command(
     ctx: typer.Context,
     number: Annotated[str, typer.Argument(help="任务序号。")],
-    plan: Annotated[int | None, typer.Option(help="计划编号（默认最新）。")] = None,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    plan: PlanId = None,
+    as_json: JsonFlag = False,
 ) -> None:
     """查看一项任务及其交办情况。"""
     with sessions_of(ctx)() as session:
@@ -244,16 +242,15 @@ def task_show_command(
 @reports_errors
 def units_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """列出单位（含别名、集体单位及其成员）；`duban units sync` 应用单位名录。"""
-    if ctx.invoked_subcommand is not None:
-        return
-    with sessions_of(ctx)() as session:
-        rows = queries.list_units(session)
-    if as_json:
-        print_json(rows)
-        return
+    show_listing(
+        ctx, queries.list_units, as_json=as_json, json_of=lambda rows: rows, show=_show_units
+    )
+
+
+def _show_units(rows: list[dict[str, Any]]) -> None:
     table = Table("单位", "别名", "类型", "成员")
     for row in rows:
         table.add_row(
@@ -269,7 +266,7 @@ def units_command(
 @reports_errors
 def units_sync_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """把单位名录（渠道、联系人及其企业微信/钉钉/飞书 ID）应用到数据库，列出变化。
 
@@ -292,7 +289,7 @@ def show_directory_sync(found: DirectorySync) -> None:
         out.print(f"  新列入：{shown}", markup=False)
     for line in found.changes:
         out.print(f"  {line}", markup=False)
-    _show_warnings(found.warnings)
+    warn(*found.warnings)
 
 
 @db_app.command("upgrade")

@@ -9,14 +9,22 @@ import typer
 from rich.table import Table
 
 from bot.cli.support import (
+    JsonFlag,
     directory_of,
     out,
-    print_json,
     reports_errors,
     sessions_of,
     settings_of,
+    show_listing,
 )
-from bot.store.plans import PLAN_STATES, archive_plan, list_plans, plan_name, remove_plan
+from bot.store.plans import (
+    PLAN_STATES,
+    PlanRow,
+    archive_plan,
+    list_plans,
+    plan_name,
+    remove_plan,
+)
 
 plans_app = typer.Typer(
     help="计划：列出已导入的计划，归档或删除某个计划。", invoke_without_command=True
@@ -32,16 +40,19 @@ def register(app: typer.Typer) -> None:
 @reports_errors
 def plans_command(
     ctx: typer.Context,
-    as_json: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json: JsonFlag = False,
 ) -> None:
     """列出已导入的计划：编号、年度、任务数和状态。"""
-    if ctx.invoked_subcommand is not None:
-        return
-    with sessions_of(ctx)() as session:
-        rows = list_plans(session)
-    if as_json:
-        print_json([row.as_json() for row in rows])
-        return
+    show_listing(
+        ctx,
+        list_plans,
+        as_json=as_json,
+        json_of=lambda rows: [row.as_json() for row in rows],
+        show=_show_plans,
+    )
+
+
+def _show_plans(rows: list[PlanRow]) -> None:
     if not rows:
         out.print("数据库中还没有计划：请先运行 `duban import 文件`。", markup=False)
         return

@@ -13,7 +13,7 @@ from rich.text import Text
 
 from bot.app.errors import UsageError
 from bot.app.runtime import composer_of
-from bot.cli.support import out, print_json, reports_errors, sessions_of, settings_of
+from bot.cli.support import JsonFlag, out, print_json, reports_errors, sessions_of, settings_of
 from bot.domain.periods import Period, last_ended, parse_period
 from bot.present.labels import LIGHT_DOTS, LIGHT_NAMES, TREND_ARROWS, TREND_NAMES
 from bot.store.models import AccountabilityEntry
@@ -61,7 +61,7 @@ def rank_command(
         str | None,
         typer.Option("--period", help="期间：月 2020-11，或 ISO 周 2020-W45（默认上月）。"),
     ] = None,
-    as_json_: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json_: JsonFlag = False,
 ) -> None:
     """计算某期单位排名（晾晒）：按时报送、进度达标、无逾期加权得分，并列同名次。"""
     if ctx.invoked_subcommand is not None:
@@ -143,7 +143,7 @@ STATE_HELP = "只列出该状态：open 待处理、confirmed 已确认、dismis
 @reports_errors
 def accountability_command(
     ctx: typer.Context,
-    as_json_: Annotated[bool, typer.Option("--json", help="输出 JSON。")] = False,
+    as_json_: JsonFlag = False,
     state: Annotated[str | None, typer.Option("--state", help=STATE_HELP)] = None,
 ) -> None:
     """列出问责事项（连续亮红灯、逾期超过规定工作日），含编号、单位、规则、依据和状态。"""
@@ -194,15 +194,16 @@ def _decide(ctx: typer.Context, entry_id: int, decision: Decision, note: str | N
     )
 
 
-NOTE_HELP = "处理意见（记入台账和审计）。"
+EntryId = Annotated[int, typer.Argument(metavar="ID", help="问责事项编号。")]
+Note = Annotated[str | None, typer.Option("--note", help="处理意见（记入台账和审计）。")]
 
 
 @accountability_app.command("confirm")
 @reports_errors
 def accountability_confirm_command(
     ctx: typer.Context,
-    entry_id: Annotated[int, typer.Argument(metavar="ID", help="问责事项编号。")],
-    note: Annotated[str | None, typer.Option("--note", help=NOTE_HELP)] = None,
+    entry_id: EntryId,
+    note: Note = None,
 ) -> None:
     """确认一项待处理的问责事项（确认后列入次月第一份督办日报）。"""
     _decide(ctx, entry_id, "confirmed", note)
@@ -212,8 +213,8 @@ def accountability_confirm_command(
 @reports_errors
 def accountability_dismiss_command(
     ctx: typer.Context,
-    entry_id: Annotated[int, typer.Argument(metavar="ID", help="问责事项编号。")],
-    note: Annotated[str | None, typer.Option("--note", help=NOTE_HELP)] = None,
+    entry_id: EntryId,
+    note: Note = None,
 ) -> None:
     """撤销一项待处理的问责事项（不予问责），可附说明。"""
     _decide(ctx, entry_id, "dismissed", note)

@@ -6,7 +6,7 @@ import functools
 import json
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console, ConsoleDimensions
@@ -21,6 +21,9 @@ from bot.store import database
 
 P = ParamSpec("P")
 R = TypeVar("R")
+T = TypeVar("T")
+JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON。")]
+PlanId = Annotated[int | None, typer.Option("--plan", help="计划编号（默认最新）。")]
 WIDE = 200  # columns when the output is a file or a pipe: tables are not cut at 80
 
 
@@ -40,6 +43,12 @@ class _Console(Console):
 
 out = _Console(highlight=False, soft_wrap=True)
 err = _Console(stderr=True, highlight=False, soft_wrap=True)
+
+
+def warn(*warnings: str) -> None:
+    """Each warning on stderr, one line each: it does not stop the command."""
+    for warning in warnings:
+        err.print(f"警告：{warning}", markup=False)
 
 
 def reports_errors(func: Callable[P, R]) -> Callable[P, R]:
@@ -97,3 +106,23 @@ def directory_of(settings: Settings) -> Directory:
 
 def print_json(data: Any) -> None:
     print(json.dumps(data, ensure_ascii=False, indent=2))
+
+
+def show_listing(
+    ctx: typer.Context,
+    read: Callable[[Session], T],
+    *,
+    as_json: bool,
+    json_of: Callable[[T], Any],
+    show: Callable[[T], None],
+) -> None:
+    """A command group's own listing (`duban plans`, `duban units`, `duban outbox`): nothing
+    when one of its subcommands runs; else what `read` finds in one session, as JSON or shown."""
+    if ctx.invoked_subcommand is not None:
+        return
+    with sessions_of(ctx)() as session:
+        found = read(session)
+    if as_json:
+        print_json(json_of(found))
+    else:
+        show(found)

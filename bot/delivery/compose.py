@@ -14,7 +14,10 @@ from typing import Any
 
 from bot.delivery.splitting import split_message
 from bot.intake.directory import OfficeEntry
+from bot.platforms.base import ItemLink, LinkCard, Outgoing
 from bot.platforms.formats import Formats, MessageFormat
+from bot.platforms.registry import MENTION_KEYS
+from bot.present.labels import CARD_BUTTON, CARD_MORE
 from bot.present.links import Links
 from bot.store.models import Message
 
@@ -124,3 +127,29 @@ def message_rows(
         )
         for number, part in enumerate(parts, start=1)
     ]
+
+
+def outgoing(message: Message) -> Outgoing:
+    """An outbox row as its channel sends it: the text, the mentions, the items' links."""
+    mentions = message.mentions or {}
+    ids = [i for key in MENTION_KEYS for i in mentions.get(key, [])]
+    return Outgoing(
+        message.id,
+        message.recipient_name,
+        message.kind,
+        message.text,
+        tuple(mentions.get("mobiles", [])),
+        tuple(ids),
+        card=link_card(message.items or []),
+    )
+
+
+def link_card(items: list[Any]) -> LinkCard | None:
+    """The report pages a message's items link to (`item["link"]`, set on reminders), for a
+    channel that sends cards; None when no item has one."""
+    links = tuple(
+        ItemLink(f"#{item['task']}", str(item.get("text") or ""), str(item["link"]))
+        for item in items
+        if isinstance(item, dict) and item.get("link")
+    )
+    return LinkCard(links, CARD_BUTTON, CARD_MORE) if links else None

@@ -4,15 +4,18 @@ what one claimed message is to its sender."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import cast
+from typing import ParamSpec, cast
 
 from sqlalchemy import Table, bindparam, insert, update
 from sqlalchemy.orm import Session
 
 from bot.platforms import Outgoing, Receipt
 from bot.store.models import AuditEvent, Message
+
+P = ParamSpec("P")
 
 MESSAGES = cast(Table, Message.__table__)
 SENT = (
@@ -54,15 +57,17 @@ class Confirmations:
         self._finished = self._seen = 0  # lanes done, and as the recorder last saw
         self._broken = False  # a transaction failed: the workers stop sending
 
-    def begin(self) -> None:
+    def lane(self, send: Callable[P, None], *args: P.args, **kwargs: P.kwargs) -> None:
+        """Runs one worker's lane, counted busy from its first send to its last."""
         with self._changed:
             self._busy += 1
-
-    def end(self) -> None:
-        with self._changed:
-            self._busy -= 1
-            self._finished += 1
-            self._changed.notify()
+        try:
+            send(*args, **kwargs)
+        finally:
+            with self._changed:
+                self._busy -= 1
+                self._finished += 1
+                self._changed.notify()
 
     def add(self, item: Claimed, channel: str, receipt: Receipt) -> bool:
         """Hands a success over and waits for its record; False if recording failed."""

@@ -32,7 +32,7 @@ from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
-from bot.delivery.compose import Composer
+from bot.delivery.compose import Composer, outgoing
 from bot.delivery.confirmations import Claimed, Confirmations, write_sent
 from bot.delivery.failures import (
     MAX_ATTEMPTS,
@@ -45,7 +45,7 @@ from bot.delivery.failures import (
 )
 from bot.delivery.ratelimit import Verdict, disable, grant_many, pause, refund, send_margin
 from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
-from bot.platforms.registry import MENTION_KEYS, platform
+from bot.platforms.registry import platform
 from bot.platforms.spec import Limit
 from bot.store.database import retry_while_unreachable, session_factory, writer
 from bot.store.models import Message
@@ -107,19 +107,6 @@ def _wait_for_budget(
     for message in messages:
         message.state, message.not_before = "pending", now + wait
         message.claimed_until, message.last_error = None, f"waiting: {verdict.reason}"
-
-
-def _outgoing(message: Message) -> Outgoing:
-    mentions = message.mentions or {}
-    ids = [i for key in MENTION_KEYS for i in mentions.get(key, [])]
-    return Outgoing(
-        message.id,
-        message.recipient_name,
-        message.kind,
-        message.text,
-        tuple(mentions.get("mobiles", [])),
-        tuple(ids),
-    )
 
 
 @dataclass(frozen=True)
@@ -191,7 +178,15 @@ class Dispatcher:
         confirmations = Confirmations(len(lanes))
         with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
             futures = [
-                pool.submit(self._deliver_lane, name, lane, moments, claimed_at, confirmations)
+                pool.submit(
+                    confirmations.lane,
+                    self._send_lane,
+                    name,
+                    lane,
+                    moments,
+                    claimed_at,
+                    confirmations,
+                )
                 for name, lane in lanes
             ]
             while not confirmations.done():
@@ -241,26 +236,12 @@ class Dispatcher:
                 later = lane[granted:] + deferred.pop(name, [])
                 _wait_for_budget(session, later, grant.verdict, now)
             if granted:
-                claimed[name] = [Claimed(_outgoing(m), m.channel) for m in lane[:granted]]
+                claimed[name] = [Claimed(outgoing(m), m.channel) for m in lane[:granted]]
         return Batch(len(rows), claimed, sum(len(rest) for rest in deferred.values()))
 
     def _local(self, name: str) -> bool:
         """The console and files: no budget, never disabled, no lane cap."""
         return platform(self.platforms.get(name, "console")).local
-
-    def _deliver_lane(
-        self,
-        name: str,
-        lane: list[Claimed],
-        moments: Moments,
-        claimed_at: datetime,
-        confirmations: Confirmations,
-    ) -> None:
-        confirmations.begin()
-        try:
-            self._send_lane(name, lane, moments, claimed_at, confirmations)
-        finally:
-            confirmations.end()
 
     def _send_lane(
         self,

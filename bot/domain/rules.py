@@ -11,7 +11,7 @@ import datetime as dt
 from dataclasses import dataclass, field
 from datetime import date, time
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
@@ -156,8 +156,14 @@ class ReportCycle:
 
 @dataclass(frozen=True)
 class Milestone:
+    """A date before the deadline with its name: from the rule file, or stated by the
+    document (「6月底前开工」 → 开工)."""
+
     due: date
     name: str
+
+    def as_json(self) -> dict[str, Any]:
+        return {"due": self.due.isoformat(), "name": self.name}
 
 
 @dataclass(frozen=True)

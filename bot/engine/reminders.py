@@ -95,7 +95,7 @@ def reminders_for(
             f"remind:{assignment.id}:{point.id}:{step.level.key}:{step.repeat}"
             f":{recipient.kind}:{recipient.id or 0}"
         )
-        ref = PointRef(point.id, point.assignment_id, point.key)
+        ref = PointRef(point.id, point.assignment_id, sys.intern(point.key))
         reminders.append(Reminder(key, recipient, ref, step, item, mention, tz))
     return reminders
 
@@ -142,7 +142,11 @@ def _mention_ids(bundle: list[Reminder], platform: str) -> dict[str, list[str]]:
     """Mobiles and user ids of everyone the bundle mentions; a chat platform gets only its
     own ids (user ids are per platform: another platform's id may name someone else)."""
     contacts = [dict(c) for r in bundle for c in r.mention]
-    ids = {k: v for k, v in MENTION_KEYS.items() if platform not in MENTION_KEYS or k == platform}
+    ids = {platform: MENTION_KEYS[platform]} if platform in MENTION_KEYS else {}
+    if not ids:  # each contact field once (feishu and feishu_app share feishu_open_id)
+        for name, key in MENTION_KEYS.items():
+            if key not in ids.values():
+                ids[name] = key
     fields = {"mobiles": "mobile", **ids}
     found = {name: sorted({c[key] for c in contacts if c.get(key)}) for name, key in fields.items()}
     return {name: ids for name, ids in found.items() if ids}
@@ -275,13 +279,14 @@ def _messages(
     """One bundle (one recipient) as message rows: a section per level under its headline,
     the highest first; one row, or numbered parts when it exceeds the byte budget."""
     levels = [level.key for level in rules.ladder]
+    composer = options.composer
+    linked = [(r, _with_link(r, recipient, composer, now)) for r in bundle]
     by_level: dict[str, list[dict[str, Any]]] = defaultdict(list)
-    for reminder in bundle:
-        by_level[reminder.step.level.key].append(reminder.item)
+    for reminder, item in linked:
+        by_level[reminder.step.level.key].append(item)
     sections = sorted(by_level.items(), key=lambda kv: -levels.index(kv[0]))
     top = max(bundle, key=lambda r: levels.index(r.step.level.key))
-    items = sorted((r.item for r in bundle), key=_item_order)
-    composer = options.composer
+    items = sorted((item for _, item in linked), key=_item_order)
     mentions = _mention_ids(bundle, composer.format_of(recipient).platform)
 
     def text(shape: MessageFormat) -> str:
@@ -313,6 +318,18 @@ def _messages(
         mentions=mentions,
         simulated=options.simulated,
     )
+
+
+def _with_link(
+    reminder: Reminder, recipient: Recipient, composer: Composer, now: datetime
+) -> dict[str, Any]:
+    """A unit's item with the link to its report page (bot/web/report.py) as "link"; the
+    item as it is for a leader or the office (the link acts as the unit), or when the links
+    are off."""
+    if recipient.kind != "unit" or recipient.id is None:
+        return reminder.item
+    link = composer.links.report(recipient.id, reminder.point.id, now)
+    return reminder.item if link is None else {**reminder.item, "link": link}
 
 
 def _item_order(item: dict[str, Any]) -> tuple[int, str, str]:

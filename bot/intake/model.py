@@ -10,6 +10,8 @@ from dataclasses import dataclass, field
 from datetime import date
 from typing import Any
 
+from bot.domain.rules import Milestone
+
 
 @dataclass(frozen=True)
 class Indicator:
@@ -61,17 +63,6 @@ class ParsedUnit:
 class ParsedSupervisor:
     name: str
     title: str | None = None
-
-
-@dataclass(frozen=True)
-class Milestone:
-    """An earlier date the task states besides its deadline (「6月底前开工」 → 开工)."""
-
-    due: date
-    name: str
-
-    def as_json(self) -> dict[str, Any]:
-        return {"due": self.due.isoformat(), "name": self.name}
 
 
 @dataclass(frozen=True)

@@ -11,11 +11,11 @@ import re
 from dataclasses import dataclass, field, replace
 from datetime import date
 
+from bot.domain.rules import Milestone
 from bot.intake.deadlines import deadline_events, read_deadline_cell, year_of_dates
 from bot.intake.directory import Directory
 from bot.intake.indicators import extract_indicators
 from bot.intake.model import (
-    Milestone,
     ParsedPlan,
     ParsedSupervisor,
     ParsedTask,

@@ -40,8 +40,11 @@ class JsonlChannel:
 
     def send(self, message: Outgoing) -> Receipt:
         self.path.parent.mkdir(parents=True, exist_ok=True)
+        line = asdict(message)
+        if message.card is None:  # lines without links stay as they were
+            del line["card"]
         with self.path.open("a", encoding="utf-8") as handle:
-            handle.write(json.dumps(asdict(message), ensure_ascii=False) + "\n")
+            handle.write(json.dumps(line, ensure_ascii=False) + "\n")
         return Receipt({"appended": str(self.path)})
 
 

@@ -10,8 +10,10 @@ PLATFORMS: dict[str, Platform] = {
     p.name: p
     for p in (
         wecom.PLATFORM,
+        wecom.APP,
         dingtalk.PLATFORM,
         feishu.PLATFORM,
+        feishu.APP,
         generic.PLATFORM,
         CONSOLE,
         JSONL,
@@ -20,7 +22,7 @@ PLATFORMS: dict[str, Platform] = {
 # By the name of their callback's `[inbound.*] platform`.
 INBOUND: dict[str, Platform] = {p.inbound: p for p in PLATFORMS.values() if p.inbound}
 # The contact fields that name a person on some platform (and, for the generic hook, a mobile).
-USER_IDS: tuple[str, ...] = tuple(p.user_id for p in PLATFORMS.values() if p.user_id)
+USER_IDS: tuple[str, ...] = tuple(dict.fromkeys(p.user_id for p in PLATFORMS.values() if p.user_id))
 # A message's mentions by platform name: {"wecom": ids…}, from the contact field it uses.
 MENTION_KEYS: dict[str, str] = {p.name: p.user_id for p in PLATFORMS.values() if p.user_id}
 

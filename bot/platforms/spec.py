@@ -36,6 +36,11 @@ class ChannelSpec:
     markup: str
     timeout: httpx.Timeout
     path: Path | None
+    cards: bool = False  # reminders with report links go as the platform's link card
+    app_id: str | None = None  # an app channel's app (feishu_app)
+    chat_id: str | None = None  # the chat an app channel posts to
+    corp_id: str | None = None  # wecom_app: the corp, and the app's AgentId
+    agent_id: int | None = None
 
 
 Builder = Callable[[ChannelSpec, httpx.Client], Channel]
@@ -56,6 +61,10 @@ class Platform:
     inbound: str | None = None  # `platform = NAME` of its [inbound.*] callback
     inbound_needs: tuple[str, ...] = ()
     answers_by_api: bool = False  # answers a callback with a request, not in the response
+    # A robot's link card (`[channels.NAME] cards`): how many item buttons it holds (0: the
+    # platform has none; bot/platforms/*/cards.py say what happens beyond).
+    card_links: int = 0
+    card_markup: str | None = None  # the markup a link card's text needs, if it has one
 
     @property
     def default_markup(self) -> str:

@@ -100,3 +100,8 @@ def size_text(size: int) -> str:
 def worst_light(lights: Iterable[str]) -> str:
     """The most severe of `lights` (green when there are none)."""
     return max(lights, key=LIGHTS.index, default="green")
+
+
+# A card's buttons: an item's report page (「#12 填报」), or one for all when they do not fit.
+CARD_BUTTON = "填报"
+CARD_MORE = "查看并填报"

@@ -3,8 +3,10 @@
 `receive` persists a verified callback under the platform's message id (a retry of the
 same message inserts nothing); `handle` claims a received event, works out who sent it and
 what it asks, applies it (bot/replies/apply.py) and stores the answer — all in one
-transaction, so an event is either acted on and answered or still waiting. `pending`
-lists events a crash left unanswered, for the daemon to finish.
+transaction, so an event is either acted on and answered or still waiting. An answer that
+goes by a second request (DingTalk, Feishu) leaves the event `answering` until `answered`
+records it sent. `pending` and `unanswered` list what a crash left, for the daemon to
+finish.
 """
 
 from __future__ import annotations
@@ -120,27 +122,75 @@ def handle(
     now: datetime,
     *,
     composer: Composer | None = None,
+    answer_later: bool = False,
 ) -> Handled | None:
-    """Acts on a received event; None when another process already has (or is)."""
-    claimed = session.execute(
+    """Acts on a received event; None when another process already has (or is). With
+    `answer_later` the event stays `answering` until `answered` says its answer went."""
+    event = session.scalars(
         update(InboundEvent)
         .where(InboundEvent.id == event_id, InboundEvent.state == "received")
         .values(state="processing")
-    )
-    if getattr(claimed, "rowcount", 0) != 1:
+        .returning(InboundEvent)
+    ).one_or_none()
+    if event is None:
         return None
-    event = session.get_one(InboundEvent, event_id)
     reply, changed, actor = _act(session, people, event, now, composer)
-    event.state, event.reply, event.actor, event.processed_at = "processed", reply, actor, now
+    state = "answering" if answer_later else "processed"
+    event.state, event.reply, event.actor, event.processed_at = state, reply, actor, now
+    return _handled(event, changed)
+
+
+def _handled(event: InboundEvent, changed: bool) -> Handled:
     return Handled(
         event.id,
         event.platform,
         event.source,
-        reply,
+        event.reply or "",
         event.reply_to,
         event.reply_expires,
         changed,
     )
+
+
+def answered(session: Session, event_ids: list[int]) -> None:
+    """The answers of `event_ids` went (or were given up): those events are processed."""
+    if event_ids:
+        session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id.in_(event_ids), InboundEvent.state == "answering")
+            .values(state="processed")
+        )
+
+
+def unanswered(
+    session: Session, now: datetime, older_than: timedelta, skip: frozenset[int] = frozenset()
+) -> list[Handled]:
+    """Events acted on whose answer a stopped process never sent, each claimed for this
+    one (its `processed_at` moved to `now`, so that another process looking at the same
+    moment leaves it alone); `skip` are those this process is still answering."""
+    cutoff = now - older_than
+    found: list[Handled] = []
+    for event in session.scalars(
+        select(InboundEvent)
+        .where(InboundEvent.state == "answering", InboundEvent.processed_at < cutoff)
+        .order_by(InboundEvent.id)
+        .limit(500)
+    ):
+        if event.id in skip:
+            continue
+        claimed = session.execute(
+            update(InboundEvent)
+            .where(
+                InboundEvent.id == event.id,
+                InboundEvent.state == "answering",
+                InboundEvent.processed_at < cutoff,
+            )
+            .values(processed_at=now)
+            .execution_options(synchronize_session=False)
+        )
+        if getattr(claimed, "rowcount", 0) == 1:
+            found.append(_handled(event, False))
+    return found
 
 
 def pending(session: Session, now: datetime, older_than: timedelta) -> list[int]:

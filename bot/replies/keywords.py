@@ -152,7 +152,7 @@ def parse_command(text: str, *, year: int | None = None) -> Command:
     kind = _ALIASES[keyword[0]]
     scan = _Scan(text, folded, keyword.end(), year)
     scan.read_arguments(kind)
-    return _checked(scan.command(kind))
+    return checked_command(scan.command(kind))
 
 
 @dataclass
@@ -237,7 +237,9 @@ class _Scan:
         return Command(kind, self.task, self.percent, self.date, text, self.plan)
 
 
-def _checked(command: Command) -> Command:
+def checked_command(command: Command) -> Command:
+    """The command when it has what its kind needs (a task, a date, a reason); else
+    ParseError with what is missing. Commands built from a form are checked here too."""
     kind = command.kind
     if command.task is None and kind not in _NO_TASK:
         raise ParseError(f"请注明任务编号，例如「{_EXAMPLES[kind]}」。")

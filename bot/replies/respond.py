@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import threading
 import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
@@ -22,6 +21,7 @@ from urllib.parse import quote
 import httpx
 
 from bot.platforms.dingtalk.callback import SESSION_WEBHOOK_ORIGINS
+from bot.platforms.feishu.api import TenantToken
 from bot.platforms.feishu.callback import is_message_id
 from bot.platforms.http import JSON_HEADERS, url_origin
 from bot.replies.inbox import Handled
@@ -92,42 +92,20 @@ class HttpFeishuApi:
         base: str = "https://open.feishu.cn",
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.client, self.app_id, self.app_secret = client, app_id, app_secret
-        self.base, self.clock = base.rstrip("/"), clock
-        self._token: tuple[str, float] | None = None
-        self._lock = threading.Lock()
+        self.client, self.base = client, base.rstrip("/")
+        self._token = TenantToken(client, app_id, app_secret, base, clock)
 
     def reply(self, message_id: str, text: str) -> bool:
         if not is_message_id(message_id):  # the parser refuses these; never in a URL
             log.warning("feishu reply not sent: %r is not a message id", message_id[:80])
             return False
-        token = self._tenant_token()
+        token = self._token.get()
         if token is None:
             return False
         url = f"{self.base}/open-apis/im/v1/messages/{quote(message_id, safe='')}/reply"
         body = {"msg_type": "text", "content": json.dumps({"text": text}, ensure_ascii=False)}
         headers = {"Authorization": f"Bearer {token}"}
         return _post(self.client, url, body, "feishu", message_id, _code_ok, headers)
-
-    def _tenant_token(self) -> str | None:
-        with self._lock:
-            if self._token is not None and self._token[1] > self.clock():
-                return self._token[0]
-            url = f"{self.base}/open-apis/auth/v3/tenant_access_token/internal"
-            body = {"app_id": self.app_id, "app_secret": self.app_secret}
-            try:
-                answer = self.client.post(url, json=body, timeout=TIMEOUT).json()
-            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-                log.warning("feishu token request failed: %s", type(exc).__name__)
-                return None
-            token = answer.get("tenant_access_token") if isinstance(answer, dict) else None
-            if not isinstance(token, str) or answer.get("code") != 0:
-                log.warning("feishu token refused: code %s", _field(answer, "code"))
-                return None
-            expire = answer.get("expire")
-            seconds = expire if isinstance(expire, int) else 7200
-            self._token = (token, self.clock() + max(seconds - 300, 60))
-            return token
 
 
 def _post(

@@ -309,8 +309,9 @@ class InboundEvent(Base):
     """A reply received from a chat platform, kept before it is acted on.
 
     The unique (source, event_id) — the platform's message or event id — makes a platform's
-    retry a no-op. `state`: received (acknowledged, not yet acted on), processed, or
-    ignored (nothing to act on, e.g. a non-text event). `reply` is the answer sent back.
+    retry a no-op. `state`: received (not yet acted on), answering (acted on, its answer to
+    go by a second request), processed, or ignored (e.g. a non-text event). `reply` is the
+    answer; `processed_at` when it was acted on (or its lost answer taken up again).
     """
 
     __tablename__ = "inbound_events"

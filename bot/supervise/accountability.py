@@ -38,6 +38,7 @@ from bot.delivery.render import shorten
 from bot.domain.lifecycle import PAUSED
 from bot.domain.periods import Period, last_ended
 from bot.present.labels import due_what
+from bot.store import once
 from bot.store.audit import record_many
 from bot.store.database import insert_ignoring_duplicates
 from bot.store.models import (
@@ -46,7 +47,6 @@ from bot.store.models import (
     AuditEvent,
     DuePoint,
     Notification,
-    OnceKey,
     Plan,
     Task,
     Unit,
@@ -84,14 +84,8 @@ def _red_rows(
     first_plan = session.scalar(select(func.min(Plan.created_at)))
     if first_plan is None or last.bounds(setup.tz)[1] <= first_plan:
         return []  # nothing existed yet in that period
-    once = f"accountability:red:{last.label}"
-    if session.get(OnceKey, once) is not None:
-        return []  # this period was looked at before
-    won = insert_ignoring_duplicates(
-        session, OnceKey, [{"key": once, "created_at": now}], returning="key"
-    )
-    if not won:
-        return []  # another daemon looked at it meanwhile
+    if not once.take(session, [f"accountability:red:{last.label}"], now):
+        return []  # this period was looked at before, here or by another daemon
     periods = [last]
     while len(periods) < rule.red_periods:
         periods.insert(0, periods[0].previous())

@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from bot.domain.lifecycle import ENDED
 from bot.domain.periods import Period, period_of
 from bot.domain.rules import Rules
+from bot.engine.schedule import deadline_of
 from bot.present.labels import worst_light
 from bot.store.models import Assignment, DuePoint, Message, Notification, Plan, Task
 from bot.supervise.ranking import RankedUnit
@@ -119,3 +120,37 @@ def item_light(assignment: Assignment, lights: dict[int, str]) -> str:
     if assignment.status in ENDED:
         return "green"
     return lights.get(assignment.id, "green")
+
+
+@dataclass(frozen=True)
+class AssignmentRow:
+    """An assignment as a task's page and a unit's page list it."""
+
+    number: str
+    text: str
+    unit: str
+    role: str
+    co_lead: bool
+    status: str
+    progress: int
+    light: str
+    deadline: date | None
+    last_report_at: datetime | None
+
+
+def assignment_row(
+    assignment: Assignment, task: Task, unit: str, plan: Plan, lights: dict[int, str]
+) -> AssignmentRow:
+    a = assignment
+    return AssignmentRow(
+        number=task.number,
+        text=task.text,
+        unit=unit,
+        role=a.role,
+        co_lead=a.co_lead,
+        status=a.status,
+        progress=a.progress,
+        light=item_light(a, lights),
+        deadline=deadline_of(a, task, plan),
+        last_report_at=a.last_report_at,
+    )

@@ -40,14 +40,13 @@ from sqlalchemy.orm import Session
 
 from bot.domain.lifecycle import ENDED, PAUSED
 from bot.domain.periods import period_of
-from bot.store.database import insert_ignoring_duplicates
+from bot.store import once
 from bot.store.models import (
     AccountabilityEntry,
     Assignment,
     AuditEvent,
     DuePoint,
     Notification,
-    OnceKey,
     Supervisor,
     Task,
     Unit,
@@ -96,29 +95,11 @@ def send_digests(session: Session, setup: DigestSetup, now: datetime) -> list[Di
         return []
     day, month = today.isoformat(), f"{today.year}-{today.month:02d}"
     recipients = _recipients(session, setup.composer.office)
-    taken = _taken(session, [r.key(day) for r in recipients])
-    waiting = [r for r in recipients if r.key(day) not in taken]
-    if not waiting:
-        return []
-    won = set(
-        insert_ignoring_duplicates(
-            session,
-            OnceKey,
-            [{"key": r.key(day), "created_at": now} for r in waiting],
-            returning="key",
-        )
-    )
-    mine = [r for r in waiting if r.key(day) in won]
+    won = once.take(session, [r.key(day) for r in recipients], now)
+    mine = [r for r in recipients if r.key(day) in won]
     if not mine:
-        return []  # another daemon took them between our look and our insert
-    monthly = set(
-        insert_ignoring_duplicates(
-            session,
-            OnceKey,
-            [{"key": r.key(month), "created_at": now} for r in mine],
-            returning="key",
-        )
-    )
+        return []  # all sent today, or another daemon took them between our look and insert
+    monthly = once.take(session, [r.key(month) for r in mine], now)
     content = _load(session, setup, today, with_entries=bool(monthly))
     digests = []
     for recipient in mine:
@@ -136,14 +117,6 @@ def _recipients(session: Session, office: str) -> list[Recipient]:
         Recipient("supervisor", i, n, c, t)
         for i, n, c, t in session.execute(query.order_by(Supervisor.id))
     ]
-    return found
-
-
-def _taken(session: Session, keys: list[str]) -> set[str]:
-    found: set[str] = set()
-    for start in range(0, len(keys), 500):
-        chunk = keys[start : start + 500]
-        found.update(session.scalars(select(OnceKey.key).where(OnceKey.key.in_(chunk))))
     return found
 
 

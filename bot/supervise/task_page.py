@@ -37,20 +37,16 @@ from bot.store.models import (
     Task,
     Unit,
 )
-from bot.supervise.board import assignment_lights, item_light, level_lights, level_names, worst
+from bot.supervise.board import (
+    AssignmentRow,
+    assignment_lights,
+    assignment_row,
+    item_light,
+    level_lights,
+    level_names,
+    worst,
+)
 from bot.supervise.task_list import active_assignments, plan_or_none, task_supervisor
-
-
-@dataclass(frozen=True)
-class AssignmentRow:
-    unit: str
-    role: str
-    co_lead: bool
-    status: str
-    progress: int
-    light: str
-    deadline: date | None
-    last_report_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -108,16 +104,7 @@ def task_page(
         return None
     lights = assignment_lights(session, plan, rules)
     rows = tuple(
-        AssignmentRow(
-            unit=a.unit.name,
-            role=a.role,
-            co_lead=a.co_lead,
-            status=a.status,
-            progress=a.progress,
-            light=item_light(a, lights),
-            deadline=deadline_of(a, task, plan),
-            last_report_at=a.last_report_at,
-        )
+        assignment_row(a, task, a.unit.name, plan, lights)
         for a in sorted(task.assignments, key=lambda a: (a.role != "lead", a.id))
     )
     supervisor = task_supervisor(task)

@@ -4,7 +4,7 @@ replies. Read-only."""
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import datetime
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -12,28 +12,15 @@ from sqlalchemy.orm import Session, selectinload
 from bot.domain.lifecycle import Status
 from bot.domain.periods import Period, period_of
 from bot.domain.rules import Rules
-from bot.engine.schedule import deadline_of
 from bot.present.labels import REPLY_ACTIONS
 from bot.store.models import Assignment, AuditEvent, Plan, Task, Unit
-from bot.supervise.board import assignment_lights, default_period, item_light
+from bot.supervise.board import AssignmentRow, assignment_lights, assignment_row, default_period
 from bot.supervise.ranking import RankedUnit
 from bot.supervise.ranking_flow import RankingSetup, ranking_series
 from bot.supervise.task_list import find_unit, plan_or_none
 
 HISTORY_PERIODS = 12  # months of ranking history a unit's page shows
 RECENT_REPLIES = 20
-
-
-@dataclass(frozen=True)
-class UnitAssignment:
-    number: str
-    text: str
-    role: str
-    co_lead: bool
-    status: str
-    progress: int
-    light: str
-    deadline: date | None
 
 
 @dataclass(frozen=True)
@@ -58,7 +45,7 @@ class UnitPage:
     unit: Unit
     aliases: tuple[str, ...]
     supervisor: str | None
-    assignments: tuple[UnitAssignment, ...]
+    assignments: tuple[AssignmentRow, ...]
     history: tuple[HistoryRow, ...]
     replies: tuple[UnitReply, ...]
 
@@ -70,7 +57,7 @@ def unit_page(
     if unit is None:
         return None
     plan = plan_or_none(session)
-    rows: list[UnitAssignment] = []
+    rows: list[AssignmentRow] = []
     if plan is not None:
         lights = assignment_lights(session, plan, rules, unit.id)
         assignments = session.scalars(
@@ -85,19 +72,7 @@ def unit_page(
             .options(selectinload(Assignment.task))
             .order_by(Task.seq)
         )
-        rows = [
-            UnitAssignment(
-                number=a.task.number,
-                text=a.task.text,
-                role=a.role,
-                co_lead=a.co_lead,
-                status=a.status,
-                progress=a.progress,
-                light=item_light(a, lights),
-                deadline=deadline_of(a, a.task, plan),
-            )
-            for a in assignments
-        ]
+        rows = [assignment_row(a, a.task, unit.name, plan, lights) for a in assignments]
     history = ranking_history(session, setup, unit.name, now) if setup is not None else []
     return UnitPage(
         unit=unit,

@@ -4,8 +4,9 @@ Every callback goes: verify (signature, freshness, receiver) → dedupe on the p
 message id and persist the raw event → acknowledge within the platform's deadline → act on
 it → answer in the conversation. WeCom and the generic hook answer inside the response (the
 work is a few milliseconds; WeCom allows 5 s), DingTalk and Feishu after it, from a
-background thread (bot/web/workers.py). A refused request changes nothing but a counter;
-no input gives a 500.
+background thread (bot/web/workers.py). A tap on an app card's button is answered inside
+the response on every platform, so that the card changes at once (bot/web/cards.py). A
+refused request changes nothing but a counter; no input gives a 500.
 """
 
 from __future__ import annotations
@@ -28,15 +29,20 @@ from starlette.requests import ClientDisconnect
 
 from bot.app.config import InboundSettings
 from bot.app.errors import NoSuchHook, Rejected, TooLarge
+from bot.platforms.buttons import DONE
 from bot.platforms.dingtalk import callback as dingtalk
 from bot.platforms.feishu import callback as feishu
+from bot.platforms.feishu import cards as feishu_cards
 from bot.platforms.generic import callback as generic
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
 from bot.platforms.wecom.callback import WecomCrypto
+from bot.platforms.wecom.callback import tap_in as wecom_tap
+from bot.web.cards import add_cards, answer_tap
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
 from bot.web.observability import add_observability
+from bot.web.report import add_report
 from bot.web.review import add_review
 
 log = logging.getLogger("duban.web")
@@ -60,8 +66,10 @@ def create_app(ctx: WebContext) -> FastAPI:
     _errors(app, ctx)
 
     _hooks(app, ctx)
+    add_cards(app, ctx, lambda request: _body(request, ctx.settings.web.max_body))
     add_observability(app, ctx)
     add_dashboard(app, ctx)
+    add_report(app, ctx)
     add_review(app, ctx)
     return app
 
@@ -98,10 +106,20 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         now = ctx.clock()
         crypto = _crypto(config)
         message = crypto.parse_callback(signature, timestamp, nonce, body, now=now)
-        reply, _ = await _answer_now(ctx, name, message, now)
+        own = str(message.raw.get("ToUserName") or config.corp_id or "")
+        tap = wecom_tap(message.raw)
+        if tap is not None:  # recorded: the button says so; else the answer, as text
+            answer = await answer_tap(ctx, name, message, now)
+            if answer.recorded:
+                xml = crypto.passive_button(
+                    message.sender, own, DONE[tap.command], timestamp, nonce
+                )
+                return Response(xml, media_type="application/xml")
+            reply: str | None = answer.reply or None
+        else:
+            reply, _ = await _answer_now(ctx, name, message, now)
         if reply is None:
             return Response(status_code=200)  # an empty answer: nothing more to say
-        own = str(message.raw.get("ToUserName") or config.corp_id or "")
         xml = crypto.passive_reply(message.sender, own, reply, timestamp, nonce)
         return Response(xml, media_type="application/xml")
 
@@ -137,6 +155,9 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         if isinstance(result, feishu.Ignored):
             ctx.count("feishu", "ignored")
             return EMPTY_JSON
+        if isinstance(result, feishu.Click):  # answered within Feishu's 3 s, with the card
+            answer = await answer_tap(ctx, name, result.message, now)
+            return JSONResponse(feishu_cards.tap_answer(result.tap, *answer))
         await _accept_later(ctx, name, result, now)
         return EMPTY_JSON
 

@@ -3,6 +3,7 @@ the answerers, and counters of what came in."""
 
 from __future__ import annotations
 
+import functools
 import logging
 import threading
 import time
@@ -14,6 +15,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine, select
+from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import InboundSettings, Settings
@@ -23,7 +25,7 @@ from bot.intake.directory import Directory, load_directory
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
 from bot.replies.identity import People
-from bot.replies.inbox import Handled, handle, pending, stored_event_id
+from bot.replies.inbox import Handled, answered, handle, pending, stored_event_id, unanswered
 from bot.replies.respond import (
     DingtalkResponder,
     FeishuApi,
@@ -33,14 +35,20 @@ from bot.replies.respond import (
 )
 from bot.store.database import session_factory, writer
 from bot.store.models import InboundEvent
+from bot.web.answers import Answerer
 from bot.web.replay import SeenSignatures
-from bot.web.workers import Processor, Receiver
+from bot.web.workers import MAX_APPLY, Processor, Receiver
 
 log = logging.getLogger("duban.web")
 Clock = Callable[[], datetime]
 FeishuApiFactory = Callable[[InboundSettings, httpx.Client], FeishuApi]
 PEOPLE_TTL = 30.0  # seconds a loaded contact index is used before it is read again
 UNFINISHED = timedelta(minutes=1)  # a received event untouched this long was interrupted
+# Seconds of applying in one transaction before the rest of a batch waits for the next: on
+# SQLite the receiver's group commits wait behind it. Once a request comes in, the batch
+# stops after BUSY_APPLY_SECONDS (a request arriving in the middle of a batch included).
+APPLY_SECONDS = 0.05
+BUSY_APPLY_SECONDS = 0.005
 
 
 def utc_now() -> datetime:
@@ -77,6 +85,8 @@ class WebContext:
         sqlite = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 4)
         self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
+        self.answerer = Answerer(self.responder, self.clock, busy=lambda: self.receiver.busy)
+        self.answerer.on_done = self.processor.nudge
 
     def start(self) -> None:
         for name, hook in self.settings.inbound.items():
@@ -88,10 +98,20 @@ class WebContext:
                 )
         self.receiver.start()
         self.processor.start()
+        self.answerer.start()
 
     def stop(self) -> None:
         self.receiver.stop()
         self.processor.stop()
+        self.answerer.stop()
+        self._record_answered()
+
+    def drain(self, timeout: float = 10.0) -> None:
+        """Waits until what was submitted so far was acted on, answered and recorded."""
+        self.processor.drain(timeout)
+        self.answerer.wait_idle(timeout)
+        self.processor.nudge()
+        self.processor.drain(timeout)
 
     async def keep(self, source: str, message: InboundMessage, now: datetime) -> int | None:
         """Keeps a verified event (group commit); its row id, or None for a platform's retry."""
@@ -156,23 +176,82 @@ class WebContext:
                 )
             return self._responders[source]
 
-    def process(self, event_id: int) -> None:
-        """After the acknowledgement: act on the event, then answer in the conversation."""
-        now = self.clock()
+    def process(self, event_ids: list[int]) -> list[int]:
+        """After the acknowledgement: acts on the events in one transaction, records the
+        answers sent since the last batch, and hands the new answers to the answerer once
+        the transaction is committed. Returns the events it left for the next batch: it
+        stops taking new ones after APPLY_SECONDS. When one event fails, the batch is done
+        again with a savepoint for each: the one that fails stays `received` (for
+        `finish_pending`), the others go on."""
+        done = self.answerer.take_done()
         try:
-            handled = self.handle(event_id, now)
+            people = self.people() if event_ids else None
+            try:
+                handled, left = self._apply(people, event_ids, done, careful=False)
+            except (OperationalError, InterfaceError):
+                raise  # the database is gone: the whole batch waits
+            except Exception:
+                handled, left = self._apply(people, event_ids, done, careful=True)
         except Exception:
-            # The event stays `received`; `finish_pending` takes it up again.
+            # The events stay `received`; `finish_pending` takes them up again.
+            self.answerer.put_back(done)
+            log.exception("inbound events %s could not be processed now", event_ids[:10])
+            return []
+        for one in handled:
+            self.answerer.submit(one)
+        return left
+
+    def _apply(
+        self, people: People | None, event_ids: list[int], done: list[int], *, careful: bool
+    ) -> tuple[list[Handled], list[int]]:
+        now, started = self.clock(), time.monotonic()
+        handled: list[Handled] = []
+        with self.sessions.begin() as session:
+            answered(session, done)
+            for n, event_id in enumerate(event_ids):
+                took = time.monotonic() - started
+                budget = BUSY_APPLY_SECONDS if self.receiver.busy else APPLY_SECONDS
+                if n and took > budget:
+                    return handled, event_ids[n:]
+                assert people is not None
+                act = functools.partial(
+                    handle, session, people, event_id, now, composer=self.composer
+                )
+                one = self._careful(session, event_id, act) if careful else act(answer_later=True)
+                if one is not None:
+                    handled.append(one)
+        return handled, []
+
+    @staticmethod
+    def _careful(
+        session: Session, event_id: int, act: Callable[..., Handled | None]
+    ) -> Handled | None:
+        try:
+            with session.begin_nested():
+                return act(answer_later=True)
+        except (OperationalError, InterfaceError):
+            raise
+        except Exception:
             log.exception("inbound event %s could not be processed now", event_id)
-            return
-        if handled is not None and (responder := self.responder(handled.source)) is not None:
-            responder.respond(handled, now)
+            return None
+
+    def _record_answered(self) -> None:
+        if done := self.answerer.take_done():
+            try:
+                with self.sessions.begin() as session:
+                    answered(session, done)
+            except Exception:
+                log.exception("answered inbound events could not be recorded")
 
     def finish_pending(self) -> int:
-        """Events a stopped process acknowledged but never acted on (a daemon job)."""
+        """Events a stopped process acknowledged but never acted on or never answered."""
         now = self.clock()
-        with self.sessions() as session:
+        with self.sessions.begin() as session:
             waiting = pending(session, now, UNFINISHED)
-        for event_id in waiting:
-            self.process(event_id)
-        return len(waiting)
+            lost = unanswered(session, now, UNFINISHED, self.answerer.in_flight())
+        for one in lost:
+            self.answerer.submit(one)
+        found = len(waiting) + len(lost)
+        while waiting:
+            waiting = self.process(waiting[:MAX_APPLY]) + waiting[MAX_APPLY:]
+        return found

@@ -51,6 +51,7 @@ log = logging.getLogger("duban.web")
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 COOKIE = "duban_dashboard"
 COOKIE_DAYS = 30
+TASK, UNIT = "任务 #{}", "单位「{}」"  # what a page not found names
 CSP = (
     "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; "
     "form-action 'self'; base-uri 'none'; frame-ancestors 'none'"
@@ -234,6 +235,15 @@ class Dashboard:
     def not_found(self, what: str) -> Response:
         return self.message(404, "未找到", f"{what}不存在，或已从计划中移除。")
 
+    def lookup(self, request: Request, name: str, what: str) -> Response | None:
+        """None when the request may look `name` up (`what`: TASK, UNIT); else the guard's
+        answer, or not found for a NUL, which no name holds (PostgreSQL refuses it)."""
+        if (denied := self.guard(request)) is not None:
+            return denied
+        if "\x00" in name:
+            return self.not_found(what.format(name.replace("\x00", "")))
+        return None
+
     def guard(self, request: Request) -> Response | None:
         """None when the request may see the page; else the answer (401, or the redirect
         that trades `?token=` for the cookie)."""
@@ -326,24 +336,20 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
 
     @app.get("/tasks/{number}", include_in_schema=False)
     def task_page(request: Request, number: str) -> Response:
-        if (denied := dash.guard(request)) is not None:
-            return denied
-        if "\x00" in number:  # no task number holds it; PostgreSQL would refuse the query
-            return dash.not_found(f"任务 #{number.replace(chr(0), '')}")
+        if (refused := dash.lookup(request, number, TASK)) is not None:
+            return refused
         with dash.session() as session:
             task = task_pages.task_page(
                 session, dash.rules(), dash.tz, number, ctx.composer.links, ctx.clock()
             )
         if task is None:
-            return dash.not_found(f"任务 #{number}")
+            return dash.not_found(TASK.format(number))
         return dash.page("task.html", here="tasks", page=task)
 
     @app.get("/units/{name:path}", include_in_schema=False)
     def unit_page(request: Request, name: str) -> Response:
-        if (denied := dash.guard(request)) is not None:
-            return denied
-        if "\x00" in name:  # no unit name holds it; PostgreSQL would refuse the query
-            return dash.not_found(f"单位「{name.replace(chr(0), '')}」")
+        if (refused := dash.lookup(request, name, UNIT)) is not None:
+            return refused
         try:
             setup: RankingSetup | None = dash.setup()
         except ConfigError as exc:
@@ -352,7 +358,7 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
         with dash.session() as session:
             unit = unit_pages.unit_page(session, dash.rules(), setup, name, dash.ctx.clock())
         if unit is None:
-            return dash.not_found(f"单位「{name}」")
+            return dash.not_found(UNIT.format(name))
         return dash.page("unit.html", here="", page=unit, ranked=setup is not None)
 
 

@@ -5,9 +5,9 @@ whatever has gathered since its last write in one transaction and then tells eac
 whether its event was new. One transaction per batch instead of one per request is what
 lets the hooks acknowledge at a rate near the web framework's own.
 
-`Processor` acts on kept events in the order they came, one transaction each, and answers
-in the conversation; when it has had nothing to do for a while it looks for events a
-stopped process kept but never acted on.
+`Processor` acts on kept events in the order they came, several in one transaction, and
+hands their answers to the answerer (bot/web/answers.py); when it has had nothing to do for
+a while it looks for events a stopped process kept but never acted on or never answered.
 """
 
 from __future__ import annotations
@@ -30,14 +30,19 @@ from bot.replies.inbox import receive_many
 
 log = logging.getLogger("duban.web")
 MAX_BATCH = 500
+MAX_APPLY = 100  # events gathered for one batch of the processor
 IDLE_SECONDS = 60.0
 BUSY_GAP = 0.005  # seconds since the last request during which requests go first
 MAX_LAG = 2.0  # seconds an event may wait for requests to pass before it goes anyway
 YIELD_STEP = 0.002
+BUSY_SHARE = 3.0  # while requests are coming in, seconds of rest per second of applying
+SETTLE_SECONDS = 0.1  # how long answers sent gather before they are recorded on their own
 
 Waiter = asyncio.Future[int | None]
 Kept = int | Exception | None  # an event's row id, None (it came before), or why not kept
 _Item = tuple[str, InboundMessage, datetime, asyncio.AbstractEventLoop, Waiter]
+NUDGE, HELD = "nudge", "held"
+_Job = tuple[int, float] | threading.Event | str | None
 
 
 class Receiver:
@@ -158,19 +163,23 @@ class Processor:
     and Feishu), the answers in chat do not. While requests are coming in, the processor
     lets them go ahead, but never lets an event wait more than MAX_LAG seconds for it: a
     burst is acknowledged at full speed and answered right after, and a steady stream is
-    answered as it comes."""
+    answered as it comes.
+
+    Events are applied in batches: `apply` takes the ids gathered so far (up to
+    MAX_APPLY) and returns those it left for the next batch (it keeps each transaction
+    short, so that the receiver's writes do not wait long behind it). `nudge` wakes the
+    processor for bookkeeping (`apply([])`: answers sent since its last batch)."""
 
     def __init__(
         self,
-        process: Callable[[int], None],
+        apply: Callable[[list[int]], list[int]],
         finish_pending: Callable[[], int],
         busy: Callable[[], bool] = lambda: False,
     ) -> None:
-        self.process, self.finish_pending, self.busy = process, finish_pending, busy
-        self._queue: queue.SimpleQueue[tuple[int, float] | threading.Event | None] = (
-            queue.SimpleQueue()
-        )
+        self.apply, self.finish_pending, self.busy = apply, finish_pending, busy
+        self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
+        self._nudged = threading.Event()
 
     def start(self) -> None:
         if self._thread is None:
@@ -178,7 +187,7 @@ class Processor:
             self._thread.start()
 
     def stop(self) -> None:
-        """Stops after the event at hand; those still queued stay `received` in the
+        """Stops after the batch at hand; events still queued stay `received` in the
         database and are taken up by the next process."""
         if self._thread is not None:
             self._queue.put(None)
@@ -188,6 +197,11 @@ class Processor:
     def submit(self, event_id: int) -> None:
         self._queue.put((event_id, time.monotonic()))
 
+    def nudge(self) -> None:
+        if not self._nudged.is_set():
+            self._nudged.set()
+            self._queue.put(NUDGE)
+
     def drain(self, timeout: float = 10.0) -> None:
         """Waits until what was submitted so far has been acted on (tests, shutdown)."""
         done = threading.Event()
@@ -195,24 +209,59 @@ class Processor:
         done.wait(timeout)
 
     def _run(self) -> None:
+        held: list[tuple[int, float]] = []  # left by the last batch: first in the next
         while True:
-            try:
-                event = self._queue.get(timeout=IDLE_SECONDS)
-            except queue.Empty:
-                self._guard(self.finish_pending)
-                continue
-            if event is None:
+            if held:
+                job: _Job = HELD
+            else:
+                try:
+                    job = self._queue.get(timeout=IDLE_SECONDS)
+                except queue.Empty:
+                    self._guard(self.finish_pending)
+                    continue
+            batch, waiters, stopping = held, [], job is None
+            held = []
+            while job is not None:
+                if isinstance(job, threading.Event):
+                    waiters.append(job)
+                elif isinstance(job, tuple):
+                    batch.append(job)
+                if len(batch) >= MAX_APPLY:
+                    break
+                try:
+                    if not batch and not waiters:  # answers alone: a few at a time
+                        job = self._queue.get(timeout=SETTLE_SECONDS)
+                    else:
+                        job = self._queue.get_nowait()
+                except queue.Empty:
+                    break
+                stopping = job is None
+            if batch:
+                first = min(submitted for _, submitted in batch)
+                while self.busy() and time.monotonic() - first < MAX_LAG and not stopping:
+                    time.sleep(YIELD_STEP)
+            self._nudged.clear()  # answers sent from now on nudge again
+            ids = [event_id for event_id, _ in batch]
+            applying = time.monotonic()
+            left = self._guard(functools.partial(self.apply, ids))
+            applying = time.monotonic() - applying
+            if isinstance(left, list) and not stopping:
+                submitted = dict(batch)
+                held = [(event_id, submitted[event_id]) for event_id in left]
+            if not held:
+                for waiter in waiters:
+                    waiter.set()
+            else:  # the waiters wait for the rest of the batch
+                for waiter in waiters:
+                    self._queue.put(waiter)
+            if stopping:
                 return
-            if isinstance(event, threading.Event):
-                event.set()
-                continue
-            event_id, submitted = event
-            while self.busy() and time.monotonic() - submitted < MAX_LAG:
-                time.sleep(YIELD_STEP)
-            self._guard(functools.partial(self.process, event_id))
+            if self.busy():  # the requests' turn: a quarter of the time at most for this
+                time.sleep(max(YIELD_STEP, BUSY_SHARE * applying))
 
-    def _guard(self, job: Callable[[], object]) -> None:
+    def _guard(self, job: Callable[[], object]) -> object:
         try:
-            job()
+            return job()
         except Exception:
             log.exception("processing inbound events failed; they stay queued in the database")
+            return None

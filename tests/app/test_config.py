@@ -259,3 +259,64 @@ def test_a_feishu_hook_without_an_encrypt_key_is_refused_unless_unsigned_is_allo
     assert "allow_unsigned" in str(error)
     allowed = load_settings(write_config(tmp_path, hook + "allow_unsigned = true\n"))
     assert allowed.inbound["lark"].allow_unsigned is True
+
+
+@pytest.mark.parametrize(
+    ("section", "key", "choices"),
+    [
+        (
+            "channels.chat",
+            "channels.chat.platform",
+            "wecom、wecom_app、dingtalk、feishu、feishu_app",
+        ),
+        ("inbound.chat", "inbound.chat.platform", "wecom、dingtalk、feishu、generic"),
+    ],
+)
+def test_an_unknown_platform_is_named_with_the_platforms_there_are(
+    tmp_path: Path, section: str, key: str, choices: str
+) -> None:
+    error = config_error(write_config(tmp_path, f'[{section}]\nplatform = "slack"\n'))
+    assert error.key == key
+    assert f"应为以下之一：{choices}" in str(error)
+
+
+@pytest.mark.parametrize(
+    ("channel", "problem"),
+    [
+        ('platform = "console"\n', "不支持卡片"),
+        (
+            'platform = "dingtalk"\nwebhook = "https://oapi.dingtalk.com/r"\nmsgtype = "text"\n',
+            "markdown",
+        ),
+    ],
+)
+def test_cards_on_a_channel_that_cannot_send_them_are_named(
+    tmp_path: Path, channel: str, problem: str
+) -> None:
+    error = config_error(write_config(tmp_path, f"[channels.x]\n{channel}cards = true\n"))
+    assert error.key == "channels.x"
+    assert problem in str(error)
+
+
+def test_cards_are_off_unless_a_channel_turns_them_on(tmp_path: Path) -> None:
+    hook = '[channels.console]\nplatform = "console"\n'
+    hook += '[channels.x]\nplatform = "feishu"\nwebhook = "https://open.feishu.cn/h"\n'
+    assert load_settings(write_config(tmp_path, hook)).channels["x"].cards is False
+    on = load_settings(write_config(tmp_path, hook + "cards = true\n"))
+    assert on.channels["x"].cards is True
+
+
+def test_a_feishu_app_channel_needs_its_app_id_and_chat(tmp_path: Path) -> None:
+    app = '[channels.x]\nplatform = "feishu_app"\nwebhook = "https://open.feishu.cn"\n'
+    app += 'secret = "s"\n'
+    error = config_error(write_config(tmp_path, app + 'chat_id = "oc_1"\n'))
+    assert "app_id" in str(error)
+    error = config_error(write_config(tmp_path, app + 'app_id = "cli_1"\n'))
+    assert "chat_id" in str(error)
+
+
+def test_a_wecom_app_channel_needs_its_corp_and_agent(tmp_path: Path) -> None:
+    app = '[channels.x]\nplatform = "wecom_app"\nwebhook = "https://qyapi.weixin.qq.com"\n'
+    app += 'secret = "s"\n'
+    assert "agent_id" in str(config_error(write_config(tmp_path, app + 'corp_id = "ww1"\n')))
+    assert "corp_id" in str(config_error(write_config(tmp_path, app + "agent_id = 1000002\n")))

@@ -72,6 +72,7 @@ def test_calendar_check_fails_until_calendar_toml_covers_the_year(tmp_path: Path
     assert "警告" not in result.stderr
 
 
+@pytest.mark.slow  # three simulated weeks of the sample: seconds
 def test_simulate_prints_a_summary_and_the_timeline_only_when_asked(tmp_path: Path) -> None:
     duban = make_duban(f"sqlite:///{tmp_path / 'duban.db'}")
     succeeds(duban("import", SAMPLE, "--at", "2020-01-01T09:00"))

@@ -24,6 +24,7 @@ from bot.domain.rules import default_rules
 from bot.platforms import CaptureChannel, Channel, DeliveryError, Outgoing, Receipt
 from bot.store import database
 from bot.store.models import AuditEvent, Message
+from tests.support.cards import PAGE, items
 from tests.support.engine import TZ, local, writer_sessions
 from tests.support.outbox import EARLIER, NOW, load, make_message
 
@@ -494,3 +495,21 @@ def test_two_dispatchers_at_once_send_every_message_exactly_once(
     with database.session_factory(engine)() as session:
         rows = session.execute(select(Message.state, Message.attempts)).all()
     assert {(state, attempts) for state, attempts in rows} == {("sent", 1)}
+
+
+def test_a_message_whose_items_link_to_report_pages_reaches_the_channel_with_its_card(
+    sessions: sessionmaker[Session],
+) -> None:
+    (linked,) = add_messages(sessions, 1, items=items(2))
+    (plain,) = add_messages(sessions, 1, items=[{"task": "9", "text": "无链接"}])
+    capture = CaptureChannel()
+    dispatch_once(sessions, only(capture), NOW)
+    cards = {outgoing.message_id: outgoing.card for outgoing in capture.sent}
+    assert cards[plain] is None
+    card = cards[linked]
+    assert card is not None
+    assert [(link.number, link.url) for link in card.links] == [
+        ("#12", f"{PAGE}tok0"),
+        ("#13", f"{PAGE}tok1"),
+    ]
+    assert (card.button, card.more) == ("填报", "查看并填报")

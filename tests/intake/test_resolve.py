@@ -2,7 +2,8 @@ from __future__ import annotations
 
 from datetime import date
 
-from bot.intake.model import Milestone, RawDocument
+from bot.domain.rules import Milestone
+from bot.intake.model import RawDocument
 from bot.intake.resolve import plan_year, resolve
 from tests.support.factories import make_directory, make_raw_task
 

@@ -1,4 +1,5 @@
-"""The HTTP channels' client: each concurrent caller (a dispatcher worker) has a pool of its own."""
+"""The HTTP channels' client: each concurrent caller (a dispatcher worker) has a pool of its
+own; webhook URLs are parsed once and no cookies are kept."""
 
 from __future__ import annotations
 
@@ -9,10 +10,9 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 
-from bot.platforms.http import ClientPerWorker
+from bot.app.errors import DeliveryError
+from bot.platforms.http import ClientPerWorker, Robot, parsed_url
 from tests.support.emulator import PlatformEmulator
-
-pytestmark = pytest.mark.slow  # a real server on 127.0.0.1, answering after 0.2 s
 
 
 @pytest.fixture
@@ -25,6 +25,7 @@ def post(client: httpx.Client, url: str) -> int:
     return client.post(url, json={"msgtype": "text", "text": {"content": "测试"}}).status_code
 
 
+@pytest.mark.slow  # a real server on 127.0.0.1, answering after 0.2 s
 def test_callers_at_once_each_go_through_a_client_of_their_own_and_reuse_it_after(
     emu: PlatformEmulator,
 ) -> None:
@@ -45,3 +46,58 @@ def test_callers_at_once_each_go_through_a_client_of_their_own_and_reuse_it_afte
         inner = client.clients
     assert len(opened) == 5  # the settings (here a hook) hold for every client
     assert all(each.is_closed for each in inner)
+
+
+class Chooser(Robot):
+    platform = "demo"
+    msgtypes = ("markdown", "text")
+
+
+def test_a_robot_sends_its_first_message_type_unless_told_and_refuses_one_it_lacks() -> None:
+    client = httpx.Client(transport=httpx.MockTransport(lambda _: httpx.Response(200)))
+    assert Chooser("ops", "https://robot.example/send", client).msgtype == "markdown"
+    assert Chooser("ops", "https://robot.example/send", client, msgtype="text").msgtype == "text"
+    with pytest.raises(ValueError, match="demo msgtype must be 'markdown' or 'text', not 'news'"):
+        Chooser("ops", "https://robot.example/send", client, msgtype="news")
+
+
+def test_a_robot_keeps_its_webhook_key_out_of_a_failed_post() -> None:
+    def refuse(request: httpx.Request) -> httpx.Response:
+        raise httpx.ConnectError(f"cannot reach {request.url}", request=request)
+
+    client = httpx.Client(transport=httpx.MockTransport(refuse))
+    robot = Chooser("ops", "https://robot.example/send?key=K3Y", client)
+    with pytest.raises(DeliveryError) as caught:
+        robot._post(b"{}")
+    assert str(caught.value).startswith("demo ops: ConnectError")
+    assert "K3Y" not in str(caught.value)
+
+
+def answer_setting_a_cookie(request: httpx.Request) -> httpx.Response:
+    return httpx.Response(200, json={"errcode": 0}, headers={"set-cookie": "session=1"})
+
+
+def test_a_workers_client_keeps_no_cookie_a_robot_answers_with() -> None:
+    seen: list[str | None] = []
+
+    def robot(request: httpx.Request) -> httpx.Response:
+        seen.append(request.headers.get("cookie"))
+        return answer_setting_a_cookie(request)
+
+    with ClientPerWorker(transport=httpx.MockTransport(robot)) as client:
+        for _ in range(2):
+            assert client.post("https://robot.example/send?key=k", content=b"{}").json() == {
+                "errcode": 0
+            }
+        assert [len(each.cookies) for each in client.clients] == [0]
+    assert seen == [None, None]  # the second send carries nothing the first answer set
+
+
+def test_a_webhook_url_is_parsed_once_and_a_bad_one_fails_as_httpx_says() -> None:
+    url = "https://robot.example/send?key=parsed-once"
+    assert parsed_url(url) is parsed_url(url)
+    assert parsed_url(parsed_url(url)) is parsed_url(url)
+    with ClientPerWorker(transport=httpx.MockTransport(answer_setting_a_cookie)) as client:
+        assert client.post(url, content=b"{}").status_code == 200
+        with pytest.raises(httpx.InvalidURL):
+            client.post("https://robot.example:no-port/send", content=b"{}")

@@ -34,13 +34,17 @@ def test_the_splitter_and_the_robot_agree_on_each_platforms_budget(name: str, ma
 def test_every_chat_platform_has_a_send_budget_and_a_mention_field_or_none() -> None:
     assert {n: p.limits[0].count for n, p in PLATFORMS.items() if p.limits} == {
         "wecom": 20,
+        "wecom_app": 30,
         "dingtalk": 20,
         "feishu": 100,
+        "feishu_app": 5,
     }
     assert {n: p.user_id for n, p in PLATFORMS.items() if p.user_id} == {
         "wecom": "wecom_userid",
+        "wecom_app": "wecom_userid",
         "dingtalk": "dingtalk_userid",
         "feishu": "feishu_open_id",
+        "feishu_app": "feishu_open_id",  # the same people, reached through the app
     }
 
 

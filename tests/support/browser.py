@@ -1,8 +1,8 @@
-"""A headless Chromium for the end-to-end tests (Debian's chromium and chromium-driver,
-driven by Selenium) and the web app served for real by uvicorn on a free port.
-
-Without /usr/bin/chromium or /usr/bin/chromedriver (or Selenium) `MISSING` says why; a test
-module skips then, unless DUBAN_REQUIRE_BROWSER=1 (as .ci/run sets)."""
+"""A headless Chromium (Debian's chromium and chromium-driver, driven by Selenium) for the
+browser tests, and whether one can run here: without /usr/bin/chromium or
+/usr/bin/chromedriver (or Selenium) a browser module is skipped — unless
+DUBAN_REQUIRE_BROWSER=1 (as .ci/run sets), and then it fails. Also: a phone-sized browser,
+the web app served by uvicorn on a port, and waiting for what a click loads."""
 
 from __future__ import annotations
 
@@ -12,9 +12,17 @@ import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-import uvicorn
+if TYPE_CHECKING:
+    from selenium import webdriver
+
+try:
+    import selenium  # noqa: F401
+
+    SELENIUM = True
+except ImportError:  # said by `missing`, as the reason to skip (or fail)
+    SELENIUM = False
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMEDRIVER = Path("/usr/bin/chromedriver")
@@ -22,23 +30,18 @@ REQUIRED = os.environ.get("DUBAN_REQUIRE_BROWSER", "") not in ("", "0")
 PHONE = {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
 
 
-def _missing() -> str | None:
+def missing() -> str | None:
+    """Why no browser can run here; None when one can."""
     absent = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
     if absent:
         return f"no browser: {', '.join(absent)} missing (apt-get install chromium chromium-driver)"
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
+    if not SELENIUM:
         return "selenium is not installed (pip install -e '.[dev]')"
     return None
 
 
-MISSING = _missing()
-
-
-@contextmanager
-def chromium(profile: Path) -> Iterator[Any]:
-    """A headless Chromium (a selenium `webdriver.Chrome`) on a phone-sized screen."""
+def chromium(profile: Path) -> webdriver.Chrome:
+    """A headless Chromium at desktop size, its profile in `profile`, logging the console."""
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -49,12 +52,21 @@ def chromium(profile: Path) -> Iterator[Any]:
         "--no-sandbox",
         "--disable-dev-shm-usage",
         "--disable-gpu",
+        "--window-size=1280,900",
         "--lang=zh-CN",
         f"--user-data-dir={profile}",
     ):
         options.add_argument(argument)
+    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     browser.set_page_load_timeout(30)
+    return browser
+
+
+@contextmanager
+def on_a_phone(profile: Path) -> Iterator[webdriver.Chrome]:
+    """`chromium` on a 375 px wide phone screen, quit at the end."""
+    browser = chromium(profile)
     browser.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", PHONE)
     try:
         yield browser
@@ -65,6 +77,8 @@ def chromium(profile: Path) -> Iterator[Any]:
 @contextmanager
 def served(app: Any, port: int) -> Iterator[str]:
     """`app` served by uvicorn on 127.0.0.1:`port` in a thread; its base URL."""
+    import uvicorn
+
     server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning"))
     thread = threading.Thread(target=server.run, name="web", daemon=True)
     thread.start()
@@ -81,12 +95,12 @@ def served(app: Any, port: int) -> Iterator[str]:
         assert not thread.is_alive(), "the server did not stop"
 
 
-def page_width(browser: Any) -> int:
+def page_width(browser: webdriver.Chrome) -> int:
     """How wide the page's content is, in CSS pixels (more than 375: it scrolls sideways)."""
     return int(browser.execute_script("return document.documentElement.scrollWidth"))
 
 
-def found(browser: Any, css: str, timeout: float = 10) -> Any:
+def found(browser: webdriver.Chrome, css: str, timeout: float = 10) -> Any:
     """The first element matching `css`, once the page shows one (a form's answer loads
     after the click returns)."""
     from selenium.webdriver.common.by import By

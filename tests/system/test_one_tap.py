@@ -32,13 +32,14 @@ from bot.store.models import Assignment, AuditEvent, Evidence, Message, Notifica
 from bot.supervise.ranking_flow import as_json, compute_ranking, ranking_setup
 from bot.web.app import create_app
 from bot.web.context import WebContext
-from tests.support.browser import MISSING, REQUIRED, chromium, found, page_width, served
+from tests.support.browser import REQUIRED, found, missing, on_a_phone, page_width, served
 from tests.support.cli import make_duban, succeeds
 from tests.support.engine import import_plan, local, make_runtime, writer_sessions
 from tests.support.processes import free_port
 from tests.support.review import assignment_of, make_evidence, review_settings
 from tests.support.web import HOOKS, Clock, generic_reply
 
+MISSING = missing()
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
 
@@ -86,7 +87,7 @@ def world(engine: Engine, tmp_path: Path) -> Iterator[World]:
         day += timedelta(days=1)
     with httpx.Client() as http:
         app = create_app(WebContext(settings, sessions, clock=Clock(NOW), http=http))
-        with served(app, port) as base, chromium(tmp_path / "profile") as browser:
+        with served(app, port) as base, on_a_phone(tmp_path / "profile") as browser:
             yield World(sessions, settings, list(capture.sent), base, browser, tmp_path)
 
 

@@ -10,7 +10,6 @@ DUBAN_REQUIRE_BROWSER=1 (as .ci/run sets), and then it fails.
 
 from __future__ import annotations
 
-import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.web.app import create_app
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
+from tests.support.browser import PHONE, REQUIRED, chromium, missing
 from tests.support.dashboard import (
     PAYLOAD,
     REPLY_PAYLOAD,
@@ -39,57 +39,24 @@ from tests.support.processes import free_port
 
 try:
     from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
     from selenium.webdriver.common.by import By
     from selenium.webdriver.remote.webelement import WebElement
     from selenium.webdriver.support.ui import Select, WebDriverWait
-
-    SELENIUM = True
-except ImportError:  # said below, as the reason to skip (or fail)
-    SELENIUM = False
+except ImportError:  # tests.support.browser.missing says so, the reason to skip (or fail)
+    pass
 
 pytestmark = pytest.mark.slow  # a headless Chromium
 
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-REQUIRED = os.environ.get("DUBAN_REQUIRE_BROWSER", "") not in ("", "0")
-
-
-def _missing() -> str | None:
-    absent = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not os.access(path, os.X_OK)]
-    if absent:
-        return f"no browser: {', '.join(absent)} missing (apt-get install chromium chromium-driver)"
-    if not SELENIUM:
-        return "selenium is not installed (pip install -e '.[dev]')"
-    return None
-
-
-MISSING = _missing()
+MISSING = missing()
 if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
-
-PHONE = {"width": 375, "height": 812, "deviceScaleFactor": 2, "mobile": True}
 
 
 @pytest.fixture(scope="module")
 def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
     if MISSING is not None:  # and DUBAN_REQUIRE_BROWSER is set: each test fails
         pytest.fail(f"DUBAN_REQUIRE_BROWSER is set, but {MISSING}", pytrace=False)
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for argument in (
-        "--headless=new",
-        "--no-sandbox",
-        "--disable-dev-shm-usage",
-        "--disable-gpu",
-        "--window-size=1280,900",
-        "--lang=zh-CN",
-        f"--user-data-dir={tmp_path_factory.mktemp('chromium')}",
-    ):
-        options.add_argument(argument)
-    options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
-    browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
-    browser.set_page_load_timeout(30)
+    browser = chromium(tmp_path_factory.mktemp("chromium"))
     yield browser
     browser.quit()
 

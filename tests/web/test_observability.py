@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 from apscheduler.schedulers.background import BackgroundScheduler
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.orm import Session, sessionmaker
@@ -93,6 +94,7 @@ def test_metrics_show_the_outbox_by_state_and_platform_and_the_resting_webhooks(
     assert figures[("duban_webhooks_disabled", ())] == 0
 
 
+@pytest.mark.slow  # 3,000 requests: seconds
 def test_requests_to_made_up_hooks_leave_the_metrics_small(client: httpx.Client) -> None:
     before = len(client.get("/metrics").content)
     for n in range(3000):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 
+from bot.platforms.dingtalk.cards import BUTTONS
 from bot.platforms.dingtalk.robot import TEXT_BUDGET, DingtalkChannel
 from bot.platforms.spec import ChannelSpec, Limit, Platform
 
@@ -16,6 +17,7 @@ def _build(spec: ChannelSpec, client: httpx.Client) -> DingtalkChannel:
         secret=spec.secret,
         msgtype=spec.markup,
         timeout=spec.timeout,
+        cards=spec.cards,
     )
 
 
@@ -29,4 +31,6 @@ PLATFORM = Platform(
     inbound="dingtalk",
     inbound_needs=("app_secret",),
     answers_by_api=True,
+    card_links=BUTTONS,
+    card_markup="markdown",
 )

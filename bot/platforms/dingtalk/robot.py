@@ -11,8 +11,6 @@ import base64
 import hashlib
 import hmac
 import re
-import time
-from collections.abc import Callable
 from typing import Any
 from urllib.parse import quote
 
@@ -20,12 +18,12 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
-from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
+from bot.platforms.dingtalk.cards import link_card
+from bot.platforms.http import Robot, compact_json, json_answer
 
 BODY_LIMIT = 20_000
 TEXT_BUDGET = 18_000  # leaves room for the JSON around the text, the title and the mentions
 TITLE_CHARS = 64
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 RATE_LIMIT_WAIT = 60.0
 PENALTY_WAIT = 600.0  # beyond 20 a minute the robot is throttled for 10 minutes
 SEND_TOO_FAST = 130101
@@ -41,38 +39,15 @@ def sign_dingtalk(secret: str, ms: int) -> str:
     return base64.b64encode(digest).decode()
 
 
-class DingtalkChannel:
+class DingtalkChannel(Robot):
     """Posts to one DingTalk robot; `webhook` is the full `…/robot/send?access_token=T` URL."""
 
-    def __init__(
-        self,
-        name: str,
-        webhook: str,
-        client: httpx.Client,
-        *,
-        secret: str | None = None,
-        msgtype: str = "markdown",
-        now: Callable[[], float] = time.time,
-        timeout: httpx.Timeout = TIMEOUT,
-    ) -> None:
-        if msgtype not in ("text", "markdown"):
-            raise ValueError(f"dingtalk msgtype must be 'text' or 'markdown', not {msgtype!r}")
-        self.name, self.msgtype = name, msgtype
-        self._timeout = timeout  # per request; `[channels.NAME] timeout`
-        self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
-        self._scrub = Scrubber(webhook, secret)
+    platform = "dingtalk"
+    msgtypes = ("markdown", "text")
 
     def send(self, message: Outgoing) -> Receipt:
-        body = compact_json(self._body(message), limit=BODY_LIMIT, label=f"dingtalk {self.name}")
-        response = post_json(
-            self._client,
-            self._url(),
-            body,
-            timeout=self._timeout,
-            label=f"dingtalk {self.name}",
-            scrub=self._scrub,
-        )
-        return self._receipt(response)
+        body = compact_json(self._body(message), limit=BODY_LIMIT, label=self.label)
+        return self._receipt(self._post(body, url=self._url()))
 
     def _url(self) -> str:
         if self._secret is None:
@@ -84,24 +59,29 @@ class DingtalkChannel:
         return f"{self._webhook}{joiner}timestamp={ms}&sign={sign}"
 
     def _body(self, message: Outgoing) -> dict[str, Any]:
+        card = message.card
+        mentioning = bool(message.mobiles or message.user_ids)
+        # `[channels.NAME] cards`: reminders with links as an actionCard (markdown only).
+        cards = self._cards and self.msgtype == "markdown"
+        if cards and card is not None and card.links and not mentioning:
+            # An actionCard cannot mention: a message that mentions someone goes as
+            # markdown, its links in the text.
+            return link_card(message, card)
         text = _with_mentions(message)
         mentions = {"atMobiles": list(message.mobiles), "atUserIds": list(message.user_ids)}
         at = {**mentions, "isAtAll": False}
         if self.msgtype == "text":
             return {"msgtype": "text", "text": {"content": text}, "at": at}
-        first = message.text.partition("\n")[0]
-        # Plain text in the notification: no heading or bold markers (the templates use `**`).
-        title = message.title or first.lstrip("#> ").replace("**", "").strip()
         # The title only shows in the notification: keep a long first line out of the budget.
-        markdown = {"title": title[:TITLE_CHARS] or message.kind, "text": text}
+        markdown = {"title": message.headline[:TITLE_CHARS] or message.kind, "text": text}
         return {"msgtype": "markdown", "markdown": markdown, "at": at}
 
     def _receipt(self, response: httpx.Response) -> Receipt:
-        answer = json_answer(response, f"dingtalk {self.name}", wait=RATE_LIMIT_WAIT)
+        answer = json_answer(response, self.label, wait=RATE_LIMIT_WAIT)
         errcode, errmsg = answer.get("errcode"), self._scrub(answer.get("errmsg"))
         if errcode == 0:
             return Receipt(answer)
-        problem = f"dingtalk {self.name}: errcode {errcode}: {errmsg}"
+        problem = f"{self.label}: errcode {errcode}: {errmsg}"
         if errcode == SEND_TOO_FAST:
             raise DeliveryError(problem, retry_after=PENALTY_WAIT, answer=answer)
         if errcode in (CHECK_FAILED, NO_TOKEN):

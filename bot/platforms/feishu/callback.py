@@ -21,6 +21,7 @@ from cryptography.hazmat.primitives import padding
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from bot.app.errors import Rejected
+from bot.platforms.buttons import Tap, tap_of
 from bot.platforms.inbound import (
     MILLISECOND,
     InboundMessage,
@@ -42,6 +43,8 @@ TIMESTAMP_HEADER = "X-Lark-Request-Timestamp"
 NONCE_HEADER = "X-Lark-Request-Nonce"
 SIGNATURE_HEADER = "X-Lark-Signature"
 MESSAGE_EVENT = "im.message.receive_v1"
+CLICK_EVENT = "card.action.trigger"  # a card's callback button, from the app's callback URL
+MICROSECONDS = 10**15  # a create_time this large counts microseconds (card callbacks)
 PLACEHOLDER = re.compile(r"@_(?:user_\d+|all)")  # where a message mentioned someone
 # A message id as Feishu writes it ("om_" and hex): it goes into the reply's URL path.
 MESSAGE_ID = re.compile(r"om_[0-9A-Za-z_-]{1,128}")
@@ -62,7 +65,16 @@ class Ignored:
     event_id: str | None
 
 
-FeishuCallback: TypeAlias = Challenge | Ignored | InboundMessage
+@dataclass(frozen=True)
+class Click:
+    """A tap on a card's callback button (`card.action.trigger`): answer within 3 s with a
+    toast and, when something was recorded, the updated card (bot/platforms/feishu/cards.py)."""
+
+    message: InboundMessage
+    tap: Tap
+
+
+FeishuCallback: TypeAlias = Challenge | Ignored | InboundMessage | Click
 
 
 def decrypt(encrypt_key: str, encrypt: str) -> str:
@@ -148,6 +160,8 @@ def parse_callback(
         check_fresh(_created(head), MILLISECOND, now, window)
     event_id = required_text(head, "event_id")
     event_type = required_text(head, "event_type")
+    if event_type == CLICK_EVENT:
+        return _click(event, head, event_id)
     if event_type != MESSAGE_EVENT:
         return Ignored(event_type, event_id)
     return _message(event, head, event_id)
@@ -188,10 +202,11 @@ def _opened(
 
 
 def _created(head: Mapping[str, object]) -> int:
+    """The header's create_time in milliseconds."""
     created = epoch_number(head.get("create_time"), "create_time")
     if created is None:
         raise Rejected(400, "create_time is missing")
-    return created
+    return created // 1000 if created >= MICROSECONDS else created
 
 
 def _check_token(token: object, verification_token: str | None) -> None:
@@ -224,13 +239,36 @@ def _message(event: dict[str, object], head: dict[str, object], event_id: str) -
     )
 
 
+def _click(event: dict[str, object], head: dict[str, object], event_id: str) -> Click:
+    """The tap as the reply it stands for (「收到 #12」), from the tapper (`operator`), in
+    the conversation of the card's message."""
+    body = object_field(event, "event")
+    operator = object_field(body, "operator")
+    sender = text_field(operator, "open_id") or required_text(operator, "user_id")
+    value = object_field(object_field(body, "action"), "value")
+    tap = tap_of(value.get("command"), value.get("task"))
+    context = object_field(body, "context")
+    message = InboundMessage(
+        platform=PLATFORM,
+        event_id=event_id,
+        sender=sender,
+        text=tap.text,
+        sent_at=from_epoch(_created(head), "create_time", unit=MILLISECOND),
+        conversation=text_field(context, "open_chat_id"),
+        reply_to=_message_id(context, "open_message_id"),
+        reply_expires=None,
+        raw=event,
+    )
+    return Click(message, tap)
+
+
 def is_message_id(value: str) -> bool:
     """Whether `value` is shaped like a Feishu message id (and so safe in a URL path)."""
     return MESSAGE_ID.fullmatch(value) is not None
 
 
-def _message_id(message: Mapping[str, object]) -> str:
-    value = required_text(message, "message_id")
+def _message_id(message: Mapping[str, object], key: str = "message_id") -> str:
+    value = required_text(message, key)
     if not is_message_id(value):
         raise Rejected(400, "message_id is not a Feishu message id")
     return value

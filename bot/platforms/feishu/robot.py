@@ -10,8 +10,7 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
-import time
-from collections.abc import Callable
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -19,11 +18,11 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
-from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
+from bot.platforms.feishu.cards import link_card
+from bot.platforms.http import Robot, compact_json, json_answer
 
 BODY_LIMIT = 20_000
 TEXT_BUDGET = 18_000  # leaves room for the JSON around the text and the mention tags
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 RATE_LIMIT_WAIT = 60.0
 BAD_REQUEST = 9499  # also "too many request": read the msg
 RATE_LIMITED = 11232
@@ -36,53 +35,46 @@ def sign_feishu(secret: str, seconds: int) -> str:
     return base64.b64encode(digest).decode()
 
 
-class FeishuChannel:
+class FeishuChannel(Robot):
     """Posts to one Feishu bot; `webhook` is the full `…/open-apis/bot/v2/hook/TOKEN` URL."""
 
-    def __init__(
-        self,
-        name: str,
-        webhook: str,
-        client: httpx.Client,
-        *,
-        secret: str | None = None,
-        now: Callable[[], float] = time.time,
-        timeout: httpx.Timeout = TIMEOUT,
-    ) -> None:
-        self.name = name
-        self._timeout = timeout  # per request; `[channels.NAME] timeout`
-        self._webhook, self._client, self._secret, self._now = webhook, client, secret, now
-        token = urlsplit(webhook).path.rstrip("/").rpartition("/")[2]
-        self._scrub = Scrubber(webhook, token, secret)
+    platform = "feishu"
+
+    def _hidden(self) -> Iterable[str]:
+        return (urlsplit(self._webhook).path.rstrip("/").rpartition("/")[2],)  # the token
 
     def send(self, message: Outgoing) -> Receipt:
-        body = compact_json(self._body(message), limit=BODY_LIMIT, label=f"feishu {self.name}")
-        response = post_json(
-            self._client,
-            self._webhook,
-            body,
-            timeout=self._timeout,
-            label=f"feishu {self.name}",
-            scrub=self._scrub,
+        body = self._card(message) or compact_json(
+            self._body(message), limit=BODY_LIMIT, label=self.label
         )
-        return self._receipt(response)
+        return self._receipt(self._post(body))
+
+    def _card(self, message: Outgoing) -> bytes | None:
+        """The link card's body when cards are on, or None when off or over the 20 KB (the
+        message goes as text, its links in the text)."""
+        if not self._cards or message.card is None or not message.card.links:
+            return None
+        body = compact_json(self._signed(link_card(message, message.card)))
+        return body if len(body) <= BODY_LIMIT else None
 
     def _body(self, message: Outgoing) -> dict[str, Any]:
         tags = " ".join(_at_tag(user_id) for user_id in message.user_ids)
         text = f"{message.text}\n{tags}" if tags else message.text
-        body: dict[str, Any] = {"msg_type": "text", "content": {"text": text}}
+        return self._signed({"msg_type": "text", "content": {"text": text}})
+
+    def _signed(self, body: dict[str, Any]) -> dict[str, Any]:
         if self._secret is not None:
             seconds = int(self._now())
             body = {"timestamp": str(seconds), "sign": sign_feishu(self._secret, seconds), **body}
         return body
 
     def _receipt(self, response: httpx.Response) -> Receipt:
-        answer = json_answer(response, f"feishu {self.name}", wait=RATE_LIMIT_WAIT, coded_400=True)
+        answer = json_answer(response, self.label, wait=RATE_LIMIT_WAIT, coded_400=True)
         code = answer.get("code", answer.get("StatusCode"))  # StatusCode: the legacy answer
         if code == 0:
             return Receipt(answer)
         msg = self._scrub(answer.get("msg", answer.get("StatusMessage", "")))
-        problem = f"feishu {self.name}: code {code}: {msg}"
+        problem = f"{self.label}: code {code}: {msg}"
         if code == RATE_LIMITED or (code == BAD_REQUEST and "too many request" in msg.lower()):
             raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
         if code == BAD_REQUEST or code in REJECTED:

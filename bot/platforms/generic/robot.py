@@ -16,17 +16,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
-import time
-from collections.abc import Callable
+from typing import Unpack
 
 import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
-from bot.platforms.http import Scrubber, post_json
+from bot.platforms.http import Robot, RobotOptions
 
 MAX_BYTES = 64_000
-TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 RATE_LIMIT_WAIT = 60.0
 LONGEST_WAIT = 3600.0  # a receiver's Retry-After must not park a message for days
 TIMESTAMP_HEADER = "X-Duban-Timestamp"
@@ -61,8 +59,10 @@ def verify_webhook(
     return hmac.compare_digest(expected.encode(), signature.encode())
 
 
-class WebhookChannel:
+class WebhookChannel(Robot):
     """POSTs each message, signed with `secret`, to `url`."""
+
+    platform = "webhook"
 
     def __init__(
         self,
@@ -71,37 +71,25 @@ class WebhookChannel:
         client: httpx.Client,
         *,
         secret: str,
-        now: Callable[[], float] = time.time,
-        timeout: httpx.Timeout = TIMEOUT,
+        **options: Unpack[RobotOptions],
     ) -> None:
-        self.name = name
-        self._timeout = timeout  # per request; `[channels.NAME] timeout`
-        self._url, self._client, self._secret, self._now = url, client, secret, now
-        self._scrub = Scrubber(url, secret)
+        super().__init__(name, url, client, secret=secret, **options)
+        self._key = secret  # every request is signed
 
     def send(self, message: Outgoing) -> Receipt:
         body = _encode(message)
         timestamp = int(self._now())
         headers = {
             TIMESTAMP_HEADER: str(timestamp),
-            SIGNATURE_HEADER: sign_webhook(self._secret, timestamp, body),
+            SIGNATURE_HEADER: sign_webhook(self._key, timestamp, body),
         }
-        response = post_json(
-            self._client,
-            self._url,
-            body,
-            timeout=self._timeout,
-            label=f"webhook {self.name}",
-            scrub=self._scrub,
-            headers=headers.items(),
-        )
-        return self._receipt(response)
+        return self._receipt(self._post(body, headers=headers.items()))
 
     def _receipt(self, response: httpx.Response) -> Receipt:
         status = response.status_code
         if 200 <= status < 300:
             return Receipt({"status": status})
-        problem = f"webhook {self.name}: HTTP {status}"
+        problem = f"{self.label}: HTTP {status}"
         if status == 429:
             raise DeliveryError(problem, retry_after=_retry_after(response))
         raise DeliveryError(problem, permanent=400 <= status < 500)

@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import os
 import re
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from xml.etree.ElementTree import Element, ParseError
 
@@ -21,9 +22,11 @@ from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 from defusedxml import ElementTree
 
 from bot.app.errors import Rejected
+from bot.platforms.buttons import Tap, tap_of_key
 from bot.platforms.inbound import InboundMessage, check_fresh, epoch_number, from_epoch, same
 
 PLATFORM = "wecom"
+TAP_EVENT = "template_card_event"  # a tap on an app template card's button
 BLOCK_BITS = 256  # WeCom pads to 32 bytes, not to the AES block
 WINDOW = timedelta(hours=1)
 SECOND = timedelta(seconds=1)
@@ -122,9 +125,14 @@ class WecomCrypto:
             raise Rejected(400, "FromUserName is missing")
         created = _leaf(fields, "CreateTime")
         text = _leaf(fields, "Content").strip() if _leaf(fields, "MsgType") == "text" else ""
+        event_id = _leaf(fields, "MsgId") or f"{sender}:{created}"
+        tap = tap_in(fields)
+        if tap is not None:
+            # The tap's ResponseCode is good once: kept as its id, a replay is a repeat.
+            text, event_id = tap.text, f"{TAP_EVENT}:{_leaf(fields, 'ResponseCode')}"
         return InboundMessage(
             platform=PLATFORM,
-            event_id=_leaf(fields, "MsgId") or f"{sender}:{created}",
+            event_id=event_id,
             sender=sender,
             text=text,
             sent_at=from_epoch(created, "CreateTime", unit=SECOND),
@@ -144,6 +152,35 @@ class WecomCrypto:
         random16: bytes | None = None,
     ) -> str:
         """The encrypted XML answer carrying a text reply to `to_user` (the sender)."""
+        content = f"<MsgType><![CDATA[text]]></MsgType><Content>{_cdata(text)}</Content>"
+        return self._passive(to_user, from_user, content, timestamp, nonce, random16)
+
+    def passive_button(
+        self,
+        to_user: str,
+        from_user: str,
+        words: str,
+        timestamp: str,
+        nonce: str,
+        random16: bytes | None = None,
+    ) -> str:
+        """The encrypted XML answer to a tap on a template card's button (update_button):
+        the tapped button, for the tapper, now reads `words` and cannot be tapped again."""
+        content = (
+            "<MsgType><![CDATA[update_button]]></MsgType>"
+            f"<Button><ReplaceName>{_cdata(words)}</ReplaceName></Button>"
+        )
+        return self._passive(to_user, from_user, content, timestamp, nonce, random16)
+
+    def _passive(
+        self,
+        to_user: str,
+        from_user: str,
+        content: str,
+        timestamp: str,
+        nonce: str,
+        random16: bytes | None,
+    ) -> str:
         if not (timestamp.isascii() and timestamp.isdigit()):
             raise ValueError("timestamp must be epoch seconds")
         if not (nonce.isascii() and nonce.isprintable()):
@@ -151,9 +188,7 @@ class WecomCrypto:
         plain = (
             f"<xml><ToUserName>{_cdata(to_user)}</ToUserName>"
             f"<FromUserName>{_cdata(from_user)}</FromUserName>"
-            f"<CreateTime>{timestamp}</CreateTime>"
-            f"<MsgType><![CDATA[text]]></MsgType>"
-            f"<Content>{_cdata(text)}</Content></xml>"
+            f"<CreateTime>{timestamp}</CreateTime>{content}</xml>"
         )
         encrypt = self.encrypt(plain, random16)
         return (
@@ -174,6 +209,17 @@ def callback_body(encrypt: str, to_user: str, agent_id: str) -> bytes:
         f"<Encrypt>{_cdata(encrypt)}</Encrypt>"
         f"<AgentID>{_cdata(agent_id)}</AgentID></xml>"
     ).encode()
+
+
+def tap_in(fields: Mapping[str, object]) -> Tap | None:
+    """The tap a template_card_event stands for (its button's key, bot/platforms/buttons.py);
+    None for other messages. A tap without a ResponseCode or with a foreign key is refused."""
+    if fields.get("MsgType") != "event" or fields.get("Event") != TAP_EVENT:
+        return None
+    if not fields.get("ResponseCode"):
+        raise Rejected(400, "ResponseCode is missing")
+    key = fields.get("EventKey")
+    return tap_of_key(key if isinstance(key, str) else "")
 
 
 def _xml(data: bytes) -> Element:
