@@ -257,17 +257,8 @@ class ReportPages:
                     )
                 )
                 actor = Actor("unit", item.unit.name, (item.unit.id,))
-                outcome = apply_command(
-                    session,
-                    actor,
-                    command,
-                    item.plan,
-                    now,
-                    channel=CHANNEL,
-                    composer=self.ctx.composer,
-                )
-                if not outcome.changed:
-                    raise UnchangedError(outcome)
+                # The files first: a 完成's closure request lists them (bot/replies/reviewing).
+                # A refused command rolls their rows back with it.
                 assignment = item.point.assignment
                 for file in submission.files:
                     attach(
@@ -279,6 +270,17 @@ class ReportPages:
                         channel=CHANNEL,
                         now=now,
                     )
+                outcome = apply_command(
+                    session,
+                    actor,
+                    command,
+                    item.plan,
+                    now,
+                    channel=CHANNEL,
+                    composer=self.ctx.composer,
+                )
+                if not outcome.changed:
+                    raise UnchangedError(outcome)
         except UnchangedError as refused:
             return self.message(409, "未作处理", refused.outcome.reply, back)
         except ParseError as exc:

@@ -28,7 +28,7 @@ from bot.app.config import Settings
 from bot.app.runtime import composer_of
 from bot.domain.periods import parse_period
 from bot.platforms import CaptureChannel, Outgoing
-from bot.store.models import Assignment, AuditEvent, Evidence, Message, Notification
+from bot.store.models import AuditEvent, Evidence, Message
 from bot.supervise.ranking_flow import as_json, compute_ranking, ranking_setup
 from bot.web.app import create_app
 from bot.web.context import WebContext
@@ -96,20 +96,10 @@ def links_in(text: str, kind: str) -> list[str]:
 
 
 def report_link(world: World) -> str:
-    """The report link of task 1 in the last reminder 市住建局 was sent — made for that
-    reminder's due point as the composer makes it, while reminders carry no link yet."""
+    """Task 1's report link in the last reminder 市住建局 was sent."""
     mine = [m for m in world.sent if m.recipient == "市住建局" and m.kind in ("notice", "urge")]
     assert mine, "市住建局 was never reminded"
-    if found_links := links_in(mine[-1].text, "r"):
-        return found_links[0]
-    with world.sessions() as session:
-        point, unit = session.execute(
-            select(Notification.due_point_id, Assignment.unit_id)
-            .join(Assignment, Notification.assignment_id == Assignment.id)
-            .where(Notification.message_id == mine[-1].message_id)
-        ).one()
-    link = composer_of(world.settings, OFFICE).links.report(unit, point, NOW)
-    assert link is not None
+    (link,) = links_in(mine[-1].text, "r")
     return link
 
 
