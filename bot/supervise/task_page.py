@@ -3,7 +3,7 @@ reminders sent, the replies and approvals — in order. Read-only."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time
 from typing import Any
@@ -25,7 +25,6 @@ from bot.present.labels import (
     TIMELINE_ACTIONS,
     size_text,
 )
-from bot.present.links import Links
 from bot.store.models import (
     Assignment,
     AuditEvent,
@@ -47,6 +46,8 @@ from bot.supervise.board import (
     worst,
 )
 from bot.supervise.task_list import active_assignments, plan_or_none, task_supervisor
+
+EvidenceLink = Callable[[int], str | None]  # an evidence file's id → its download link
 
 
 @dataclass(frozen=True)
@@ -82,11 +83,10 @@ def task_page(
     rules: Rules,
     tz: ZoneInfo,
     number: str,
-    links: Links | None = None,
-    now: datetime | None = None,
+    evidence_link: EvidenceLink | None = None,
 ) -> TaskPage | None:
     """A task of the current plan with its units and its timeline (oldest first); evidence
-    files link to their download when `links` are on (signed at `now`)."""
+    files link to their download through `evidence_link` (id → URL, None: no link)."""
     plan = plan_or_none(session)
     if plan is None:
         return None
@@ -116,7 +116,7 @@ def task_page(
         deadline=deadline_of(None, task, plan),
         light=worst(item_light(a, lights) for a in active_assignments(task)),
         assignments=rows,
-        timeline=tuple(timeline(session, rules, tz, units, links, now)),
+        timeline=tuple(timeline(session, rules, tz, units, evidence_link)),
         indicators=tuple(i for i in task.indicators if isinstance(i, dict)),
     )
 
@@ -126,8 +126,7 @@ def timeline(
     rules: Rules,
     tz: ZoneInfo,
     units: dict[int, str],
-    links: Links | None = None,
-    now: datetime | None = None,
+    evidence_link: EvidenceLink | None = None,
 ) -> list[Entry]:
     """Reminders and escalations, replies, evidence, approvals and due dates of the
     assignments `units` names (id → unit), oldest first."""
@@ -137,7 +136,7 @@ def timeline(
     entries = _reminders(session, rules, ids, units)
     entries += _audit_entries(session, ids, units)
     entries += _due_entries(session, tz, ids, units)
-    entries += _evidence_entries(session, ids, units, links, now)
+    entries += _evidence_entries(session, ids, units, evidence_link)
     entries.sort(key=lambda e: (e.at, _KIND_ORDER.get(e.kind, 9)))
     return entries
 
@@ -269,8 +268,7 @@ def _evidence_entries(
     session: Session,
     ids: Sequence[int],
     units: dict[int, str],
-    links: Links | None,
-    now: datetime | None,
+    evidence_link: EvidenceLink | None,
 ) -> list[Entry]:
     """Each evidence file: its name, size and state (a returned one with the reason)."""
     files = session.scalars(
@@ -280,7 +278,7 @@ def _evidence_entries(
     for file in files:
         state = EVIDENCE_STATES.get(file.state, file.state)
         note = f"{size_text(file.size)} · {state}" + (f"：{file.note}" if file.note else "")
-        link = links.evidence(file.id, now) if links is not None and now is not None else None
+        link = evidence_link(file.id) if evidence_link is not None else None
         entries.append(
             Entry(
                 at=file.created_at,

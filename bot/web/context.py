@@ -126,6 +126,14 @@ class WebContext:
         config = self.settings.inbound.get(name)
         return config if config is not None and config.platform == platform else None
 
+    def office_review(self) -> str:
+        """The office's 待审 page (bot/web/review.py), signed now; "" when links are off."""
+        return self.composer.links.review("office", None, self.clock()) or ""
+
+    def evidence_link(self, evidence_id: int) -> str | None:
+        """An evidence file's download link, signed now; None when links are off."""
+        return self.composer.links.evidence(evidence_id, self.clock())
+
     def count(self, platform: str, outcome: str) -> None:
         with self._lock:
             self.counters[(platform, outcome)] += 1

@@ -222,11 +222,8 @@ class Dashboard:
     # -- answers ---------------------------------------------------------------------------
 
     def page(self, template: str, status: int = 200, **context: Any) -> Response:
-        # The office's 待审 link, only where only the office looks: pages behind the token.
-        private = self.token and status < 400
-        review = private and self.ctx.composer.links.review("office", None, self.ctx.clock())
-        context = {"office": self.ctx.composer.office, "review_url": review or "", **context}
-        html = self.env.get_template(template).render(**context)
+        context.setdefault("review_url", self.token and status < 400 and self.ctx.office_review())
+        html = self.env.get_template(template).render(office=self.ctx.composer.office, **context)
         return secured(HTMLResponse(html, status_code=status))
 
     def message(self, status: int, title: str, text: str, **context: Any) -> Response:
@@ -339,9 +336,7 @@ def add_dashboard(app: FastAPI, ctx: WebContext) -> None:
         if (refused := dash.lookup(request, number, TASK)) is not None:
             return refused
         with dash.session() as session:
-            task = task_pages.task_page(
-                session, dash.rules(), dash.tz, number, ctx.composer.links, ctx.clock()
-            )
+            task = task_pages.task_page(session, dash.rules(), dash.tz, number, ctx.evidence_link)
         if task is None:
             return dash.not_found(TASK.format(number))
         return dash.page("task.html", here="tasks", page=task)

@@ -43,7 +43,7 @@ from bot.domain.rules import Rules, default_rules, load_rules
 from bot.domain.tokens import InvalidTokenError, Subject, fingerprint, sign, verify
 from bot.engine.schedule import deadline_of
 from bot.evidence.attach import attach
-from bot.evidence.store import EvidenceStore, open_store
+from bot.evidence.store import EvidenceStore, digest, open_store
 from bot.present.labels import EVIDENCE_STATES, POINT_KINDS, STATUS_NAMES, due_what
 from bot.present.links import EVIDENCE, PATHS, REPORT
 from bot.replies.apply import Actor, Outcome, apply_command
@@ -257,14 +257,15 @@ class ReportPages:
                     )
                 )
                 actor = Actor("unit", item.unit.name, (item.unit.id,))
-                # The files first: a 完成's closure request lists them (bot/replies/reviewing).
-                # A refused command rolls their rows back with it.
-                assignment = item.point.assignment
+                # The files' rows first, so that a 完成's closure request lists them
+                # (bot/replies/reviewing); their bytes are kept only once the command is
+                # applied: a refused one rolls the rows back and leaves nothing stored.
+                held = HeldStore()
                 for file in submission.files:
                     attach(
                         session,
-                        self.store(),
-                        assignment,
+                        held,
+                        item.point.assignment,
                         file,
                         actor=actor.name,
                         channel=CHANNEL,
@@ -281,6 +282,7 @@ class ReportPages:
                 )
                 if not outcome.changed:
                     raise UnchangedError(outcome)
+                held.keep(self.store())
         except UnchangedError as refused:
             return self.message(409, "未作处理", refused.outcome.reply, back)
         except ParseError as exc:
@@ -312,6 +314,25 @@ class ReportPages:
         secured(response)
         response.headers["Content-Security-Policy"] = "default-src 'none'; sandbox"
         return response
+
+
+class HeldStore:
+    """An evidence store that keeps nothing until told: `put` only names the bytes (their
+    SHA-256, as every store does); `keep` puts them into the real store."""
+
+    def __init__(self) -> None:
+        self.held: list[bytes] = []
+
+    def put(self, data: bytes) -> str:
+        self.held.append(data)
+        return digest(data)
+
+    def get(self, sha256: str) -> bytes:
+        raise NotFoundError(f"evidence {sha256[:12]} is not kept yet")
+
+    def keep(self, store: EvidenceStore) -> None:
+        for data in self.held:
+            store.put(data)
 
 
 def add_report(app: FastAPI, ctx: WebContext) -> None:

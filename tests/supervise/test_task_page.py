@@ -52,7 +52,7 @@ def test_each_evidence_file_is_on_the_timeline_with_its_size_and_state(
 def test_evidence_links_to_its_download_when_links_are_on(
     returned: sessionmaker[Session],
 ) -> None:
-    photo, _ = evidence_entries(returned, links=LINKS, now=NOW)
+    photo, _ = evidence_entries(returned, evidence_link=lambda e: LINKS.evidence(e, NOW))
 
     assert photo.link is not None
     assert photo.link.startswith(f"{BASE}/e/")

@@ -108,3 +108,16 @@ def found(browser: webdriver.Chrome, css: str, timeout: float = 10) -> Any:
 
     WebDriverWait(browser, timeout).until(lambda b: b.find_elements(By.CSS_SELECTOR, css))
     return browser.find_element(By.CSS_SELECTOR, css)
+
+
+def shows(browser: webdriver.Chrome, text: str, timeout: float = 10) -> bool:
+    """Whether the page shows `text` within `timeout` (a form's answer loads after the
+    click returns)."""
+    from selenium.common.exceptions import TimeoutException
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    try:
+        WebDriverWait(browser, timeout).until(lambda b: text in b.page_source)
+    except TimeoutException:
+        return False
+    return True

@@ -32,7 +32,15 @@ from bot.store.models import AuditEvent, Evidence, Message
 from bot.supervise.ranking_flow import as_json, compute_ranking, ranking_setup
 from bot.web.app import create_app
 from bot.web.context import WebContext
-from tests.support.browser import REQUIRED, found, missing, on_a_phone, page_width, served
+from tests.support.browser import (
+    REQUIRED,
+    found,
+    missing,
+    on_a_phone,
+    page_width,
+    served,
+    shows,
+)
 from tests.support.cli import make_duban, succeeds
 from tests.support.engine import import_plan, local, make_runtime, writer_sessions
 from tests.support.processes import free_port
@@ -168,8 +176,7 @@ def test_a_reminders_link_to_a_confirmed_closure_with_a_photo(world: World, db_u
     form.find_element(By.NAME, "text").send_keys("停车位已全部建成")
     form.find_element(By.NAME, "files").send_keys(str(photo))
     form.find_element(By.CSS_SELECTOR, "button[type=submit]").click()
-    found(browser, "h1")
-    assert "第1项办结申请已收到" in browser.page_source
+    assert shows(browser, "第1项办结申请已收到"), browser.page_source
     with world.sessions() as session:
         (evidence,) = session.scalars(select(Evidence))
         assert (evidence.channel, evidence.content_type) == ("web-form", "image/jpeg")
