@@ -22,6 +22,7 @@ from bot.app.config import InboundSettings, Settings
 from bot.app.metrics import INBOUND_REQUESTS
 from bot.app.runtime import composer_of
 from bot.intake.directory import Directory, load_directory
+from bot.platforms.feishu.api import TenantToken
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
 from bot.replies.identity import People
@@ -56,7 +57,9 @@ def utc_now() -> datetime:
 
 
 def http_feishu_api(config: InboundSettings, client: httpx.Client) -> FeishuApi:
-    return HttpFeishuApi(client, config.app_id or "", config.app_secret or "", config.api_base)
+    return HttpFeishuApi(
+        TenantToken(client, config.app_id or "", config.app_secret or "", config.api_base)
+    )
 
 
 @dataclass
