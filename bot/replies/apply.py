@@ -245,12 +245,20 @@ def _ack(request: Request, assignment: Assignment) -> Outcome:
     return Outcome(f"已确认收到第{request.command.task}项提醒，请及时报送进展。", True)
 
 
+def _evidence(request: Request, assignment: Assignment) -> Outcome:
+    """Names the item the unit's next image or file is for (bot/replies/evidence.py)."""
+    return Outcome(
+        f"请在 10 分钟内直接发送第{request.command.task}项的佐证材料（图片或文件）。", False
+    )
+
+
 UNIT_HANDLERS: dict[CommandKind, Callable[[Request, Assignment], Outcome]] = {
     CommandKind.PROGRESS: _progress,
     CommandKind.COMPLETE: _complete,
     CommandKind.EXTEND: _extend,
     CommandKind.BLOCKER: _blocker,
     CommandKind.ACK: _ack,
+    CommandKind.EVIDENCE: _evidence,
 }
 
 

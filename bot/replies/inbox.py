@@ -43,7 +43,7 @@ NO_PLAN = "系统中尚无督办计划，本条回复未作处理。请联系{of
 NOT_TEXT = "暂只能处理文字指令。发送「帮助」查看指令说明。"
 # The audit channel of replies the office enters from the command line.
 OFFICE_ENTRY = "office-entry"
-INFORMATIONAL = frozenset({CommandKind.HELP, CommandKind.TODO})
+INFORMATIONAL = frozenset({CommandKind.HELP, CommandKind.TODO, CommandKind.EVIDENCE})
 # What a JSON string may hold but a database column cannot: NUL (PostgreSQL refuses it in
 # text) and lone surrogates (not encodable as UTF-8, on either backend).
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
