@@ -116,7 +116,7 @@ def apply_command(
         return Outcome(
             "该指令由责任单位回复使用；审批请使用「确认办结」「同意延期」等指令。", False
         )
-    assignment = _own_assignment(request)
+    assignment = own_assignment(request)
     if assignment is None:
         return Outcome(
             f"贵单位没有第{command.task}项任务的承办事项，未作处理。"
@@ -138,7 +138,7 @@ def _task(request: Request) -> Task | None:
     )
 
 
-def _own_assignment(request: Request) -> Assignment | None:
+def own_assignment(request: Request) -> Assignment | None:
     task = _task(request)
     if task is None:
         return None

@@ -21,10 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app.config import InboundSettings, Settings
 from bot.app.metrics import INBOUND_REQUESTS
 from bot.app.runtime import composer_of
+from bot.evidence.store import EvidenceStore, open_store
 from bot.intake.directory import Directory, load_directory
-from bot.platforms.feishu.api import TenantToken
+from bot.platforms.feishu.api import MessageResources, TenantToken
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
+from bot.replies.evidence import ChatEvidence
 from bot.replies.identity import People
 from bot.replies.inbox import Handled, answered, handle, pending, stored_event_id, unanswered
 from bot.replies.respond import (
@@ -85,6 +87,9 @@ class WebContext:
         self._people: tuple[People, float] | None = None
         self._lock = threading.Lock()
         self._responders: dict[str, Responder] = {}
+        self._resources: dict[str, MessageResources] = {}
+        self._store: EvidenceStore | None = None
+        self.evidence = ChatEvidence(self.settings.report, self.evidence_store, self.resources)
         sqlite = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 4)
         self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
@@ -154,6 +159,7 @@ class WebContext:
                 event_id,
                 now,
                 composer=self.composer,
+                evidence=self.evidence,
             )
 
     def earlier_reply(self, source: str, event_id: str) -> str | None:
@@ -178,6 +184,26 @@ class WebContext:
                     else FeishuResponder(self.feishu_api(config, self.http))
                 )
             return self._responders[source]
+
+    def evidence_store(self) -> EvidenceStore:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings.report)
+            return self._store
+
+    def resources(self, source: str) -> MessageResources | None:
+        """Where the files sent to `source` are read: a Feishu app's message resources, on
+        its configured api_base only; None where duban cannot read them yet."""
+        config = self.settings.inbound.get(source)
+        if config is None or config.platform != "feishu" or not config.app_id:
+            return None
+        with self._lock:
+            if source not in self._resources:
+                token = TenantToken(
+                    self.http, config.app_id, config.app_secret or "", config.api_base
+                )
+                self._resources[source] = MessageResources(self.http, token)
+            return self._resources[source]
 
     def process(self, event_ids: list[int]) -> list[int]:
         """After the acknowledgement: acts on the events in one transaction, records the
@@ -218,7 +244,13 @@ class WebContext:
                     return handled, event_ids[n:]
                 assert people is not None
                 act = functools.partial(
-                    handle, session, people, event_id, now, composer=self.composer
+                    handle,
+                    session,
+                    people,
+                    event_id,
+                    now,
+                    composer=self.composer,
+                    evidence=self.evidence,
                 )
                 one = self._careful(session, event_id, act) if careful else act(answer_later=True)
                 if one is not None:
