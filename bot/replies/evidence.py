@@ -10,31 +10,32 @@ otherwise nothing is kept and the answer asks for 「佐证 #编号」 first.
 The file is read from the platform (Feishu's message resources, with the app's token),
 never past `[report] max_file_bytes`, judged by its first bytes against `allowed_types`,
 and kept with `attach` under the inbound hook's name as its channel. Every refusal answers
-why, in Chinese, and keeps nothing.
+why, in Chinese, and keeps nothing. The web app reads a batch's files before its
+transaction (`read_ahead`, a few at a time): a slow download holds no database lock.
 """
 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import ParseError
 from bot.app.sections import ReportSettings
 from bot.delivery.compose import Composer
 from bot.domain.lifecycle import ENDED, preferred
 from bot.evidence.attach import attach
-from bot.evidence.files import FileRefusedError, check, gather_limited
+from bot.evidence.files import Checked, FileRefusedError, check, gather_limited
 from bot.evidence.store import EvidenceStore
 from bot.platforms.feishu.api import MessageResources, ResourceUnavailable
 from bot.platforms.feishu.callback import attachment_of as feishu_attachment
 from bot.platforms.inbound import Attachment
 from bot.replies.apply import Actor, Request, own_assignment
-from bot.replies.identity import Identity
+from bot.replies.identity import Identity, People
 from bot.replies.keywords import Command, CommandKind, parse_command
 from bot.replies.plans import choose_plan
 from bot.store.models import Assignment, InboundEvent, Plan, Task
@@ -51,6 +52,8 @@ NOT_A_UNIT = "佐证材料由责任单位发送，该文件未予保存。"
 NOT_FETCHED = "未能从平台取得该文件，未予保存，请稍后重新发送。"
 NOT_HERE = "本渠道暂不能接收文件。请通过提醒中的「在线填报」链接上传佐证材料。"
 IMAGE = "图片"  # the name of an image, which is sent without one
+READ_AHEAD = 4  # files read before one batch's transaction: at most this many held
+Ready = Checked | str  # a file read and checked, or the answer saying why it was not kept
 
 
 @dataclass
@@ -61,6 +64,62 @@ class ChatEvidence:
     settings: ReportSettings
     store: Callable[[], EvidenceStore]
     resources: Callable[[str], MessageResources | None]
+
+    def read(self, source: str, message_id: str | None, attachment: Attachment) -> Ready:
+        """The file from the platform, within the size limit and of an allowed type."""
+        resources = self.resources(source)
+        if resources is None or not message_id:
+            return NOT_HERE
+        shown = attachment.name or IMAGE
+        try:
+            with resources.open(message_id, attachment.kind, attachment.key) as chunks:
+                data = gather_limited(chunks, self.settings.max_file_bytes, shown)
+            checked = check(data, shown, self.settings.allowed_types)
+        except FileRefusedError as refused:
+            return refused.message
+        except ResourceUnavailable:
+            return NOT_FETCHED
+        if attachment.name is None:  # 「图片.png」: the type its bytes are
+            return dataclasses.replace(checked, name=f"{IMAGE}.{checked.content_type[6:]}")
+        return checked
+
+    def read_ahead(
+        self,
+        sessions: sessionmaker[Session],
+        people: People,
+        event_ids: Sequence[int],
+        now: datetime,
+        composer: Composer,
+    ) -> tuple[dict[int, Ready], int]:
+        """The files of `event_ids` that will be kept (a known unit's, for an item it has),
+        read outside any transaction; and how many of the events to act on now: those up
+        to the file after the first READ_AHEAD, which waits for the next batch."""
+        wanted: list[tuple[int, str, str | None, Attachment]] = []
+        with sessions() as session:
+            for event in session.scalars(
+                select(InboundEvent)
+                .where(
+                    InboundEvent.id.in_(event_ids),
+                    InboundEvent.state == "received",
+                    InboundEvent.text == "",
+                )
+                .order_by(InboundEvent.id)
+            ):
+                attachment = attachment_of(event)
+                identity = people.find(event.platform, event.sender)
+                if attachment is None or identity is None:
+                    continue
+                actor = identity.actor(CommandKind.EVIDENCE)
+                if actor.kind == "unit" and not isinstance(
+                    _item(session, actor, event, now, composer), str
+                ):
+                    wanted.append((event.id, event.source, event.reply_to, attachment))
+        ready: dict[int, Ready] = {}
+        for n, (event_id, source, message_id, attachment) in enumerate(wanted):
+            if n == READ_AHEAD:
+                return ready, list(event_ids).index(event_id)
+            ready[event_id] = self.read(source, message_id, attachment)
+        return ready, len(event_ids)
 
 
 def attachment_of(event: InboundEvent) -> Attachment | None:
@@ -78,39 +137,32 @@ def keep_file(
     attachment: Attachment,
     now: datetime,
     composer: Composer,
+    ready: Mapping[int, Ready] | None = None,
 ) -> tuple[str, bool]:
-    """Keeps the file for the sender's item; the answer, and whether anything was kept."""
+    """Keeps the file for the sender's item (read now unless `ready` has it); the answer,
+    and whether anything was kept."""
     actor = identity.actor(CommandKind.EVIDENCE)
     if actor.kind != "unit":
         return NOT_A_UNIT, False
     item = _item(session, actor, event, now, composer)
     if isinstance(item, str):
         return item, False
-    resources = evidence.resources(event.source)
-    if resources is None or not event.reply_to:
-        return NOT_HERE, False
-    shown = attachment.name or IMAGE
-    try:
-        with resources.open(event.reply_to, attachment.kind, attachment.key) as chunks:
-            data = gather_limited(chunks, evidence.settings.max_file_bytes, shown)
-        checked = check(data, shown, evidence.settings.allowed_types)
-    except FileRefusedError as refused:
-        return refused.message, False
-    except ResourceUnavailable:
-        return NOT_FETCHED, False
-    if attachment.name is None:  # 「图片.png」: the type its bytes are
-        checked = dataclasses.replace(checked, name=f"{IMAGE}.{checked.content_type[6:]}")
+    found = (ready or {}).get(event.id)
+    if found is None:
+        found = evidence.read(event.source, event.reply_to, attachment)
+    if isinstance(found, str):
+        return found, False
     attach(
         session,
         evidence.store(),
         item,
-        checked,
+        found,
         actor=actor.name,
         channel=event.source,
         now=now,
         inbound=event.event_id,
     )
-    return RECEIVED.format(name=checked.name, task=item.task.number), True
+    return RECEIVED.format(name=found.name, task=item.task.number), True
 
 
 def _item(

@@ -12,6 +12,7 @@ finish.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -27,7 +28,7 @@ from bot.delivery.compose import Composer
 from bot.platforms.inbound import InboundMessage, without_secrets
 from bot.platforms.mentions import neutralize_mentions
 from bot.replies.apply import Actor, Outcome, apply_command
-from bot.replies.evidence import ChatEvidence, attachment_of, keep_file
+from bot.replies.evidence import ChatEvidence, Ready, attachment_of, keep_file
 from bot.replies.identity import Identity, People
 from bot.replies.keywords import CommandKind, help_text, parse_command
 from bot.replies.plans import choose_plan
@@ -125,10 +126,12 @@ def handle(
     composer: Composer | None = None,
     answer_later: bool = False,
     evidence: ChatEvidence | None = None,
+    ready: Mapping[int, Ready] | None = None,
 ) -> Handled | None:
     """Acts on a received event; None when another process already has (or is). With
-    `answer_later` the event stays `answering` until `answered` says its answer went. With
-    `evidence`, an image or a file is kept as evidence (bot/replies/evidence.py)."""
+        `answer_later` the event stays `answering` until `answered` says its answer went. With
+        `evidence`, an image or a file is kept as evidence (bot/replies/evidence.py); `ready` has
+    the files already read (`ChatEvidence.read_ahead`)."""
     event = session.scalars(
         update(InboundEvent)
         .where(InboundEvent.id == event_id, InboundEvent.state == "received")
@@ -137,7 +140,7 @@ def handle(
     ).one_or_none()
     if event is None:
         return None
-    reply, changed, actor = _act(session, people, event, now, composer, evidence)
+    reply, changed, actor = _act(session, people, event, now, composer, evidence, ready)
     state = "answering" if answer_later else "processed"
     event.state, event.reply, event.actor, event.processed_at = state, reply, actor, now
     return _handled(event, changed)
@@ -215,6 +218,7 @@ def _act(
     now: datetime,
     composer: Composer | None,
     evidence: ChatEvidence | None = None,
+    ready: Mapping[int, Ready] | None = None,
 ) -> tuple[str, bool, str | None]:
     office = (composer or Composer()).office
     identity = people.find(event.platform, event.sender)
@@ -227,7 +231,7 @@ def _act(
         if evidence is None or attachment is None:
             return NOT_TEXT, False, identity.name
         reply, kept = keep_file(
-            session, evidence, identity, event, attachment, now, composer or Composer()
+            session, evidence, identity, event, attachment, now, composer or Composer(), ready
         )
         if not kept:
             _refused(session, event, now, identity.name, reply)

@@ -26,7 +26,7 @@ from bot.intake.directory import Directory, load_directory
 from bot.platforms.feishu.api import MessageResources, TenantToken
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
-from bot.replies.evidence import ChatEvidence
+from bot.replies.evidence import ChatEvidence, Ready
 from bot.replies.identity import People
 from bot.replies.inbox import Handled, answered, handle, pending, stored_event_id, unanswered
 from bot.replies.respond import (
@@ -211,16 +211,24 @@ class WebContext:
         the transaction is committed. Returns the events it left for the next batch: it
         stops taking new ones after APPLY_SECONDS. When one event fails, the batch is done
         again with a savepoint for each: the one that fails stays `received` (for
-        `finish_pending`), the others go on."""
+        `finish_pending`), the others go on. Files sent as evidence are read first, outside
+        the transaction (a few per batch: the events from the next file on wait)."""
         done = self.answerer.take_done()
+        later: list[int] = []
         try:
             people = self.people() if event_ids else None
+            ready: dict[int, Ready] = {}
+            if people is not None:
+                ready, count = self.evidence.read_ahead(
+                    self.sessions, people, event_ids, self.clock(), self.composer
+                )
+                event_ids, later = event_ids[:count], event_ids[count:]
             try:
-                handled, left = self._apply(people, event_ids, done, careful=False)
+                handled, left = self._apply(people, event_ids, done, ready, careful=False)
             except (OperationalError, InterfaceError):
                 raise  # the database is gone: the whole batch waits
             except Exception:
-                handled, left = self._apply(people, event_ids, done, careful=True)
+                handled, left = self._apply(people, event_ids, done, ready, careful=True)
         except Exception:
             # The events stay `received`; `finish_pending` takes them up again.
             self.answerer.put_back(done)
@@ -228,10 +236,16 @@ class WebContext:
             return []
         for one in handled:
             self.answerer.submit(one)
-        return left
+        return left + later
 
     def _apply(
-        self, people: People | None, event_ids: list[int], done: list[int], *, careful: bool
+        self,
+        people: People | None,
+        event_ids: list[int],
+        done: list[int],
+        ready: dict[int, Ready],
+        *,
+        careful: bool,
     ) -> tuple[list[Handled], list[int]]:
         now, started = self.clock(), time.monotonic()
         handled: list[Handled] = []
@@ -251,6 +265,7 @@ class WebContext:
                     now,
                     composer=self.composer,
                     evidence=self.evidence,
+                    ready=ready,
                 )
                 one = self._careful(session, event_id, act) if careful else act(answer_later=True)
                 if one is not None:
