@@ -23,7 +23,7 @@ from bot.intake.importing import import_file
 from bot.platforms.feishu.api import MessageResources, TenantToken
 from bot.platforms.feishu.callback import parse_callback
 from bot.platforms.inbound import InboundMessage
-from bot.replies.evidence import NOT_FETCHED, RECEIVED, WHICH, ChatEvidence
+from bot.replies.evidence import NOT_FETCHED, READ_AHEAD, RECEIVED, WHICH, ChatEvidence
 from bot.replies.identity import Identity, People
 from bot.replies.inbox import NOT_TEXT, UNKNOWN_SENDER, handle, receive
 from bot.store.models import AuditEvent, Evidence
@@ -323,3 +323,33 @@ def _finance(people: People) -> Identity:
     found = people.named("市财政局")
     assert found is not None
     return found
+
+
+def test_files_are_read_ahead_of_the_transaction_a_few_at_a_time(
+    planned: sessionmaker[Session], people: People, evidence: ChatEvidence, feishu: FeishuOpenApi
+) -> None:
+    rows = []
+    with planned.begin() as session:
+        stranger = delivered(image("ou_stranger", "om_k0", "img_v3_k0"))
+        rows.append(receive(session, "lark", stranger, NOW))
+        for n in range(1, READ_AHEAD + 2):
+            feishu.add(f"om_k{n}", f"img_v3_k{n}", "image", png(1 + n))
+            rows.append(
+                receive(session, "lark", delivered(image(LIAISON, f"om_k{n}", f"img_v3_k{n}")), NOW)
+            )
+    ids = [row for row in rows if row is not None]
+    ready, count = evidence.read_ahead(planned, people, ids, NOW, Composer())
+    assert sorted(ready) == ids[1 : READ_AHEAD + 1]
+    assert count == READ_AHEAD + 1  # the stranger's (nothing to read) and four files
+    assert all(
+        not isinstance(found, str) and found.data == png(1 + n)
+        for n, found in enumerate(ready.values(), 1)
+    )
+    assert len(feishu.downloads()) == READ_AHEAD
+    with planned.begin() as session:
+        handled = handle(
+            session, people, ids[1], NOW, composer=Composer(), evidence=evidence, ready=ready
+        )
+    assert handled is not None
+    assert handled.reply == RECEIVED.format(name="图片.png", task="1")
+    assert len(feishu.downloads()) == READ_AHEAD  # what was read ahead is not read again
