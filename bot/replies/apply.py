@@ -248,7 +248,9 @@ def _ack(request: Request, assignment: Assignment) -> Outcome:
 def _evidence(request: Request, assignment: Assignment) -> Outcome:
     """Names the item the unit's next image or file is for (bot/replies/evidence.py)."""
     return Outcome(
-        f"请在 10 分钟内直接发送第{request.command.task}项的佐证材料（图片或文件）。", False
+        f"请在 10 分钟内直接发送第{request.command.task}项的佐证材料（图片或文件）。"
+        "所用平台不能直接接收文件的，请通过提醒中的「在线填报」链接上传。",
+        False,
     )
 
 

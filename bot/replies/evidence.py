@@ -17,6 +17,7 @@ transaction (`read_ahead`, a few at a time): a slow download holds no database l
 from __future__ import annotations
 
 import dataclasses
+import logging
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -24,7 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app.errors import ParseError
+from bot.app.errors import NotFoundError, ParseError
 from bot.app.sections import ReportSettings
 from bot.delivery.compose import Composer
 from bot.domain.lifecycle import ENDED, preferred
@@ -40,6 +41,7 @@ from bot.replies.keywords import Command, CommandKind, parse_command
 from bot.replies.plans import choose_plan
 from bot.store.models import Assignment, InboundEvent, Plan, Task
 
+log = logging.getLogger("duban.replies")
 WINDOW = timedelta(minutes=10)  # how long 「佐证 #12」 names the item of the files after it
 RECEIVED = "已收到佐证材料：{name}（第{task}项）。"
 WHICH = (
@@ -77,7 +79,8 @@ class ChatEvidence:
             checked = check(data, shown, self.settings.allowed_types)
         except FileRefusedError as refused:
             return refused.message
-        except ResourceUnavailable:
+        except ResourceUnavailable as why:
+            log.warning("a file sent to %s could not be read: %s", source, why)
             return NOT_FETCHED
         if attachment.name is None:  # 「图片.png」: the type its bytes are
             return dataclasses.replace(checked, name=f"{IMAGE}.{checked.content_type[6:]}")
@@ -172,7 +175,10 @@ def _item(
     named = _named(session, event)
     if named is None:
         return _only_open(session, actor)
-    plan = choose_plan(session, named, actor.unit_ids)
+    try:
+        plan = choose_plan(session, named, actor.unit_ids)
+    except NotFoundError:  # no active plan
+        return NONE_OPEN
     if isinstance(plan, str):
         return plan
     request = Request(session, actor, named, plan, now, event.source, composer=composer)

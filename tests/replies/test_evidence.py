@@ -23,7 +23,14 @@ from bot.intake.importing import import_file
 from bot.platforms.feishu.api import MessageResources, TenantToken
 from bot.platforms.feishu.callback import parse_callback
 from bot.platforms.inbound import InboundMessage
-from bot.replies.evidence import NOT_FETCHED, READ_AHEAD, RECEIVED, WHICH, ChatEvidence
+from bot.replies.evidence import (
+    NOT_A_UNIT,
+    NOT_FETCHED,
+    READ_AHEAD,
+    RECEIVED,
+    WHICH,
+    ChatEvidence,
+)
 from bot.replies.identity import Identity, People
 from bot.replies.inbox import NOT_TEXT, UNKNOWN_SENDER, handle, receive
 from bot.store.models import AuditEvent, Evidence
@@ -208,7 +215,8 @@ def test_a_file_goes_to_the_item_named_by_the_senders_evidence_command_before_it
     feishu.add("om_b2", "file_v3_9c", "file", pdf())
     two_items = People(by_id={("feishu_open_id", "ou_fin"): _finance(people)})
     first = sent(planned, two_items, evidence, text("ou_fin", "om_b1", "佐证 #11"))
-    assert first == "请在 10 分钟内直接发送第11项的佐证材料（图片或文件）。"
+    assert first is not None
+    assert first.startswith("请在 10 分钟内直接发送第11项的佐证材料（图片或文件）。")
     answer = sent(
         planned,
         two_items,
@@ -273,6 +281,15 @@ def test_an_unknown_sender_keeps_nothing_and_nothing_is_downloaded(
     feishu.add("om_f1", "img_v3_f", "image", png())
     answer = sent(planned, people, evidence, image("ou_stranger", "om_f1", "img_v3_f"))
     assert answer == UNKNOWN_SENDER.format(office=Composer().office)
+    assert kept(planned) == []
+    assert feishu.requests == []
+
+
+def test_a_supervisor_sending_a_file_is_told_that_units_send_evidence(
+    planned: sessionmaker[Session], people: People, evidence: ChatEvidence, feishu: FeishuOpenApi
+) -> None:
+    feishu.add("om_l1", "img_v3_l", "image", png())
+    assert sent(planned, people, evidence, image("ou_liming", "om_l1", "img_v3_l")) == NOT_A_UNIT
     assert kept(planned) == []
     assert feishu.requests == []
 
