@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import TracebackType
@@ -27,6 +28,7 @@ class FeishuOpenApi:
     app_secret: str
     files: dict[tuple[str, str, str], bytes] = field(default_factory=dict)
     requests: list[tuple[str, str]] = field(default_factory=list)  # (method, path with query)
+    delay: float = 0.0  # seconds a download waits before its bytes come (a slow network)
 
     def __post_init__(self) -> None:
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), _handler(self))
@@ -82,6 +84,7 @@ def _handler(api: FeishuOpenApi) -> type[BaseHTTPRequestHandler]:
             data = api.files.get((unquote(parts[0]), unquote(parts[2]), kind))
             if data is None:
                 return self._json(400, {"code": 234003, "msg": "File not in msg."})
+            time.sleep(api.delay)
             self.send_response(200)
             self.send_header("Content-Type", "application/octet-stream")
             self.send_header("Content-Length", str(len(data)))

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -95,3 +96,26 @@ def test_more_images_than_are_read_ahead_are_all_kept_once(
     )
     with planned() as session:
         assert len(session.scalars(select(Evidence)).all()) == count
+
+
+def test_a_slow_download_holds_up_no_acknowledgement(
+    client: httpx.Client,
+    ctx: WebContext,
+    planned: sessionmaker[Session],
+    feishu_api: FakeFeishuApi,
+    feishu: FeishuOpenApi,
+) -> None:
+    feishu.delay = 1.5
+    feishu.add("om_9e1", "img_v3_9e1", "image", png())
+    assert post(client, image_event("om_9e1", "img_v3_9e1")).status_code == 200
+    for _ in range(100):  # the processor has started reading the file
+        if feishu.downloads():
+            break
+        time.sleep(0.01)
+    assert feishu.downloads()
+    started = time.monotonic()
+    progress = feishu_event("ou_liaison2", "进展 #1 60% 已完成立项", "ev-9e2", "om_9e2")
+    assert post(client, progress).status_code == 200
+    assert time.monotonic() - started < 0.5  # acknowledged while the download still runs
+    ctx.drain()
+    assert ("om_9e1", RECEIVED.format(name="图片.png", task="1")) in feishu_api.replies
