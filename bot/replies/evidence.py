@@ -25,7 +25,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
-from bot.app.errors import NotFoundError, ParseError
+from bot.app.errors import NotFoundError, ParseError, Rejected
 from bot.app.sections import ReportSettings
 from bot.delivery.compose import Composer
 from bot.domain.lifecycle import ENDED, preferred
@@ -127,9 +127,12 @@ class ChatEvidence:
 
 def attachment_of(event: InboundEvent) -> Attachment | None:
     """The image or file a kept event carries (read again from its stored payload)."""
-    if event.platform == "feishu":
+    if event.platform != "feishu":
+        return None
+    try:
         return feishu_attachment(event.payload)
-    return None
+    except Rejected:  # kept before keys were checked at the hook: answered as not text
+        return None
 
 
 def keep_file(

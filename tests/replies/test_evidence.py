@@ -4,6 +4,7 @@ is kept for the sender's item, or refused with the reason and nothing kept."""
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterator
@@ -370,3 +371,17 @@ def test_files_are_read_ahead_of_the_transaction_a_few_at_a_time(
     assert handled is not None
     assert handled.reply == RECEIVED.format(name="图片.png", task="1")
     assert len(feishu.downloads()) == READ_AHEAD  # what was read ahead is not read again
+
+
+def test_a_kept_event_whose_key_is_not_feishus_is_answered_as_not_text(
+    planned: sessionmaker[Session], people: People, evidence: ChatEvidence, feishu: FeishuOpenApi
+) -> None:
+    message = delivered(image(LIAISON, "om_m1", "img_v3_m"))
+    broken = image(LIAISON, "om_m1", "../../open-apis/x")
+    with planned.begin() as session:
+        row = receive(session, "lark", dataclasses.replace(message, raw=broken), NOW)
+        assert row is not None
+        handled = handle(session, people, row, NOW, composer=Composer(), evidence=evidence)
+    assert handled is not None
+    assert handled.reply == NOT_TEXT
+    assert feishu.requests == []
