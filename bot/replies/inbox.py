@@ -129,9 +129,9 @@ def handle(
     ready: Mapping[int, Ready] | None = None,
 ) -> Handled | None:
     """Acts on a received event; None when another process already has (or is). With
-        `answer_later` the event stays `answering` until `answered` says its answer went. With
-        `evidence`, an image or a file is kept as evidence (bot/replies/evidence.py); `ready` has
-    the files already read (`ChatEvidence.read_ahead`)."""
+    `answer_later` the event stays `answering` until `answered` says its answer went. With
+    `evidence`, an image or a file is kept as evidence (bot/replies/evidence.py); `ready`
+    has the files already read (`ChatEvidence.read_ahead`)."""
     event = session.scalars(
         update(InboundEvent)
         .where(InboundEvent.id == event_id, InboundEvent.state == "received")
