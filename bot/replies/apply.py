@@ -116,7 +116,7 @@ def apply_command(
         return Outcome(
             "该指令由责任单位回复使用；审批请使用「确认办结」「同意延期」等指令。", False
         )
-    assignment = _own_assignment(request)
+    assignment = own_assignment(request)
     if assignment is None:
         return Outcome(
             f"贵单位没有第{command.task}项任务的承办事项，未作处理。"
@@ -138,7 +138,7 @@ def _task(request: Request) -> Task | None:
     )
 
 
-def _own_assignment(request: Request) -> Assignment | None:
+def own_assignment(request: Request) -> Assignment | None:
     task = _task(request)
     if task is None:
         return None
@@ -245,12 +245,22 @@ def _ack(request: Request, assignment: Assignment) -> Outcome:
     return Outcome(f"已确认收到第{request.command.task}项提醒，请及时报送进展。", True)
 
 
+def _evidence(request: Request, assignment: Assignment) -> Outcome:
+    """Names the item the unit's next image or file is for (bot/replies/evidence.py)."""
+    return Outcome(
+        f"请在 10 分钟内直接发送第{request.command.task}项的佐证材料（图片或文件）。"
+        "所用平台不能直接接收文件的，请通过提醒中的「在线填报」链接上传。",
+        False,
+    )
+
+
 UNIT_HANDLERS: dict[CommandKind, Callable[[Request, Assignment], Outcome]] = {
     CommandKind.PROGRESS: _progress,
     CommandKind.COMPLETE: _complete,
     CommandKind.EXTEND: _extend,
     CommandKind.BLOCKER: _blocker,
     CommandKind.ACK: _ack,
+    CommandKind.EVIDENCE: _evidence,
 }
 
 
