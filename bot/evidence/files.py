@@ -54,8 +54,13 @@ class Checked:
 
 def read_limited(source: BinaryIO, limit: int, name: str) -> bytes:
     """The file's bytes, read in chunks; refused (413) as soon as they pass `limit`."""
+    return gather_limited(iter(lambda: source.read(CHUNK), b""), limit, name)
+
+
+def gather_limited(source: Iterable[bytes], limit: int, name: str) -> bytes:
+    """The chunks joined; refused (413) as soon as they pass `limit` (a download)."""
     chunks, size = [], 0
-    while chunk := source.read(CHUNK):
+    for chunk in source:
         size += len(chunk)
         if size > limit:
             raise FileRefusedError(413, f"文件「{name}」超过 {_size(limit)} 的上限，未予接收。")

@@ -25,6 +25,17 @@ SECRET_FIELDS = frozenset(
 
 
 @dataclass(frozen=True)
+class Attachment:
+    """A file or image sent with a message, as the platform names it: `kind` ("image" or
+    "file"), the platform's `key` to download it by, and the name it was sent under (None
+    for images). No secret: the download needs the app's own token."""
+
+    kind: str
+    key: str
+    name: str | None = None
+
+
+@dataclass(frozen=True)
 class InboundMessage:
     """One message a user sent the bot, as every platform's parser returns it."""
 
@@ -40,6 +51,7 @@ class InboundMessage:
     # A signature that covers no body (DingTalk's timestamp and sign): kept once per source, so
     # that another message under it is dropped as received before, in any process.
     signature: str | None = None
+    attachment: Attachment | None = None  # an image or a file: kept as evidence (佐证材料)
 
 
 def without_secrets(event: Mapping[str, object]) -> dict[str, object]:

@@ -64,6 +64,10 @@ class Request:
     composer: Composer = field(default_factory=Composer)
 
     @property
+    def note(self) -> str:  # what the sender wrote after the command, at most 200 characters
+        return self.command.text[:200]
+
+    @property
     def today(self) -> date:
         return self.now.astimezone(ZoneInfo(self.plan.timezone)).date()
 
@@ -108,7 +112,7 @@ def apply_command(
         return Outcome(
             "该指令由责任单位回复使用；审批请使用「确认办结」「同意延期」等指令。", False
         )
-    assignment = _own_assignment(request)
+    assignment = own_assignment(request)
     if assignment is None:
         return Outcome(
             f"贵单位没有第{command.task}项任务的承办事项，未作处理。"
@@ -130,7 +134,7 @@ def _task(request: Request) -> Task | None:
     )
 
 
-def _own_assignment(request: Request) -> Assignment | None:
+def own_assignment(request: Request) -> Assignment | None:
     task = _task(request)
     if task is None:
         return None
@@ -180,7 +184,7 @@ def _complete(request: Request, assignment: Assignment) -> Outcome:
     # A closure request reports on the cycle too: it must not turn into a missed report.
     request.audit(Event.COMPLETE, assignment.id, cycles=_settle_reports(request, assignment))
     reviewing.tell_reviewer(
-        request.session, request.composer, assignment, request.now, note=_note(request)
+        request.session, request.composer, assignment, request.now, request.note
     )
     office = request.composer.office
     return Outcome(f"第{request.command.task}项办结申请已收到，待{office}确认。", True)
@@ -192,9 +196,8 @@ def _extend(request: Request, assignment: Assignment) -> Outcome:
         return Outcome("延期日期应晚于今天，请按「延期 #12 2020-12-31 原因」格式回复。", False)
     assignment.status, assignment.updated_at = after(assignment.status, Event.EXTEND), request.now
     request.audit(Event.EXTEND, assignment.id, date=wanted.isoformat())
-    composer, note = request.composer, _note(request)
     reviewing.tell_reviewer(
-        request.session, composer, assignment, request.now, note=note, wanted=wanted
+        request.session, request.composer, assignment, request.now, request.note, wanted
     )
     return Outcome(
         f"第{request.command.task}项延期申请（至{wanted.year}年{wanted.month}月{wanted.day}日）"
@@ -230,14 +233,18 @@ def _escalate_blocker(request: Request, assignment: Assignment) -> None:
     request.session.add_all(composer.compose(recipient, "blocker", text, request.now, items=[item]))
 
 
-def _note(request: Request) -> str:
-    """What the sender wrote after the command (a reason, a note), at most 200 characters."""
-    return request.command.text[:200]
-
-
 def _ack(request: Request, assignment: Assignment) -> Outcome:
     request.audit("reply.ack", assignment.id)
     return Outcome(f"已确认收到第{request.command.task}项提醒，请及时报送进展。", True)
+
+
+def _evidence(request: Request, assignment: Assignment) -> Outcome:
+    """Names the item the unit's next image or file is for (bot/replies/evidence.py)."""
+    return Outcome(
+        f"请在 10 分钟内直接发送第{request.command.task}项的佐证材料（图片或文件）。"
+        "所用平台不能直接接收文件的，请通过提醒中的「在线填报」链接上传。",
+        False,
+    )
 
 
 UNIT_HANDLERS: dict[CommandKind, Callable[[Request, Assignment], Outcome]] = {
@@ -246,6 +253,7 @@ UNIT_HANDLERS: dict[CommandKind, Callable[[Request, Assignment], Outcome]] = {
     CommandKind.EXTEND: _extend,
     CommandKind.BLOCKER: _blocker,
     CommandKind.ACK: _ack,
+    CommandKind.EVIDENCE: _evidence,
 }
 
 
@@ -317,7 +325,7 @@ def _confirm_close(request: Request, task: Task, assignment: Assignment) -> None
 def _return(request: Request, task: Task, assignment: Assignment) -> None:
     assignment.status = after(assignment.status, Event.RETURN)
     _wake_points(request, assignment)
-    reason = _note(request)
+    reason = request.note
     returned = reviewing.decide_evidence(
         request.session, [assignment.id], reviewing.RETURNED, request.now, reason
     )
@@ -339,9 +347,8 @@ def _reject_extension(request: Request, task: Task, assignment: Assignment) -> N
     assignment.status = after(assignment.status, event, progress=assignment.progress)
     _wake_points(request, assignment)
     request.audit(event, assignment.id)
-    reason, composer = _note(request), request.composer
     reviewing.tell_unit(
-        request.session, composer, assignment, request.now, decision="驳回延期", reason=reason
+        request.session, request.composer, assignment, request.now, "驳回延期", request.note
     )
 
 

@@ -12,6 +12,7 @@ finish.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, cast
@@ -27,6 +28,7 @@ from bot.delivery.compose import Composer
 from bot.platforms.inbound import InboundMessage, without_secrets
 from bot.platforms.mentions import neutralize_mentions
 from bot.replies.apply import Actor, Outcome, apply_command
+from bot.replies.evidence import ChatEvidence, Ready, attachment_of, keep_file
 from bot.replies.identity import Identity, People
 from bot.replies.keywords import CommandKind, help_text, parse_command
 from bot.replies.plans import choose_plan
@@ -43,7 +45,7 @@ NO_PLAN = "系统中尚无督办计划，本条回复未作处理。请联系{of
 NOT_TEXT = "暂只能处理文字指令。发送「帮助」查看指令说明。"
 # The audit channel of replies the office enters from the command line.
 OFFICE_ENTRY = "office-entry"
-INFORMATIONAL = frozenset({CommandKind.HELP, CommandKind.TODO})
+INFORMATIONAL = frozenset({CommandKind.HELP, CommandKind.TODO, CommandKind.EVIDENCE})
 # What a JSON string may hold but a database column cannot: NUL (PostgreSQL refuses it in
 # text) and lone surrogates (not encodable as UTF-8, on either backend).
 UNSTORABLE = re.compile("[\x00\ud800-\udfff]")
@@ -123,9 +125,13 @@ def handle(
     *,
     composer: Composer | None = None,
     answer_later: bool = False,
+    evidence: ChatEvidence | None = None,
+    ready: Mapping[int, Ready] | None = None,
 ) -> Handled | None:
     """Acts on a received event; None when another process already has (or is). With
-    `answer_later` the event stays `answering` until `answered` says its answer went."""
+    `answer_later` the event stays `answering` until `answered` says its answer went. With
+    `evidence`, an image or a file is kept as evidence (bot/replies/evidence.py); `ready`
+    has the files already read (`ChatEvidence.read_ahead`)."""
     event = session.scalars(
         update(InboundEvent)
         .where(InboundEvent.id == event_id, InboundEvent.state == "received")
@@ -134,7 +140,7 @@ def handle(
     ).one_or_none()
     if event is None:
         return None
-    reply, changed, actor = _act(session, people, event, now, composer)
+    reply, changed, actor = _act(session, people, event, now, composer, evidence, ready)
     state = "answering" if answer_later else "processed"
     event.state, event.reply, event.actor, event.processed_at = state, reply, actor, now
     return _handled(event, changed)
@@ -211,6 +217,8 @@ def _act(
     event: InboundEvent,
     now: datetime,
     composer: Composer | None,
+    evidence: ChatEvidence | None = None,
+    ready: Mapping[int, Ready] | None = None,
 ) -> tuple[str, bool, str | None]:
     office = (composer or Composer()).office
     identity = people.find(event.platform, event.sender)
@@ -219,7 +227,15 @@ def _act(
         _refused(session, event, now, "unknown sender", unknown)
         return unknown, False, None
     if not event.text.strip():
-        return NOT_TEXT, False, identity.name
+        attachment = attachment_of(event) if evidence is not None else None
+        if evidence is None or attachment is None:
+            return NOT_TEXT, False, identity.name
+        reply, kept = keep_file(
+            session, evidence, identity, event, attachment, now, composer or Composer(), ready
+        )
+        if not kept:
+            _refused(session, event, now, identity.name, reply)
+        return reply, kept, identity.name
     try:
         applied = apply_text(
             session,

@@ -26,6 +26,7 @@ class CommandKind(StrEnum):
     EXTEND = "延期"
     BLOCKER = "困难"
     ACK = "收到"
+    EVIDENCE = "佐证"
     TODO = "待办"
     HELP = "帮助"
     CONFIRM_CLOSE = "确认办结"
@@ -52,6 +53,7 @@ _UNIT_COMMANDS: Final = (
     (_K.EXTEND, "延期 #12 2020-12-31 原因", "申请延期，注明新的完成日期和原因"),
     (_K.BLOCKER, "困难 #12 描述", "反映工作中遇到的困难，报分管领导协调"),
     (_K.ACK, "收到 #12", "确认已收到任务"),
+    (_K.EVIDENCE, "佐证 #12", "注明随后 10 分钟内发送的图片或文件所属事项"),
     (_K.TODO, "待办", "查看本单位未办结事项"),
     (_K.HELP, "帮助", "查看本指令说明"),
 )

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import json
 import logging
-import time
 from collections.abc import Callable, Collection, Mapping
 from datetime import datetime
 from typing import Protocol
@@ -84,16 +83,8 @@ class HttpFeishuApi:
     """Feishu's open API: a tenant access token (cached until shortly before it expires),
     then a reply to the message."""
 
-    def __init__(
-        self,
-        client: httpx.Client,
-        app_id: str,
-        app_secret: str,
-        base: str = "https://open.feishu.cn",
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self.client, self.base = client, base.rstrip("/")
-        self._token = TenantToken(client, app_id, app_secret, base, clock)
+    def __init__(self, token: TenantToken) -> None:
+        self.client, self.base, self._token = token.client, token.base, token
 
     def reply(self, message_id: str, text: str) -> bool:
         if not is_message_id(message_id):  # the parser refuses these; never in a URL

@@ -114,7 +114,6 @@ def tell_reviewer(
     composer: Composer,
     assignment: Assignment,
     now: datetime,
-    *,
     note: str,
     wanted: date | None = None,
 ) -> None:

@@ -21,9 +21,12 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app.config import InboundSettings, Settings
 from bot.app.metrics import INBOUND_REQUESTS
 from bot.app.runtime import composer_of
+from bot.evidence.store import EvidenceStore, open_store
 from bot.intake.directory import Directory, load_directory
+from bot.platforms.feishu.api import MessageResources, TenantToken
 from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
+from bot.replies.evidence import ChatEvidence, Ready
 from bot.replies.identity import People
 from bot.replies.inbox import Handled, answered, handle, pending, stored_event_id, unanswered
 from bot.replies.respond import (
@@ -56,7 +59,9 @@ def utc_now() -> datetime:
 
 
 def http_feishu_api(config: InboundSettings, client: httpx.Client) -> FeishuApi:
-    return HttpFeishuApi(client, config.app_id or "", config.app_secret or "", config.api_base)
+    return HttpFeishuApi(
+        TenantToken(client, config.app_id or "", config.app_secret or "", config.api_base)
+    )
 
 
 @dataclass
@@ -82,6 +87,9 @@ class WebContext:
         self._people: tuple[People, float] | None = None
         self._lock = threading.Lock()
         self._responders: dict[str, Responder] = {}
+        self._resources: dict[str, MessageResources] = {}
+        self._store: EvidenceStore | None = None
+        self.evidence = ChatEvidence(self.settings.report, self.evidence_store, self.resources)
         sqlite = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 4)
         self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
@@ -159,6 +167,7 @@ class WebContext:
                 event_id,
                 now,
                 composer=self.composer,
+                evidence=self.evidence,
             )
 
     def earlier_reply(self, source: str, event_id: str) -> str | None:
@@ -184,22 +193,50 @@ class WebContext:
                 )
             return self._responders[source]
 
+    def evidence_store(self) -> EvidenceStore:
+        with self._lock:
+            if self._store is None:
+                self._store = open_store(self.settings.report)
+            return self._store
+
+    def resources(self, source: str) -> MessageResources | None:
+        """Where the files sent to `source` are read: a Feishu app's message resources, on
+        its configured api_base only; None where duban cannot read them yet."""
+        config = self.settings.inbound.get(source)
+        if config is None or config.platform != "feishu" or not config.app_id:
+            return None
+        with self._lock:
+            if source not in self._resources:
+                token = TenantToken(
+                    self.http, config.app_id, config.app_secret or "", config.api_base
+                )
+                self._resources[source] = MessageResources(self.http, token)
+            return self._resources[source]
+
     def process(self, event_ids: list[int]) -> list[int]:
         """After the acknowledgement: acts on the events in one transaction, records the
         answers sent since the last batch, and hands the new answers to the answerer once
         the transaction is committed. Returns the events it left for the next batch: it
         stops taking new ones after APPLY_SECONDS. When one event fails, the batch is done
         again with a savepoint for each: the one that fails stays `received` (for
-        `finish_pending`), the others go on."""
+        `finish_pending`), the others go on. Files sent as evidence are read first, outside
+        the transaction (a few per batch: the events from the next file on wait)."""
         done = self.answerer.take_done()
+        later: list[int] = []
         try:
             people = self.people() if event_ids else None
+            ready: dict[int, Ready] = {}
+            if people is not None:
+                ready, count = self.evidence.read_ahead(
+                    self.sessions, people, event_ids, self.clock(), self.composer
+                )
+                event_ids, later = event_ids[:count], event_ids[count:]
             try:
-                handled, left = self._apply(people, event_ids, done, careful=False)
+                handled, left = self._apply(people, event_ids, done, ready, careful=False)
             except (OperationalError, InterfaceError):
                 raise  # the database is gone: the whole batch waits
             except Exception:
-                handled, left = self._apply(people, event_ids, done, careful=True)
+                handled, left = self._apply(people, event_ids, done, ready, careful=True)
         except Exception:
             # The events stay `received`; `finish_pending` takes them up again.
             self.answerer.put_back(done)
@@ -207,10 +244,16 @@ class WebContext:
             return []
         for one in handled:
             self.answerer.submit(one)
-        return left
+        return left + later
 
     def _apply(
-        self, people: People | None, event_ids: list[int], done: list[int], *, careful: bool
+        self,
+        people: People | None,
+        event_ids: list[int],
+        done: list[int],
+        ready: dict[int, Ready],
+        *,
+        careful: bool,
     ) -> tuple[list[Handled], list[int]]:
         now, started = self.clock(), time.monotonic()
         handled: list[Handled] = []
@@ -223,7 +266,14 @@ class WebContext:
                     return handled, event_ids[n:]
                 assert people is not None
                 act = functools.partial(
-                    handle, session, people, event_id, now, composer=self.composer
+                    handle,
+                    session,
+                    people,
+                    event_id,
+                    now,
+                    composer=self.composer,
+                    evidence=self.evidence,
+                    ready=ready,
                 )
                 one = self._careful(session, event_id, act) if careful else act(answer_later=True)
                 if one is not None:

@@ -23,6 +23,7 @@ from __future__ import annotations
 import logging
 import secrets
 import threading
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -62,6 +63,7 @@ from bot.web.report_forms import (
     read_submission,
 )
 
+Handler = Callable[[Request], Awaitable[Response]]
 log = logging.getLogger("duban.web")
 CHANNEL = "web-form"
 FORM = "report-form"  # the purpose of a form's own token
@@ -342,17 +344,23 @@ def add_report(app: FastAPI, ctx: WebContext) -> None:
     def answering(exc: DeniedError) -> Response:
         return pages.message(exc.status, exc.title, exc.text)
 
+    def enabled(route: Handler) -> Handler:
+        """The route while `[report] secret` is set; else every request gets 404."""
+
+        async def guarded(request: Request) -> Response:
+            if not pages.settings.secret:
+                return pages.message(404, "未启用", "本系统未启用在线报送。")
+            return await route(request)
+
+        return guarded
+
     async def show(request: Request) -> Response:
-        if not pages.settings.secret:
-            return pages.message(404, "未启用", "本系统未启用在线报送。")
         try:
             return await run_in_threadpool(pages.show, request.path_params["token"])
         except DeniedError as exc:
             return answering(exc)
 
     async def submit(request: Request) -> Response:
-        if not pages.settings.secret:
-            return pages.message(404, "未启用", "本系统未启用在线报送。")
         token = request.path_params["token"]
         try:
             pages.subject(token, REPORT, ctx.clock())  # a bad link reads no body
@@ -372,13 +380,11 @@ def add_report(app: FastAPI, ctx: WebContext) -> None:
             return pages.message(400, "提交内容有误", "请返回报送页面重新填写后提交。")
 
     async def evidence(request: Request) -> Response:
-        if not pages.settings.secret:
-            return pages.message(404, "未启用", "本系统未启用在线报送。")
         try:
             return await run_in_threadpool(pages.evidence, request.path_params["token"])
         except DeniedError as exc:
             return answering(exc)
 
-    app.add_route("/r/{token}", show, methods=["GET"])
-    app.add_route("/r/{token}", submit, methods=["POST"])
-    app.add_route("/e/{token}", evidence, methods=["GET"])
+    app.add_route("/r/{token}", enabled(show), methods=["GET"])
+    app.add_route("/r/{token}", enabled(submit), methods=["POST"])
+    app.add_route("/e/{token}", enabled(evidence), methods=["GET"])

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 import httpx
 import pytest
 
+from bot.platforms.feishu.api import TenantToken
 from bot.replies.inbox import Handled
 from bot.replies.respond import DingtalkResponder, FeishuResponder, HttpFeishuApi
 from tests.support.web import NOW, FakeFeishuApi, Sink
@@ -208,7 +209,9 @@ class Ticker:
 
 def feishu_api(server: FeishuServer, clock: Ticker | None = None) -> HttpFeishuApi:
     client = mock_client(server)
-    return HttpFeishuApi(client, "cli_app", "app-secret", FEISHU + "/", clock or Ticker())
+    return HttpFeishuApi(
+        TenantToken(client, "cli_app", "app-secret", FEISHU + "/", clock or Ticker())
+    )
 
 
 def test_feishu_the_answer_is_a_reply_to_the_message_with_a_tenant_token() -> None:
@@ -276,7 +279,7 @@ def test_feishu_an_unreachable_api_is_false_not_an_error() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("refused", request=request)
 
-    api = HttpFeishuApi(mock_client(refuse), "cli_app", "app-secret", FEISHU)
+    api = HttpFeishuApi(TenantToken(mock_client(refuse), "cli_app", "app-secret", FEISHU))
     assert api.reply("om_1", ANSWER) is False
 
 

@@ -14,6 +14,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+import pytest
+
 if TYPE_CHECKING:
     from selenium import webdriver
 
@@ -61,6 +63,18 @@ def chromium(profile: Path) -> webdriver.Chrome:
     browser = webdriver.Chrome(options=options, service=Service(str(CHROMEDRIVER)))
     browser.set_page_load_timeout(30)
     return browser
+
+
+def module_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
+    """A browser module's `driver` fixture (one Chromium for the module):
+    `driver = pytest.fixture(scope="module", name="driver")(module_browser)`. Without a
+    browser here (and DUBAN_REQUIRE_BROWSER set, else the module was skipped) each test fails."""
+    reason = missing()
+    if reason is not None:
+        pytest.fail(f"DUBAN_REQUIRE_BROWSER is set, but {reason}", pytrace=False)
+    browser = chromium(tmp_path_factory.mktemp("chromium"))
+    yield browser
+    browser.quit()
 
 
 @contextmanager

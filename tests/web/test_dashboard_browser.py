@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.web.app import create_app
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
-from tests.support.browser import PHONE, REQUIRED, chromium, missing
+from tests.support.browser import PHONE, REQUIRED, missing, module_browser
 from tests.support.dashboard import (
     PAYLOAD,
     REPLY_PAYLOAD,
@@ -52,13 +52,7 @@ if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    if MISSING is not None:  # and DUBAN_REQUIRE_BROWSER is set: each test fails
-        pytest.fail(f"DUBAN_REQUIRE_BROWSER is set, but {MISSING}", pytrace=False)
-    browser = chromium(tmp_path_factory.mktemp("chromium"))
-    yield browser
-    browser.quit()
+driver = pytest.fixture(scope="module", name="driver")(module_browser)
 
 
 @pytest.fixture

@@ -14,6 +14,7 @@ import httpx
 import pytest
 from sqlalchemy.orm import Session, sessionmaker
 
+from bot.platforms.feishu.api import TenantToken
 from bot.replies.respond import HttpFeishuApi
 from bot.web.context import WebContext
 from bot.web.replay import SeenSignatures
@@ -191,7 +192,9 @@ def feishu_server() -> Iterator[Sink]:
 def feishu_api(feishu_server: Sink) -> Iterator[HttpFeishuApi]:
     """The real open-API client (the app's own), pointed at the local server."""
     with httpx.Client() as http:
-        yield HttpFeishuApi(http, "cli_9f5343c580712013", "feishu-app-secret", feishu_server.origin)
+        yield HttpFeishuApi(
+            TenantToken(http, "cli_9f5343c580712013", "feishu-app-secret", feishu_server.origin)
+        )
 
 
 def test_feishu_the_answer_is_a_reply_to_the_message_over_the_open_api(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app.config import Settings
 from bot.domain.lifecycle import Status
 from bot.evidence.attach import ATTACHED
-from tests.support.browser import PHONE, REQUIRED, chromium, missing
+from tests.support.browser import PHONE, REQUIRED, missing, module_browser
 from tests.support.evidence import png
 from tests.support.report import point_of, report_path, schedule, stored, with_reports
 from tests.support.web import NOW, assignment_of, audit
@@ -34,13 +34,7 @@ if MISSING is not None and not REQUIRED:
     pytest.skip(MISSING, allow_module_level=True)
 
 
-@pytest.fixture(scope="module")
-def driver(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
-    if MISSING is not None:  # and DUBAN_REQUIRE_BROWSER is set: each test fails
-        pytest.fail(f"DUBAN_REQUIRE_BROWSER is set, but {MISSING}", pytrace=False)
-    browser = chromium(tmp_path_factory.mktemp("chromium"))
-    yield browser
-    browser.quit()
+driver = pytest.fixture(scope="module", name="driver")(module_browser)
 
 
 @pytest.fixture

@@ -1,13 +1,16 @@
 """Feishu's open API as an app calls it: the tenant access token, cached until shortly
 before it expires (`auth/v3/tenant_access_token/internal`). The app's answers to replies
-(bot/replies/respond.py) and its channel (bot/platforms/feishu/app.py) share it."""
+(bot/replies/respond.py) and its channel (bot/platforms/feishu/app.py) share it. Files and
+images sent to the app are read back with it (`im/v1/messages/{id}/resources/{key}`)."""
 
 from __future__ import annotations
 
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from urllib.parse import quote
 
 import httpx
 
@@ -16,6 +19,15 @@ TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
 DEFAULT_EXPIRE = 7200
 EARLY = 300  # seconds before its expiry a token is renewed
+RESOURCE_PATH = "/open-apis/im/v1/messages/{message}/resources/{key}"
+# A download may take longer than an answer, but not forever: 30 s between bytes.
+DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
+CHUNK = 64 * 1024
+
+
+class ResourceUnavailable(Exception):  # noqa: N818 -- a verdict, like Rejected
+    """Feishu did not hand the file over (no token, an HTTP error, a refusal): why, in
+    words without the token."""
 
 
 class TenantToken:
@@ -59,3 +71,46 @@ class TenantToken:
         """Drops the cached token (Feishu said it is no longer valid)."""
         with self._lock:
             self._token = None
+
+
+class MessageResources:
+    """The files and images of messages sent to the app, streamed from `base` only (the
+    configured api_base) with the tenant token; the caller stops reading at its limit."""
+
+    def __init__(self, client: httpx.Client, token: TenantToken) -> None:
+        self.client, self.token = client, token
+
+    @contextmanager
+    def open(self, message_id: str, kind: str, key: str) -> Iterator[Iterator[bytes]]:
+        """The resource's bytes, in chunks; ResourceUnavailable when Feishu refuses.
+        `message_id` and `key` were checked by the callback's parser; quoted all the same."""
+        token = self.token.get()
+        if token is None:
+            raise ResourceUnavailable("no tenant token")
+        path = RESOURCE_PATH.format(message=quote(message_id, safe=""), key=quote(key, safe=""))
+        request = self.client.build_request(
+            "GET",
+            f"{self.token.base}{path}",
+            params={"type": kind},
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=DOWNLOAD_TIMEOUT,
+        )
+        try:
+            response = self.client.send(request, stream=True)
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
+            raise ResourceUnavailable(type(exc).__name__) from None
+        try:
+            if not response.is_success:
+                if response.status_code in (401, 403):
+                    self.token.forget()
+                raise ResourceUnavailable(f"HTTP {response.status_code}")
+            yield _chunks(response)
+        finally:
+            response.close()
+
+
+def _chunks(response: httpx.Response) -> Iterator[bytes]:
+    try:
+        yield from response.iter_bytes(CHUNK)
+    except httpx.HTTPError as exc:
+        raise ResourceUnavailable(type(exc).__name__) from None

@@ -24,6 +24,7 @@ from bot.app.errors import Rejected
 from bot.platforms.buttons import Tap, tap_of
 from bot.platforms.inbound import (
     MILLISECOND,
+    Attachment,
     InboundMessage,
     check_fresh,
     epoch_number,
@@ -48,6 +49,10 @@ MICROSECONDS = 10**15  # a create_time this large counts microseconds (card call
 PLACEHOLDER = re.compile(r"@_(?:user_\d+|all)")  # where a message mentioned someone
 # A message id as Feishu writes it ("om_" and hex): it goes into the reply's URL path.
 MESSAGE_ID = re.compile(r"om_[0-9A-Za-z_-]{1,128}")
+# An image_key or file_key ("img_v3_…", "file_v3_…"): it too goes into a URL path.
+RESOURCE_KEY = re.compile(r"[0-9A-Za-z_-]{1,200}")
+# The message types that carry a file, and the field of their content that names it.
+RESOURCE_TYPES = {"image": "image_key", "file": "file_key"}
 
 
 @dataclass(frozen=True)
@@ -227,6 +232,7 @@ def _message(event: dict[str, object], head: dict[str, object], event_id: str) -
         text = PLACEHOLDER.sub("", text_field(content, "text") or "").strip()
     created = message.get("create_time") or head.get("create_time")
     return InboundMessage(
+        attachment=attachment_of(event),
         platform=PLATFORM,
         event_id=event_id,
         sender=sender,
@@ -237,6 +243,20 @@ def _message(event: dict[str, object], head: dict[str, object], event_id: str) -
         reply_expires=None,
         raw=event,
     )
+
+
+def attachment_of(event: Mapping[str, object]) -> Attachment | None:
+    """The image or file an `im.message.receive_v1` event (as received, or as kept in
+    the inbound table) carries: its key and name; None for other messages."""
+    message = object_field(object_field(event, "event"), "message")
+    kind = message.get("message_type")
+    if not isinstance(kind, str) or kind not in RESOURCE_TYPES:
+        return None
+    content = json_object(required_text(message, "content"))
+    key = required_text(content, RESOURCE_TYPES[kind])
+    if not RESOURCE_KEY.fullmatch(key):
+        raise Rejected(400, f"{RESOURCE_TYPES[kind]} is not a Feishu resource key")
+    return Attachment(kind, key, text_field(content, "file_name"))
 
 
 def _click(event: dict[str, object], head: dict[str, object], event_id: str) -> Click:

@@ -25,7 +25,7 @@ from bot.platforms.feishu.callback import (
     signature,
     verify,
 )
-from bot.platforms.inbound import InboundMessage
+from bot.platforms.inbound import Attachment, InboundMessage
 from tests.support.strategies import json_bytes, json_objects, json_values, only_rejected
 
 VECTOR_KEY = "test key"
@@ -272,6 +272,24 @@ def test_feishu_a_message_that_is_not_text_has_empty_text() -> None:
     message = parse(sealed(image))
     assert isinstance(message, InboundMessage)
     assert message.text == ""
+
+
+def test_feishu_an_image_or_a_file_carries_its_key_and_name() -> None:
+    image = parse(sealed(with_message(message_type="image", content='{"image_key": "img_x"}')))
+    content = json.dumps({"file_key": "file_v3_y", "file_name": "报告.pdf"}, ensure_ascii=False)
+    file = parse(sealed(with_message(message_type="file", content=content)))
+    assert isinstance(image, InboundMessage)
+    assert isinstance(file, InboundMessage)
+    assert image.attachment == Attachment("image", "img_x", None)
+    assert file.attachment == Attachment("file", "file_v3_y", "报告.pdf")
+
+
+@pytest.mark.parametrize(
+    "content",
+    ['{"image_key": "../../auth"}', '{"image_key": "img x"}', '{"image_key": 7}', "{}", "[]"],
+)
+def test_feishu_an_image_whose_key_is_not_feishus_is_malformed(content: str) -> None:
+    assert rejected(sealed(with_message(message_type="image", content=content))) == 400
 
 
 def test_feishu_other_v2_events_are_acknowledged_and_ignored() -> None:
