@@ -165,6 +165,9 @@ def make_channel(name: str, settings: ChannelSettings, client: httpx.Client) -> 
         settings.chat_id,
         settings.corp_id,
         settings.agent_id,
+        settings.robot_code,
+        settings.card_template_id,
+        settings.callback_route_key,
     )
     return PLATFORMS[settings.platform].build(spec, client)
 

@@ -85,6 +85,8 @@ APP_FIELDS = {
     "chat_id": "chat_id（群 ID）",
     "corp_id": "corp_id（企业 ID）",
     "agent_id": "agent_id（应用 AgentId）",
+    "robot_code": "robot_code（机器人 RobotCode）",
+    "card_template_id": "card_template_id（互动卡片模板 ID）",
 }
 
 
@@ -111,6 +113,13 @@ class ChannelSettings(_Section):
     # Secret in `secret`, the API's base in `webhook`).
     corp_id: str | None = None
     agent_id: int | None = None
+    # A DingTalk app robot channel (platform "dingtalk_app"): the AppKey in `app_id`, the
+    # AppSecret in `secret`, the group's openConversationId in `chat_id`, the API's base in
+    # `webhook`; the robot's code, the interactive card template, and the route key the card
+    # callback (/hooks/dingtalk/NAME/card) was registered with.
+    robot_code: str | None = None
+    card_template_id: str | None = None
+    callback_route_key: str | None = None
 
     @model_validator(mode="after")
     def _complete(self) -> ChannelSettings:

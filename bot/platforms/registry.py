@@ -12,6 +12,7 @@ PLATFORMS: dict[str, Platform] = {
         wecom.PLATFORM,
         wecom.APP,
         dingtalk.PLATFORM,
+        dingtalk.APP,
         feishu.PLATFORM,
         feishu.APP,
         generic.PLATFORM,

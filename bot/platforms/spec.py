@@ -37,10 +37,13 @@ class ChannelSpec:
     timeout: httpx.Timeout
     path: Path | None
     cards: bool = False  # reminders with report links go as the platform's link card
-    app_id: str | None = None  # an app channel's app (feishu_app)
+    app_id: str | None = None  # an app channel's app (feishu_app; dingtalk_app's AppKey)
     chat_id: str | None = None  # the chat an app channel posts to
     corp_id: str | None = None  # wecom_app: the corp, and the app's AgentId
     agent_id: int | None = None
+    robot_code: str | None = None  # dingtalk_app: the app's robot, its card template, and
+    card_template: str | None = None  # the route key its card callback was registered with
+    route_key: str | None = None
 
 
 Builder = Callable[[ChannelSpec, httpx.Client], Channel]

@@ -11,13 +11,15 @@ buttons send 「回传请求」 with params `{"command": "收到", "task": "12"}
 at the card callback (`/hooks/dingtalk/NAME/card`) as `{"type": "actionCallback",
 "outTrackId", "corpId", "userId", "content": "{\"cardPrivateData\": {\"actionIds\": …,
 \"params\": …}}"}`, signed like the robot's callback (the `timestamp` and `sign` headers,
-HMAC-SHA256 with the app secret). The answer updates the card's variables: `status` (the
+HMAC-SHA256 with the app secret). The app channel (bot/platforms/dingtalk/app.py) fills the
+template's variables with `app_card_data`. The answer updates the card's variables: `status` (the
 words shown) and `recorded` ("true" once recorded: the template hides its buttons) for
 everyone when the tap was recorded, in the tapper's private data otherwise.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from bot.app.errors import Rejected
@@ -49,6 +51,26 @@ def link_card(message: Outgoing, card: LinkCard) -> dict[str, Any]:
         action["singleTitle"] = card.more
         action["singleURL"] = card.links[0].url
     return {"msgtype": "actionCard", "actionCard": action}
+
+
+def app_card_data(message: Outgoing, card: LinkCard) -> dict[str, str]:
+    """The interactive card's variables (`cardParamMap`: strings only): `title`, `text` (the
+    message's markdown), `items` (a JSON list of `{"task", "text", "url"}` for the
+    template's loop, whose 收到 / 完成 buttons send `{"command", "task": item.task}`),
+    `task` and `link` (the first item's, for a template with one pair of buttons), and the
+    callback's `status` and `recorded` as they start."""
+    items = [
+        {"task": link.number.lstrip("#"), "text": link.text, "url": link.url} for link in card.links
+    ]
+    return {
+        "title": (message.headline or message.kind)[:TITLE_CHARS],
+        "text": message.text,
+        "items": json.dumps(items, ensure_ascii=False),
+        "task": items[0]["task"],
+        "link": items[0]["url"],
+        "status": "",
+        "recorded": "false",
+    }
 
 
 def parse_tap(body: bytes, *, corp_id: str | None) -> tuple[InboundMessage, Tap]:
