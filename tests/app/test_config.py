@@ -267,7 +267,7 @@ def test_a_feishu_hook_without_an_encrypt_key_is_refused_unless_unsigned_is_allo
         (
             "channels.chat",
             "channels.chat.platform",
-            "wecom、wecom_app、dingtalk、feishu、feishu_app",
+            "wecom、wecom_app、dingtalk、dingtalk_app、feishu、feishu_app",
         ),
         ("inbound.chat", "inbound.chat.platform", "wecom、dingtalk、feishu、generic"),
     ],
@@ -320,3 +320,43 @@ def test_a_wecom_app_channel_needs_its_corp_and_agent(tmp_path: Path) -> None:
     app += 'secret = "s"\n'
     assert "agent_id" in str(config_error(write_config(tmp_path, app + 'corp_id = "ww1"\n')))
     assert "corp_id" in str(config_error(write_config(tmp_path, app + "agent_id = 1000002\n")))
+
+
+DINGTALK_APP = {
+    "app_id": '"dingkey"',
+    "secret": '"s"',
+    "chat_id": '"cid=="',
+    "robot_code": '"dingrobot"',
+    "card_template_id": '"tmpl.schema"',
+}
+
+
+@pytest.mark.parametrize(
+    ("missing", "named"),
+    [
+        ("app_id", "app_id（应用 ID）"),
+        ("secret", "secret"),
+        ("chat_id", "chat_id（群 ID）"),
+        ("robot_code", "robot_code（机器人 RobotCode）"),
+        ("card_template_id", "card_template_id（互动卡片模板 ID）"),
+    ],
+)
+def test_a_dingtalk_app_channel_names_the_setting_it_lacks_in_chinese(
+    tmp_path: Path, missing: str, named: str
+) -> None:
+    app = '[channels.x]\nplatform = "dingtalk_app"\nwebhook = "https://api.dingtalk.com"\n'
+    app += "".join(f"{key} = {value}\n" for key, value in DINGTALK_APP.items() if key != missing)
+    error = config_error(write_config(tmp_path, app))
+    assert error.key == "channels.x"
+    assert f"dingtalk_app 渠道需要 {named}" in str(error)
+
+
+def test_a_complete_dingtalk_app_channel_loads_with_its_optional_route_key(tmp_path: Path) -> None:
+    app = '[channels.console]\nplatform = "console"\n'
+    app += '[channels.x]\nplatform = "dingtalk_app"\nwebhook = "https://api.dingtalk.com"\n'
+    app += "".join(f"{key} = {value}\n" for key, value in DINGTALK_APP.items())
+    channel = load_settings(write_config(tmp_path, app + 'callback_route_key = "duban"\n'))
+    found = channel.channels["x"]
+    assert (found.robot_code, found.card_template_id) == ("dingrobot", "tmpl.schema")
+    assert found.callback_route_key == "duban"
+    assert found.markup == "markdown"

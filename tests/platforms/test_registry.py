@@ -36,6 +36,7 @@ def test_every_chat_platform_has_a_send_budget_and_a_mention_field_or_none() -> 
         "wecom": 20,
         "wecom_app": 30,
         "dingtalk": 20,
+        "dingtalk_app": 20,
         "feishu": 100,
         "feishu_app": 5,
     }
@@ -43,6 +44,7 @@ def test_every_chat_platform_has_a_send_budget_and_a_mention_field_or_none() -> 
         "wecom": "wecom_userid",
         "wecom_app": "wecom_userid",
         "dingtalk": "dingtalk_userid",
+        "dingtalk_app": "dingtalk_userid",
         "feishu": "feishu_open_id",
         "feishu_app": "feishu_open_id",  # the same people, reached through the app
     }

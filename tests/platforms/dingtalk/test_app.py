@@ -9,6 +9,8 @@ from typing import Any
 import httpx
 import pytest
 
+from bot.app.runtime import make_channel
+from bot.app.sections import ChannelSettings
 from bot.platforms import DeliveryError, Outgoing
 from bot.platforms.dingtalk.app import DingtalkAppChannel
 from tests.support.cards import PAGE, reminder
@@ -34,7 +36,7 @@ class Api:
         self.answers, self.requests = list(answers), list[httpx.Request]()
         self.token: tuple[int, dict[str, Any]] = (200, TOKEN)
         self.clock = Clock()
-        client = httpx.Client(transport=httpx.MockTransport(self._handle))
+        client = httpx.Client(transport=httpx.MockTransport(self.handle))
         self.channel = DingtalkAppChannel(
             "office",
             BASE,
@@ -48,7 +50,7 @@ class Api:
             clock=self.clock,
         )
 
-    def _handle(self, request: httpx.Request) -> httpx.Response:
+    def handle(self, request: httpx.Request) -> httpx.Response:
         self.requests.append(request)
         if request.url.path == "/v1.0/oauth2/accessToken":
             return httpx.Response(self.token[0], json=self.token[1])
@@ -196,3 +198,23 @@ def test_a_transport_failure_is_retried_later() -> None:
         channel.send(reminder(1))
     assert not error.value.permanent
     assert "s3cret" not in str(error.value)
+
+
+def test_a_dingtalk_app_section_builds_the_channel_with_its_settings() -> None:
+    settings = ChannelSettings(
+        platform="dingtalk_app",
+        webhook=BASE,
+        app_id="dingkey",
+        secret="app-secret",
+        chat_id=GROUP,
+        robot_code="dingrobot",
+        card_template_id="tmpl.schema",
+        callback_route_key="duban",
+    )
+    api = Api()
+    client = httpx.Client(transport=httpx.MockTransport(api.handle))
+    make_channel("office", settings, client).send(reminder(1))
+    assert api.tokens() == [{"appKey": "dingkey", "appSecret": "app-secret"}]
+    body = json.loads(api.sends()[0].content)
+    assert (body["robotCode"], body["openConversationId"]) == ("dingrobot", GROUP)
+    assert (body["cardTemplateId"], body["callbackRouteKey"]) == ("tmpl.schema", "duban")
