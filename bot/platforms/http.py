@@ -1,4 +1,5 @@
-"""What the HTTP channels share: posting JSON with a timeout, and keeping secrets out of errors.
+"""What the HTTP channels share: posting JSON with a timeout, keeping secrets out of errors,
+and an app's access token kept until shortly before it expires.
 
 A DeliveryError message ends up in the outbox and the logs, so it must never carry a webhook
 key, an access token or a signing secret: `Scrubber` replaces every one it was given.
@@ -248,3 +249,37 @@ class Robot:
             scrub=self._scrub,
             headers=headers,
         )
+
+
+TOKEN_EARLY = 300  # seconds before its expiry an app's access token is renewed
+TOKEN_EXPIRE = 7200  # what a token lives when the platform does not say
+
+
+class CachedToken:
+    """An app's access token (Feishu's tenant token, WeCom's and DingTalk's access token):
+    fetched when none is kept or it is within TOKEN_EARLY seconds of expiring, dropped when
+    the platform says it is no longer valid. `fetch` asks the platform, answering the token
+    and its lifetime in seconds (None: TOKEN_EXPIRE), and raises when it gets none; one
+    caller fetches at a time."""
+
+    def __init__(
+        self,
+        fetch: Callable[[], tuple[str, object]],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch, self._clock = fetch, clock
+        self._token: tuple[str, float] | None = None
+        self._lock = threading.Lock()
+
+    def get(self) -> str:
+        with self._lock:
+            if self._token is not None and self._token[1] > self._clock():
+                return self._token[0]
+            token, lifetime = self._fetch()
+            seconds = lifetime if isinstance(lifetime, int) else TOKEN_EXPIRE
+            self._token = (token, self._clock() + max(seconds - TOKEN_EARLY, 60))
+            return token
+
+    def forget(self) -> None:
+        with self._lock:
+            self._token = None

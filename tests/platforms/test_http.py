@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from bot.app.errors import DeliveryError
-from bot.platforms.http import ClientPerWorker, Robot, parsed_url
+from bot.platforms.http import TOKEN_EARLY, CachedToken, ClientPerWorker, Robot, parsed_url
 from tests.support.emulator import PlatformEmulator
 
 
@@ -101,3 +101,42 @@ def test_a_webhook_url_is_parsed_once_and_a_bad_one_fails_as_httpx_says() -> Non
         assert client.post(url, content=b"{}").status_code == 200
         with pytest.raises(httpx.InvalidURL):
             client.post("https://robot.example:no-port/send", content=b"{}")
+
+
+class Issuer:
+    """A platform's token endpoint: a new token each time it is asked, lasting `lifetime`."""
+
+    def __init__(self, lifetime: object = 7200) -> None:
+        self.lifetime, self.issued, self.now = lifetime, 0, 0.0
+
+    def fetch(self) -> tuple[str, object]:
+        self.issued += 1
+        return f"t{self.issued}", self.lifetime
+
+    def clock(self) -> float:
+        return self.now
+
+
+def test_an_apps_token_is_kept_until_shortly_before_it_expires_and_dropped_when_refused() -> None:
+    issuer = Issuer()
+    token = CachedToken(issuer.fetch, issuer.clock)
+    assert token.get() == token.get() == "t1"
+    issuer.now = 7200 - TOKEN_EARLY + 1
+    assert token.get() == "t2"
+    token.forget()
+    assert token.get() == "t3"
+
+
+def test_a_token_that_says_no_lifetime_lives_two_hours_and_a_failed_fetch_keeps_nothing() -> None:
+    issuer = Issuer(lifetime=None)
+    token = CachedToken(issuer.fetch, issuer.clock)
+    token.get()
+    issuer.now = 7200 - TOKEN_EARLY - 1
+    assert token.get() == "t1"
+
+    def refuse() -> tuple[str, object]:
+        raise DeliveryError("refused", permanent=True)
+
+    failing = CachedToken(refuse, issuer.clock)
+    with pytest.raises(DeliveryError):
+        failing.get()

@@ -17,7 +17,6 @@ DingTalk's new API answers a refusal with an HTTP 4xx and `{"code", "message"}`.
 from __future__ import annotations
 
 import json
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,7 +26,7 @@ import httpx
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
 from bot.platforms.dingtalk.cards import app_card_data
-from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
+from bot.platforms.http import CachedToken, Scrubber, compact_json, json_answer, post_json
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 CARD_PATH = "/v1.0/im/interactiveCards/send"
@@ -38,8 +37,6 @@ TEXT_BUDGET = 18_000  # a markdown message's text, as the custom robot's
 BODY_LIMIT = 30_000
 TIMEOUT = httpx.Timeout(10.0, connect=5.0)
 RATE_LIMIT_WAIT = 60.0
-EARLY = 300  # seconds before its expiry a token is renewed
-DEFAULT_EXPIRE = 7200
 TOKEN_INVALID = {"InvalidAuthentication", "invalidAuthentication"}
 RATE_LIMITED = {
     "Forbidden.AccessDenied.QpsLimitForApi",
@@ -59,59 +56,6 @@ REFUSED = {
     "cardTemplateInvalid",
     "invalidParameter.cardTemplate.notFound",
 }
-
-
-class AccessToken:
-    """The app's access token, cached until shortly before it expires; `forget` drops it
-    when DingTalk says it is no longer valid. A wrong AppKey or AppSecret is the channel's
-    own refusal (`permanent`); a transport failure or a 5xx may pass on a retry."""
-
-    def __init__(
-        self,
-        client: httpx.Client,
-        base: str,
-        app_key: str,
-        app_secret: str,
-        *,
-        label: str,
-        timeout: httpx.Timeout = TIMEOUT,
-        clock: Callable[[], float] = time.monotonic,
-    ) -> None:
-        self._client, self._url = client, f"{base.rstrip('/')}{TOKEN_PATH}"
-        self._body = {"appKey": app_key, "appSecret": app_secret}
-        self._label, self._timeout, self._clock = f"{label}: token", timeout, clock
-        self._scrub = Scrubber(self._url, app_secret)
-        self._token: tuple[str, float] | None = None
-        self._lock = threading.Lock()
-
-    def get(self) -> str:
-        with self._lock:
-            if self._token is not None and self._token[1] > self._clock():
-                return self._token[0]
-            body = compact_json(dict(self._body))
-            response = post_json(
-                self._client,
-                self._url,
-                body,
-                timeout=self._timeout,
-                label=self._label,
-                scrub=self._scrub,
-            )
-            answer = json_answer(response, self._label, wait=RATE_LIMIT_WAIT, coded_400=True)
-            token = answer.get("accessToken")
-            if response.status_code != 200 or not isinstance(token, str) or not token:
-                code = self._scrub(answer.get("code", ""))
-                raise DeliveryError(
-                    f"{self._label}: HTTP {response.status_code} {code}", permanent=True
-                )
-            expire = answer.get("expireIn")
-            seconds = expire if isinstance(expire, int) else DEFAULT_EXPIRE
-            self._token = (token, self._clock() + max(seconds - EARLY, 60))
-            return token
-
-    def forget(self) -> None:
-        with self._lock:
-            self._token = None
 
 
 class DingtalkAppChannel:
@@ -134,10 +78,8 @@ class DingtalkAppChannel:
         self._base, self._client, self._timeout = base.rstrip("/"), client, timeout
         self._robot, self._conversation = robot_code, conversation
         self._template, self._route = template, route_key
-        self._secret = app_secret
-        self._token = AccessToken(
-            client, base, app_key, app_secret, label=self.label, timeout=timeout, clock=clock
-        )
+        self._key, self._secret = app_key, app_secret
+        self._token = CachedToken(self._fetch_token, clock)
 
     def send(self, message: Outgoing) -> Receipt:
         token = self._token.get()
@@ -171,6 +113,22 @@ class DingtalkAppChannel:
         title = message.headline or message.kind
         param = json.dumps({"title": title, "text": message.text}, ensure_ascii=False)
         return TEXT_PATH, {**head, "msgKey": "sampleMarkdown", "msgParam": param}
+
+    def _fetch_token(self) -> tuple[str, object]:
+        """A wrong AppKey or AppSecret is the channel's own refusal (`permanent`); a
+        transport failure or a 5xx may pass on a retry."""
+        url, label = f"{self._base}{TOKEN_PATH}", f"{self.label}: token"
+        scrub = Scrubber(url, self._secret)
+        body = compact_json({"appKey": self._key, "appSecret": self._secret})
+        response = post_json(
+            self._client, url, body, timeout=self._timeout, label=label, scrub=scrub
+        )
+        answer = json_answer(response, label, wait=RATE_LIMIT_WAIT, coded_400=True)
+        token = answer.get("accessToken")
+        if response.status_code != 200 or not isinstance(token, str) or not token:
+            code = scrub(answer.get("code", ""))
+            raise DeliveryError(f"{label}: HTTP {response.status_code} {code}", permanent=True)
+        return token, answer.get("expireIn")
 
     def _receipt(self, response: httpx.Response, scrub: Scrubber) -> Receipt:
         status = response.status_code

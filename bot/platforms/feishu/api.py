@@ -6,7 +6,6 @@ images sent to the app are read back with it (`im/v1/messages/{id}/resources/{ke
 from __future__ import annotations
 
 import logging
-import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -14,11 +13,11 @@ from urllib.parse import quote
 
 import httpx
 
+from bot.platforms.http import CachedToken
+
 log = logging.getLogger("duban.platforms")
 TIMEOUT = httpx.Timeout(5.0, connect=3.0)
 TOKEN_PATH = "/open-apis/auth/v3/tenant_access_token/internal"
-DEFAULT_EXPIRE = 7200
-EARLY = 300  # seconds before its expiry a token is renewed
 RESOURCE_PATH = "/open-apis/im/v1/messages/{message}/resources/{key}"
 # A download may take longer than an answer, but not forever: 30 s between bytes.
 DOWNLOAD_TIMEOUT = httpx.Timeout(30.0, connect=3.0)
@@ -41,36 +40,38 @@ class TenantToken:
     ) -> None:
         self.client, self.app_id, self.app_secret = client, app_id, app_secret
         self.base, self.clock = base.rstrip("/"), clock
-        self._token: tuple[str, float] | None = None
-        self._lock = threading.Lock()
+        self._cache = CachedToken(self._fetch, clock)
 
     def get(self) -> str | None:
         """The token, asked for when none is cached or it is about to expire; None (and a
         warning without the secret) when Feishu does not give one."""
-        with self._lock:
-            if self._token is not None and self._token[1] > self.clock():
-                return self._token[0]
-            body = {"app_id": self.app_id, "app_secret": self.app_secret}
-            try:
-                answer = self.client.post(f"{self.base}{TOKEN_PATH}", json=body, timeout=TIMEOUT)
-                found: object = answer.json()
-            except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
-                log.warning("feishu token request failed: %s", type(exc).__name__)
-                return None
-            fields = found if isinstance(found, dict) else {}
-            token = fields.get("tenant_access_token")
-            if not isinstance(token, str) or fields.get("code") != 0:
-                log.warning("feishu token refused: code %s", fields.get("code"))
-                return None
-            expire = fields.get("expire")
-            seconds = expire if isinstance(expire, int) else DEFAULT_EXPIRE
-            self._token = (token, self.clock() + max(seconds - EARLY, 60))
-            return token
+        try:
+            return self._cache.get()
+        except _NoTokenError:
+            return None
 
     def forget(self) -> None:
         """Drops the cached token (Feishu said it is no longer valid)."""
-        with self._lock:
-            self._token = None
+        self._cache.forget()
+
+    def _fetch(self) -> tuple[str, object]:
+        body = {"app_id": self.app_id, "app_secret": self.app_secret}
+        try:
+            answer = self.client.post(f"{self.base}{TOKEN_PATH}", json=body, timeout=TIMEOUT)
+            found: object = answer.json()
+        except (httpx.HTTPError, httpx.InvalidURL, ValueError) as exc:
+            log.warning("feishu token request failed: %s", type(exc).__name__)
+            raise _NoTokenError from None
+        fields = found if isinstance(found, dict) else {}
+        token = fields.get("tenant_access_token")
+        if not isinstance(token, str) or fields.get("code") != 0:
+            log.warning("feishu token refused: code %s", fields.get("code"))
+            raise _NoTokenError
+        return token, fields.get("expire")
+
+
+class _NoTokenError(Exception):
+    """Feishu gave no token (logged where it was asked for)."""
 
 
 class MessageResources:

@@ -12,7 +12,6 @@ dead-lettered, with a reason). `webhook` is the API's base (https://qyapi.weixin
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -22,7 +21,7 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
-from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
+from bot.platforms.http import CachedToken, Scrubber, compact_json, json_answer, post_json
 from bot.platforms.wecom.cards import APP_ITEMS, button_card
 
 TEXT_BUDGET = 2048  # message/send's text content, in bytes
@@ -32,7 +31,6 @@ TOKEN_INVALID = {40014, 42001}  # invalid, expired access token
 RATE_LIMITED = {45009, 45033}
 # The channel cannot work until the operator acts (it is disabled, the office alerted).
 REFUSED = {60020: "IP not allowed", 301002: "no permission"}
-EARLY = 300  # seconds before its expiry a token is renewed
 
 
 class WecomAppChannel:
@@ -50,9 +48,8 @@ class WecomAppChannel:
     ) -> None:
         self.name, self._agent = name, agent_id
         self._base, self._client, self._timeout = base.rstrip("/"), client, timeout
-        self._corp, self._secret, self._clock = corp_id, secret, clock
-        self._token: tuple[str, float] | None = None
-        self._lock = threading.Lock()
+        self._corp, self._secret = corp_id, secret
+        self._token = CachedToken(self._fetch_token, clock)
 
     def send(self, message: Outgoing) -> Receipt:
         if not message.user_ids:
@@ -61,7 +58,7 @@ class WecomAppChannel:
             raise DeliveryError(
                 f"wecom app {self.name}: the message mentions nobody the app can reach"
             )
-        token = self._access_token()
+        token = self._token.get()
         url = f"{self._base}/cgi-bin/message/send?{urlencode({'access_token': token})}"
         label = f"wecom app {self.name}"
         scrub = Scrubber(url, self._secret, token)
@@ -75,8 +72,7 @@ class WecomAppChannel:
             return Receipt(answer)
         problem = f"{label}: errcode {errcode}: {scrub(answer.get('errmsg'))}"
         if errcode in TOKEN_INVALID:
-            with self._lock:
-                self._token = None
+            self._token.forget()
             raise DeliveryError(problem, answer=answer)
         if errcode in RATE_LIMITED:
             raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
@@ -91,23 +87,17 @@ class WecomAppChannel:
             return {**head, "msgtype": "template_card", "template_card": template}
         return {**head, "msgtype": "text", "text": {"content": message.text}}
 
-    def _access_token(self) -> str:
-        with self._lock:
-            if self._token is not None and self._token[1] > self._clock():
-                return self._token[0]
-            query = urlencode({"corpid": self._corp, "corpsecret": self._secret})
-            url = f"{self._base}/cgi-bin/gettoken?{query}"
-            label = f"wecom app {self.name}: token"
-            try:
-                response = self._client.get(url, timeout=self._timeout)
-            except httpx.HTTPError as exc:
-                raise DeliveryError(f"{label}: {type(exc).__name__}") from None
-            answer = json_answer(response, label, wait=RATE_LIMIT_WAIT)
-            token = answer.get("access_token")
-            if answer.get("errcode") != 0 or not isinstance(token, str):
-                # A wrong corp id or secret needs the operator.
-                raise DeliveryError(f"{label}: errcode {answer.get('errcode')}", permanent=True)
-            expires = answer.get("expires_in")
-            seconds = expires if isinstance(expires, int) else 7200
-            self._token = (token, self._clock() + max(seconds - EARLY, 60))
-            return token
+    def _fetch_token(self) -> tuple[str, object]:
+        query = urlencode({"corpid": self._corp, "corpsecret": self._secret})
+        url = f"{self._base}/cgi-bin/gettoken?{query}"
+        label = f"wecom app {self.name}: token"
+        try:
+            response = self._client.get(url, timeout=self._timeout)
+        except httpx.HTTPError as exc:
+            raise DeliveryError(f"{label}: {type(exc).__name__}") from None
+        answer = json_answer(response, label, wait=RATE_LIMIT_WAIT)
+        token = answer.get("access_token")
+        if answer.get("errcode") != 0 or not isinstance(token, str):
+            # A wrong corp id or secret needs the operator.
+            raise DeliveryError(f"{label}: errcode {answer.get('errcode')}", permanent=True)
+        return token, answer.get("expires_in")
