@@ -13,6 +13,7 @@ from bot.app.runtime import make_channel
 from bot.app.sections import ChannelSettings
 from bot.platforms import DeliveryError, Outgoing
 from bot.platforms.dingtalk.app import DingtalkAppChannel
+from bot.platforms.dingtalk.cards import parse_tap
 from tests.support.cards import PAGE, reminder
 
 BASE = "https://api.dingtalk.com"
@@ -218,3 +219,22 @@ def test_a_dingtalk_app_section_builds_the_channel_with_its_settings() -> None:
     body = json.loads(api.sends()[0].content)
     assert (body["robotCode"], body["openConversationId"]) == ("dingrobot", GROUP)
     assert (body["cardTemplateId"], body["callbackRouteKey"]) == ("tmpl.schema", "duban")
+
+
+def test_a_tap_on_the_sent_cards_button_reads_back_as_the_units_reply() -> None:
+    api = Api()
+    api.channel.send(reminder(2))
+    body = json.loads(api.sends()[0].content)
+    second = json.loads(body["cardData"]["cardParamMap"]["items"])[1]
+    params = {"command": "完成", "task": second["task"]}  # the template's 完成 in its loop
+    content = json.dumps({"cardPrivateData": {"actionIds": ["done"], "params": params}})
+    tap = {
+        "type": "actionCallback",
+        "outTrackId": body["outTrackId"],
+        "corpId": "ding-corp",
+        "userId": "zhangsan",
+        "content": content,
+    }
+    message, _ = parse_tap(json.dumps(tap).encode(), corp_id="ding-corp")
+    assert (message.text, message.sender) == ("完成 #13", "zhangsan")
+    assert message.event_id == "card:duban-7:zhangsan:完成:13"
