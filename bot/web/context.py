@@ -11,6 +11,7 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import httpx
 from apscheduler.schedulers.base import BaseScheduler
@@ -161,14 +162,22 @@ class WebContext:
     def handle(self, event_id: int, now: datetime) -> Handled | None:
         people = self.people()
         with self.sessions.begin() as session:
-            return handle(
-                session,
-                people,
-                event_id,
-                now,
-                composer=self.composer,
-                evidence=self.evidence,
-            )
+            return self._acting(session, people, event_id, now)()
+
+    def _acting(
+        self, session: Session, people: People, event_id: int, now: datetime, **more: Any
+    ) -> Callable[..., Handled | None]:
+        """`handle` for one event, with this app's composer and evidence store."""
+        return functools.partial(
+            handle,
+            session,
+            people,
+            event_id,
+            now,
+            composer=self.composer,
+            evidence=self.evidence,
+            **more,
+        )
 
     def earlier_reply(self, source: str, event_id: str) -> str | None:
         """The answer given the first time a message came (a platform's retry)."""
@@ -265,16 +274,7 @@ class WebContext:
                 if n and took > budget:
                     return handled, event_ids[n:]
                 assert people is not None
-                act = functools.partial(
-                    handle,
-                    session,
-                    people,
-                    event_id,
-                    now,
-                    composer=self.composer,
-                    evidence=self.evidence,
-                    ready=ready,
-                )
+                act = self._acting(session, people, event_id, now, ready=ready)
                 one = self._careful(session, event_id, act) if careful else act(answer_later=True)
                 if one is not None:
                     handled.append(one)
