@@ -11,8 +11,9 @@ import functools
 import json
 import threading
 import time
-from collections.abc import Callable, Iterable
-from typing import Any, ClassVar, TypedDict
+from collections.abc import Callable, Collection, Iterable
+from dataclasses import dataclass
+from typing import Any, ClassVar, Protocol, TypedDict
 from urllib.parse import parse_qsl, urlsplit
 
 import httpx
@@ -253,6 +254,33 @@ class Robot:
 
 TOKEN_EARLY = 300  # seconds before its expiry an app's access token is renewed
 TOKEN_EXPIRE = 7200  # what a token lives when the platform does not say
+
+
+class Forgetful(Protocol):
+    def forget(self) -> None: ...
+
+
+@dataclass(frozen=True)
+class AppCodes:
+    """How an app API's error codes read: its token is no longer valid (dropped, and the
+    send tried again), its rate limit (tried again after `wait`), and the refusals that are
+    about the channel itself (no permission, IP not allowed…: the channel disables itself);
+    any other code fails that message alone."""
+
+    token_invalid: Collection[object]
+    rate_limited: Collection[object]
+    refused: Collection[object]
+    wait: float = 60.0
+
+    def refusal(
+        self, problem: str, code: object, answer: dict[str, Any], token: Forgetful
+    ) -> DeliveryError:
+        if code in self.token_invalid:
+            token.forget()
+            return DeliveryError(problem, answer=answer)
+        if code in self.rate_limited:
+            return DeliveryError(problem, retry_after=self.wait, answer=answer)
+        return DeliveryError(problem, permanent=code in self.refused, answer=answer)
 
 
 class CachedToken:

@@ -26,7 +26,7 @@ import httpx
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
 from bot.platforms.dingtalk.cards import app_card_data
-from bot.platforms.http import CachedToken, Scrubber, compact_json, json_answer, post_json
+from bot.platforms.http import AppCodes, CachedToken, Scrubber, compact_json, json_answer, post_json
 
 TOKEN_PATH = "/v1.0/oauth2/accessToken"
 CARD_PATH = "/v1.0/im/interactiveCards/send"
@@ -56,6 +56,7 @@ REFUSED = {
     "cardTemplateInvalid",
     "invalidParameter.cardTemplate.notFound",
 }
+CODES = AppCodes(TOKEN_INVALID, RATE_LIMITED, REFUSED, RATE_LIMIT_WAIT)
 
 
 class DingtalkAppChannel:
@@ -141,9 +142,4 @@ class DingtalkAppChannel:
             return Receipt(json_answer(response, self.label, wait=RATE_LIMIT_WAIT))
         answer: dict[str, Any] = found if isinstance(found, dict) else {}
         problem = f"{self.label}: HTTP {status} {code}: {scrub(answer.get('message', ''))}"
-        if code in TOKEN_INVALID:
-            self._token.forget()
-            raise DeliveryError(problem, answer=answer)
-        if code in RATE_LIMITED:
-            raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
-        raise DeliveryError(problem, permanent=code in REFUSED, answer=answer)
+        raise CODES.refusal(problem, code, answer, self._token)

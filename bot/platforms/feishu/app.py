@@ -18,7 +18,7 @@ from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
 from bot.platforms.feishu.api import TenantToken
 from bot.platforms.feishu.cards import app_card
-from bot.platforms.http import Scrubber, compact_json, json_answer, post_json
+from bot.platforms.http import AppCodes, Scrubber, compact_json, json_answer, post_json
 
 SEND_PATH = "/open-apis/im/v1/messages?receive_id_type=chat_id"
 BODY_LIMIT = 30_000  # a card's content; text may be longer, but splitting keeps to this
@@ -31,6 +31,7 @@ RATE_LIMITED = 99991400
 # app is not in the chat, has no bot ability, lacks the scope, or the IP is not allowed.
 # Other refusals are one message's (its content): retried, then dead-lettered alone.
 REFUSED = {230002, 230006, 99991672, 99991401}
+CODES = AppCodes(TOKEN_INVALID, (RATE_LIMITED,), REFUSED, RATE_LIMIT_WAIT)
 
 
 class FeishuAppChannel:
@@ -83,9 +84,4 @@ class FeishuAppChannel:
         if code == 0:
             return Receipt(answer)
         problem = f"{label}: code {code}: {self._scrub(answer.get('msg', ''))}"
-        if code in TOKEN_INVALID:
-            self._token.forget()
-            raise DeliveryError(problem, answer=answer)
-        if code == RATE_LIMITED:
-            raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
-        raise DeliveryError(problem, permanent=code in REFUSED, answer=answer)
+        raise CODES.refusal(problem, code, answer, self._token)

@@ -21,7 +21,7 @@ import httpx
 
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
-from bot.platforms.http import CachedToken, Scrubber, compact_json, json_answer, post_json
+from bot.platforms.http import AppCodes, CachedToken, Scrubber, compact_json, json_answer, post_json
 from bot.platforms.wecom.cards import APP_ITEMS, button_card
 
 TEXT_BUDGET = 2048  # message/send's text content, in bytes
@@ -31,6 +31,7 @@ TOKEN_INVALID = {40014, 42001}  # invalid, expired access token
 RATE_LIMITED = {45009, 45033}
 # The channel cannot work until the operator acts (it is disabled, the office alerted).
 REFUSED = {60020: "IP not allowed", 301002: "no permission"}
+CODES = AppCodes(TOKEN_INVALID, RATE_LIMITED, REFUSED, RATE_LIMIT_WAIT)
 
 
 class WecomAppChannel:
@@ -71,12 +72,7 @@ class WecomAppChannel:
         if errcode == 0:
             return Receipt(answer)
         problem = f"{label}: errcode {errcode}: {scrub(answer.get('errmsg'))}"
-        if errcode in TOKEN_INVALID:
-            self._token.forget()
-            raise DeliveryError(problem, answer=answer)
-        if errcode in RATE_LIMITED:
-            raise DeliveryError(problem, retry_after=RATE_LIMIT_WAIT, answer=answer)
-        raise DeliveryError(problem, permanent=errcode in REFUSED, answer=answer)
+        raise CODES.refusal(problem, errcode, answer, self._token)
 
     def _body(self, message: Outgoing) -> dict[str, Any]:
         head = {"touser": "|".join(message.user_ids), "agentid": self._agent}
