@@ -49,8 +49,8 @@ from bot.present.labels import EVIDENCE_STATES, POINT_KINDS, STATUS_NAMES, due_w
 from bot.present.links import EVIDENCE, PATHS, REPORT
 from bot.replies.apply import Actor, Outcome, apply_command
 from bot.replies.keywords import MAX_LENGTH, Command, checked_command
-from bot.store.database import insert_ignoring_duplicates
-from bot.store.models import Assignment, DuePoint, Evidence, OnceKey, Plan, Task, Unit
+from bot.store.models import Assignment, DuePoint, Evidence, Plan, Task, Unit
+from bot.store.once import take
 from bot.supervise.task_page import timeline
 from bot.web.context import WebContext
 from bot.web.dashboard import environment, secured
@@ -243,11 +243,7 @@ class ReportPages:
         try:
             with self.ctx.sessions.begin() as session:
                 item = self.item(session, subject)
-                once = f"{FORM}:{fingerprint(submission.form_token)}"
-                won = insert_ignoring_duplicates(
-                    session, OnceKey, [{"key": once, "created_at": now}], returning="key"
-                )
-                if not won:
+                if not take(session, [f"{FORM}:{fingerprint(submission.form_token)}"], now):
                     raise DeniedError(409, "已提交过", "该表单已提交过，本次未重复处理。")
                 command = checked_command(
                     Command(

@@ -29,8 +29,8 @@ from bot.present.links import REVIEW
 from bot.replies.apply import Actor, apply_command
 from bot.replies.keywords import Command, CommandKind
 from bot.replies.pending import Waiting, waiting_for
-from bot.store.database import insert_ignoring_duplicates
-from bot.store.models import Assignment, OnceKey, Supervisor
+from bot.store.models import Assignment, Supervisor
+from bot.store.once import take
 from bot.web.context import WebContext
 from bot.web.dashboard import environment, readers, secured
 
@@ -154,8 +154,7 @@ class Review:
             assignment = session.get(Assignment, assignment_id)
             if assignment is None:
                 return "该事项已不存在。", 409
-            once = {"key": f"{FORM}:{fingerprint(form_token)}", "created_at": now}
-            if not insert_ignoring_duplicates(session, OnceKey, [once], returning="key"):
+            if not take(session, [f"{FORM}:{fingerprint(form_token)}"], now):
                 return "该表单已提交过，未重复处理。", 409
             task = assignment.task
             command = Command(DECISIONS[decision], task=task.number, text=reason)

@@ -19,8 +19,6 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app.sections import ReportSettings
 from bot.delivery.compose import Composer
 from bot.evidence.store import FolderStore
-from bot.intake.directory import Directory, load_directory
-from bot.intake.importing import import_file
 from bot.platforms.feishu.api import MessageResources, TenantToken
 from bot.platforms.feishu.callback import parse_callback
 from bot.platforms.inbound import InboundMessage
@@ -41,34 +39,12 @@ from tests.support.taps import FEISHU_APP, feishu_seal
 from tests.support.web import (
     FEISHU_KEY,
     FEISHU_TOKEN,
-    IMPORTED,
     NOW,
-    write_directory,
-    write_plan,
 )
 
 SECRET = "feishu-app-secret"
 LIAISON = "ou_liaison2"  # 市发改委's contact: its one open item is task 1
 LIMIT = 4096
-
-
-@pytest.fixture
-def directory(tmp_path: Path) -> Directory:
-    return load_directory(write_directory(tmp_path))
-
-
-@pytest.fixture
-def planned(
-    sessions: sessionmaker[Session], directory: Directory, tmp_path: Path
-) -> sessionmaker[Session]:
-    import_file(sessions, write_plan(tmp_path), directory, timezone="Asia/Shanghai", now=IMPORTED)
-    return sessions
-
-
-@pytest.fixture
-def people(planned: sessionmaker[Session], directory: Directory) -> People:
-    with planned() as session:
-        return People.load(session, directory.office)
 
 
 @pytest.fixture

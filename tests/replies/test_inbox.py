@@ -6,13 +6,11 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
 from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.delivery.compose import DEFAULT_OFFICE
-from bot.intake.directory import Directory, load_directory
-from bot.intake.importing import import_file
+from bot.intake.directory import load_directory
 from bot.platforms.inbound import InboundMessage
 from bot.replies.identity import People
 from bot.replies.inbox import (
@@ -26,7 +24,7 @@ from bot.replies.inbox import (
 )
 from bot.replies.keywords import help_text
 from bot.store.models import AuditEvent, InboundEvent
-from tests.support.web import IMPORTED, NOW, write_directory, write_plan
+from tests.support.web import NOW, write_directory
 
 WEBHOOK = "https://oapi.dingtalk.com/robot/sendBySession?session=c3f1b2"
 
@@ -51,25 +49,6 @@ def message(
         reply_expires=reply_expires,
         raw={"Content": text, "MsgId": event_id},
     )
-
-
-@pytest.fixture
-def directory(tmp_path: Path) -> Directory:
-    return load_directory(write_directory(tmp_path))
-
-
-@pytest.fixture
-def planned(
-    sessions: sessionmaker[Session], directory: Directory, tmp_path: Path
-) -> sessionmaker[Session]:
-    import_file(sessions, write_plan(tmp_path), directory, timezone="Asia/Shanghai", now=IMPORTED)
-    return sessions
-
-
-@pytest.fixture
-def people(planned: sessionmaker[Session], directory: Directory) -> People:
-    with planned() as session:
-        return People.load(session, directory.office)
 
 
 def kept(sessions: sessionmaker[Session], event: InboundMessage, source: str = "qywx") -> int:
