@@ -117,7 +117,7 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
                 return Response(xml, media_type="application/xml")
             reply: str | None = answer.reply or None
         else:
-            reply, _ = await _answer_now(ctx, name, message, now)
+            reply = (await ctx.answer_now(name, message, now)).reply
         if reply is None:
             return Response(status_code=200)  # an empty answer: nothing more to say
         xml = crypto.passive_reply(message.sender, own, reply, timestamp, nonce)
@@ -165,28 +165,14 @@ def _hooks(app: FastAPI, ctx: WebContext) -> None:
         name, config, body = await arrival(request, "generic")
         now = ctx.clock()
         message = generic.parse_callback(body, request.headers, config.secret or "", now)
-        reply, duplicate = await _answer_now(ctx, name, message, now)
-        return JSONResponse({"ok": True, "duplicate": duplicate, "reply": reply})
+        answered = await ctx.answer_now(name, message, now)
+        return JSONResponse({"ok": True, "duplicate": answered.duplicate, "reply": answered.reply})
 
     app.add_route("/hooks/wecom/{name}", wecom_verify, methods=["GET"])
     app.add_route("/hooks/wecom/{name}", wecom_message, methods=["POST"])
     app.add_route("/hooks/dingtalk/{name}", dingtalk_message, methods=["POST"])
     app.add_route("/hooks/feishu/{name}", feishu_event, methods=["POST"])
     app.add_route("/hooks/generic/{name}", generic_message, methods=["POST"])
-
-
-async def _answer_now(
-    ctx: WebContext, source: str, message: InboundMessage, now: datetime
-) -> tuple[str | None, bool]:
-    """WeCom and the generic hook: keep, act and answer within the request. Returns the
-    answer and whether the message came before (a retry gets the first answer again)."""
-    new = await ctx.keep(source, message, now)
-    if new is None:
-        ctx.count(message.platform, "duplicate")
-        return await run_in_threadpool(ctx.earlier_reply, source, message.event_id), True
-    ctx.count(message.platform, "accepted")
-    handled = await run_in_threadpool(ctx.handle, new, now)
-    return (handled.reply if handled is not None else None), False
 
 
 async def _accept_later(

@@ -17,7 +17,6 @@ from typing import NamedTuple
 
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse
-from starlette.concurrency import run_in_threadpool
 
 from bot.app.errors import NoSuchHook
 from bot.platforms.dingtalk import callback as dingtalk
@@ -34,16 +33,8 @@ class Answer(NamedTuple):
 async def answer_tap(
     ctx: WebContext, source: str, message: InboundMessage, now: datetime
 ) -> Answer:
-    new = await ctx.keep(source, message, now)
-    if new is None:
-        ctx.count(message.platform, "duplicate")
-        earlier = await run_in_threadpool(ctx.earlier_reply, source, message.event_id)
-        return Answer(earlier or "", False)
-    ctx.count(message.platform, "accepted")
-    handled = await run_in_threadpool(ctx.handle, new, now)
-    if handled is None:
-        return Answer("", False)
-    return Answer(handled.reply, handled.changed)
+    answered = await ctx.answer_now(source, message, now)
+    return Answer(answered.reply or "", answered.changed)
 
 
 def add_cards(app: FastAPI, ctx: WebContext, body: Callable[[Request], Awaitable[bytes]]) -> None:

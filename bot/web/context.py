@@ -11,13 +11,14 @@ from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 import httpx
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from bot.app.config import InboundSettings, Settings
 from bot.app.metrics import INBOUND_REQUESTS
@@ -63,6 +64,14 @@ def http_feishu_api(config: InboundSettings, client: httpx.Client) -> FeishuApi:
     return HttpFeishuApi(
         TenantToken(client, config.app_id or "", config.app_secret or "", config.api_base)
     )
+
+
+class Answered(NamedTuple):
+    """A message kept, acted on and answered within its request."""
+
+    reply: str | None  # the answer (a retry gets the first one again); None: nothing to say
+    duplicate: bool  # the platform sent this message before
+    changed: bool  # acting on it changed something
 
 
 @dataclass
@@ -126,6 +135,19 @@ class WebContext:
         """Keeps a verified event (group commit); its row id, or None for a platform's retry."""
         self.receiver.start()  # started by the app's lifespan; here for apps used without it
         return await self.receiver.receive(source, message, now)
+
+    async def answer_now(self, source: str, message: InboundMessage, now: datetime) -> Answered:
+        """Keeps, acts and answers within the request (WeCom, the generic hook, card taps)."""
+        new = await self.keep(source, message, now)
+        if new is None:
+            self.count(message.platform, "duplicate")
+            earlier = await run_in_threadpool(self.earlier_reply, source, message.event_id)
+            return Answered(earlier, True, False)
+        self.count(message.platform, "accepted")
+        handled = await run_in_threadpool(self.handle, new, now)
+        if handled is None:
+            return Answered(None, False, False)
+        return Answered(handled.reply, False, handled.changed)
 
     def act_later(self, event_id: int) -> None:
         self.processor.start()
