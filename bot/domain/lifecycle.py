@@ -78,6 +78,10 @@ def after(status: str, event: str, *, progress: int = 0, to: str | None = None) 
     return status
 
 
+# The requests an approver decides, each with the event that asks for it (from `after`).
+REQUESTS = {after(Status.IN_PROGRESS, event): event for event in (Event.COMPLETE, Event.EXTEND)}
+
+
 def resumed(progress: int) -> str:
     """Where work resumes after a request is answered, or a withdrawn assignment returns."""
     return Status.IN_PROGRESS if progress else Status.NOT_STARTED

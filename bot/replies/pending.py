@@ -10,12 +10,10 @@ from datetime import date, datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from bot.domain.lifecycle import Event, Status
+from bot.domain.lifecycle import REQUESTS, Event, Status
 from bot.replies.apply import Actor, oversees
 from bot.replies.reviewing import evidence_of
 from bot.store.models import Assignment, AuditEvent, Evidence, Plan, Task
-
-WAITING = {Status.CLOSURE_REQUESTED: Event.COMPLETE, Status.EXTENSION_REQUESTED: Event.EXTEND}
 
 
 @dataclass(frozen=True)
@@ -41,7 +39,7 @@ def waiting_for(session: Session, actor: Actor) -> list[Waiting]:
         .join(Task)
         .join(Plan)
         .where(
-            Assignment.status.in_(sorted(WAITING)),
+            Assignment.status.in_(sorted(REQUESTS)),
             Task.state == "active",
             Plan.archived_at.is_(None),
         )
@@ -53,7 +51,7 @@ def waiting_for(session: Session, actor: Actor) -> list[Waiting]:
 
 
 def _waiting(session: Session, assignment: Assignment) -> Waiting:
-    action = WAITING[Status(assignment.status)]
+    action = REQUESTS[Status(assignment.status)]
     event = session.scalar(
         select(AuditEvent)
         .where(

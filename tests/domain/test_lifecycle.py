@@ -11,9 +11,11 @@ import pytest
 
 from bot.domain import lifecycle
 from bot.domain.lifecycle import (
+    AWAITING,
     DONE,
     ENDED,
     PAUSED,
+    REQUESTS,
     Event,
     Status,
     after,
@@ -112,3 +114,11 @@ def test_no_other_module_spells_out_a_status() -> None:
         if spelled.search(line)
     ]
     assert found == []
+
+
+def test_the_requests_an_approver_decides_are_the_statuses_approvals_act_on() -> None:
+    assert REQUESTS == {
+        Status.CLOSURE_REQUESTED: Event.COMPLETE,
+        Status.EXTENSION_REQUESTED: Event.EXTEND,
+    }
+    assert set(REQUESTS) == set(AWAITING.values())
