@@ -13,7 +13,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot.delivery.compose import Composer
 from bot.delivery.render import render
@@ -22,7 +22,9 @@ from bot.platforms.formats import MessageFormat
 from bot.present.labels import STATUS_NAMES
 from bot.replies import reviewing
 from bot.replies.keywords import Command, CommandKind, help_text
+from bot.replies.lookups import Lookups
 from bot.store.audit import record
+from bot.store.database import pending_on
 from bot.store.models import Assignment, AuditEvent, DuePoint, Plan, Task
 from bot.store.plans import plan_name
 
@@ -62,6 +64,7 @@ class Request:
     channel: str
     inbound: str | None = None
     composer: Composer = field(default_factory=Composer)
+    lookups: Lookups = field(default_factory=Lookups)  # shared by a batch's replies
 
     @property
     def note(self) -> str:  # what the sender wrote after the command, at most 200 characters
@@ -95,11 +98,15 @@ def apply_command(
     channel: str = "cli",
     inbound: str | None = None,
     composer: Composer | None = None,
+    lookups: Lookups | None = None,
 ) -> Outcome:
     """Carries out one command for `actor`; returns the answer to send back. `inbound` is
     the platform's message id (kept on the audit events); a blocker is escalated to the
     task's supervisor, else to the office, through `composer`."""
-    request = Request(session, actor, command, plan, now, channel, inbound, composer or Composer())
+    request = Request(
+        session, actor, command, plan, now, channel, inbound, composer or Composer(),
+        lookups or Lookups(),
+    )  # fmt: skip
     if command.kind is CommandKind.HELP:
         return Outcome(help_text(), False)
     if command.kind is CommandKind.TODO:
@@ -123,15 +130,7 @@ def apply_command(
 
 
 def _task(request: Request) -> Task | None:
-    return request.session.scalar(
-        select(Task)
-        .where(
-            Task.plan_id == request.plan.id,
-            Task.number == request.command.task,
-            Task.state == "active",
-        )
-        .options(selectinload(Task.assignments))
-    )
+    return request.lookups.task(request.session, request.plan, request.command.task)
 
 
 def own_assignment(request: Request) -> Assignment | None:
@@ -169,6 +168,7 @@ def _settle_reports(request: Request, assignment: Assignment) -> int:
             resolved_at=request.now,
             next_action_at=DuePoint.superseded_at,
         )
+        .execution_options(autoflush=pending_on(request.session, DuePoint))
     )
     return int(getattr(result, "rowcount", 0))
 

@@ -30,7 +30,18 @@ from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
 from bot.replies.evidence import ChatEvidence, Ready
 from bot.replies.identity import People
-from bot.replies.inbox import Handled, answered, handle, pending, stored_event_id, unanswered
+from bot.replies.inbox import (
+    Handled,
+    act_on,
+    answered,
+    claim,
+    handle,
+    pending,
+    release,
+    stored_event_id,
+    unanswered,
+)
+from bot.replies.lookups import Lookups
 from bot.replies.respond import (
     DingtalkResponder,
     FeishuApi,
@@ -290,14 +301,34 @@ class WebContext:
         handled: list[Handled] = []
         with self.sessions.begin() as session:
             answered(session, done)
+            # Claimed together, written together (at the commit's flush): a few statements
+            # a batch, not a few an event. Careful, each event claims its own.
+            claimed = {} if careful else claim(session, event_ids)
+            lookups = Lookups()
             for n, event_id in enumerate(event_ids):
                 took = time.monotonic() - started
                 budget = BUSY_APPLY_SECONDS if self.receiver.busy else APPLY_SECONDS
                 if n and took > budget:
+                    release(session, [i for i in event_ids[n:] if i in claimed])
                     return handled, event_ids[n:]
                 assert people is not None
-                act = self._acting(session, people, event_id, now, ready=ready)
-                one = self._careful(session, event_id, act) if careful else act(answer_later=True)
+                if careful:
+                    act = self._acting(session, people, event_id, now, ready=ready)
+                    one = self._careful(session, event_id, act)
+                elif (event := claimed.get(event_id)) is not None:
+                    one = act_on(
+                        session,
+                        people,
+                        event,
+                        now,
+                        composer=self.composer,
+                        answer_later=True,
+                        evidence=self.evidence,
+                        ready=ready,
+                        lookups=lookups,
+                    )
+                else:
+                    one = None
                 if one is not None:
                     handled.append(one)
         return handled, []
