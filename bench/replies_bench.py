@@ -132,6 +132,9 @@ class Run(NamedTuple):
 def processor(ctx: WebContext, sink: str, base: str, count: int) -> Run:
     """`duban serve`'s processor, timed until every event is processed and answered."""
     ids = keep(ctx, sink, count)
+    # One keep, one statement: consecutive ids. Polled by range, not by 2,000 parameters,
+    # whose binding took more of this process's CPU than the applying on a slow run.
+    assert ids == list(range(ids[0], ids[0] + count)), "not consecutive"
     before = answered(base)
     ctx.start()
     try:
@@ -145,7 +148,7 @@ def processor(ctx: WebContext, sink: str, base: str, count: int) -> Run:
                 states = dict(
                     session.execute(
                         select(InboundEvent.state, func.count())
-                        .where(InboundEvent.id.in_(ids))
+                        .where(InboundEvent.id.between(ids[0], ids[-1]))
                         .group_by(InboundEvent.state)
                     ).all()
                 )
@@ -161,7 +164,8 @@ def processor(ctx: WebContext, sink: str, base: str, count: int) -> Run:
     with ctx.sessions() as session:
         progressed = session.scalar(
             select(func.count()).where(
-                InboundEvent.id.in_(ids), InboundEvent.reply.startswith("已收到第1项进展")
+                InboundEvent.id.between(ids[0], ids[-1]),
+                InboundEvent.reply.startswith("已收到第1项进展"),
             )
         )
     return Run(

@@ -129,12 +129,8 @@ def apply_command(
     return UNIT_HANDLERS[command.kind](request, assignment)
 
 
-def _task(request: Request) -> Task | None:
-    return request.lookups.task(request.session, request.plan, request.command.task)
-
-
 def own_assignment(request: Request) -> Assignment | None:
-    task = _task(request)
+    task = request.lookups.task(request.session, request.plan, request.command.task)
     if task is None:
         return None
     return preferred(a for a in task.assignments if a.unit_id in request.actor.unit_ids)
@@ -154,6 +150,8 @@ def _progress(request: Request, assignment: Assignment) -> Outcome:
 
 def _settle_reports(request: Request, assignment: Assignment) -> int:
     """A report settles every open report cycle it falls in (late ones too)."""
+    if not request.lookups.first_settling(assignment.id, request.today):
+        return 0  # an earlier reply of this transaction settled them: none is open
     result = request.session.execute(
         update(DuePoint)
         .where(
@@ -284,7 +282,7 @@ def _todo(request: Request) -> str:
 
 
 def _approve(request: Request) -> Outcome:
-    task = _task(request)
+    task = request.lookups.task(request.session, request.plan, request.command.task)
     if task is None:
         return Outcome(f"没有第{request.command.task}项任务，未作处理。", False)
     wanted = AWAITING[APPROVAL_EVENTS[request.command.kind]]
