@@ -42,7 +42,7 @@ from pgtemp import postgres_url
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-DUBAN = ROOT / ".venv" / "bin" / "duban"
+DUBAN = Path(sys.executable).parent / "duban"  # the venv this runs in
 PYTHON = sys.executable
 SECRET = "bench app secret"
 LAST_STAMP = [0]

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session
 
 from bot.delivery.compose import Composer
 from bot.delivery.render import render
@@ -22,7 +22,9 @@ from bot.platforms.formats import MessageFormat
 from bot.present.labels import STATUS_NAMES
 from bot.replies import reviewing
 from bot.replies.keywords import Command, CommandKind, help_text
+from bot.replies.lookups import Lookups
 from bot.store.audit import record
+from bot.store.database import pending_on
 from bot.store.models import Assignment, AuditEvent, DuePoint, Plan, Task
 from bot.store.plans import plan_name
 
@@ -62,6 +64,7 @@ class Request:
     channel: str
     inbound: str | None = None
     composer: Composer = field(default_factory=Composer)
+    lookups: Lookups = field(default_factory=Lookups)  # shared by a batch's replies
 
     @property
     def note(self) -> str:  # what the sender wrote after the command, at most 200 characters
@@ -95,11 +98,15 @@ def apply_command(
     channel: str = "cli",
     inbound: str | None = None,
     composer: Composer | None = None,
+    lookups: Lookups | None = None,
 ) -> Outcome:
     """Carries out one command for `actor`; returns the answer to send back. `inbound` is
     the platform's message id (kept on the audit events); a blocker is escalated to the
     task's supervisor, else to the office, through `composer`."""
-    request = Request(session, actor, command, plan, now, channel, inbound, composer or Composer())
+    request = Request(
+        session, actor, command, plan, now, channel, inbound, composer or Composer(),
+        lookups or Lookups(),
+    )  # fmt: skip
     if command.kind is CommandKind.HELP:
         return Outcome(help_text(), False)
     if command.kind is CommandKind.TODO:
@@ -122,20 +129,8 @@ def apply_command(
     return UNIT_HANDLERS[command.kind](request, assignment)
 
 
-def _task(request: Request) -> Task | None:
-    return request.session.scalar(
-        select(Task)
-        .where(
-            Task.plan_id == request.plan.id,
-            Task.number == request.command.task,
-            Task.state == "active",
-        )
-        .options(selectinload(Task.assignments))
-    )
-
-
 def own_assignment(request: Request) -> Assignment | None:
-    task = _task(request)
+    task = request.lookups.task(request.session, request.plan, request.command.task)
     if task is None:
         return None
     return preferred(a for a in task.assignments if a.unit_id in request.actor.unit_ids)
@@ -155,6 +150,8 @@ def _progress(request: Request, assignment: Assignment) -> Outcome:
 
 def _settle_reports(request: Request, assignment: Assignment) -> int:
     """A report settles every open report cycle it falls in (late ones too)."""
+    if not request.lookups.first_settling(assignment.id, request.today):
+        return 0  # an earlier reply of this transaction settled them: none is open
     result = request.session.execute(
         update(DuePoint)
         .where(
@@ -169,6 +166,7 @@ def _settle_reports(request: Request, assignment: Assignment) -> int:
             resolved_at=request.now,
             next_action_at=DuePoint.superseded_at,
         )
+        .execution_options(autoflush=pending_on(request.session, DuePoint))
     )
     return int(getattr(result, "rowcount", 0))
 
@@ -284,7 +282,7 @@ def _todo(request: Request) -> str:
 
 
 def _approve(request: Request) -> Outcome:
-    task = _task(request)
+    task = request.lookups.task(request.session, request.plan, request.command.task)
     if task is None:
         return Outcome(f"没有第{request.command.task}项任务，未作处理。", False)
     wanted = AWAITING[APPROVAL_EVENTS[request.command.kind]]

@@ -31,10 +31,11 @@ from bot.replies.apply import Actor, Outcome, apply_command
 from bot.replies.evidence import ChatEvidence, Ready, attachment_of, keep_file
 from bot.replies.identity import Identity, People
 from bot.replies.keywords import CommandKind, help_text, parse_command
+from bot.replies.lookups import Lookups
 from bot.replies.plans import choose_plan
 from bot.store.audit import record
 from bot.store.models import InboundEvent
-from bot.store.plans import active_plans, plan_name
+from bot.store.plans import plan_name
 from bot.store.queries import current_plan
 
 UNKNOWN_SENDER = (
@@ -132,15 +133,61 @@ def handle(
     `answer_later` the event stays `answering` until `answered` says its answer went. With
     `evidence`, an image or a file is kept as evidence (bot/replies/evidence.py); `ready`
     has the files already read (`ChatEvidence.read_ahead`)."""
-    event = session.scalars(
-        update(InboundEvent)
-        .where(InboundEvent.id == event_id, InboundEvent.state == "received")
-        .values(state="processing")
-        .returning(InboundEvent)
-    ).one_or_none()
+    event = claim(session, [event_id]).get(event_id)
     if event is None:
         return None
-    reply, changed, actor = _act(session, people, event, now, composer, evidence, ready)
+    return act_on(
+        session,
+        people,
+        event,
+        now,
+        composer=composer,
+        answer_later=answer_later,
+        evidence=evidence,
+        ready=ready,
+    )
+
+
+def claim(session: Session, event_ids: list[int]) -> dict[int, InboundEvent]:
+    """Takes the received events of `event_ids` (`processing`) in one statement, each to be
+    acted on (`act_on`) or given back (`release`) before the transaction ends."""
+    if not event_ids:
+        return {}
+    claimed = session.scalars(
+        update(InboundEvent)
+        .where(InboundEvent.id.in_(event_ids), InboundEvent.state == "received")
+        .values(state="processing")
+        .returning(InboundEvent)
+    )
+    return {event.id: event for event in claimed}
+
+
+def release(session: Session, event_ids: list[int]) -> None:
+    """Claimed events left for another transaction: `received` again."""
+    if event_ids:
+        session.execute(
+            update(InboundEvent)
+            .where(InboundEvent.id.in_(event_ids), InboundEvent.state == "processing")
+            .values(state="received")
+            .execution_options(synchronize_session=False)
+        )
+
+
+def act_on(
+    session: Session,
+    people: People,
+    event: InboundEvent,
+    now: datetime,
+    *,
+    composer: Composer | None = None,
+    answer_later: bool = False,
+    evidence: ChatEvidence | None = None,
+    ready: Mapping[int, Ready] | None = None,
+    lookups: Lookups | None = None,
+) -> Handled:
+    """Acts on a claimed event and keeps its answer (see `handle`), written at the next
+    flush: a batch's events go to the database together, and share their `lookups`."""
+    reply, changed, actor = _act(session, people, event, now, composer, evidence, ready, lookups)
     state = "answering" if answer_later else "processed"
     event.state, event.reply, event.actor, event.processed_at = state, reply, actor, now
     return _handled(event, changed)
@@ -219,6 +266,7 @@ def _act(
     composer: Composer | None,
     evidence: ChatEvidence | None = None,
     ready: Mapping[int, Ready] | None = None,
+    lookups: Lookups | None = None,
 ) -> tuple[str, bool, str | None]:
     office = (composer or Composer()).office
     identity = people.find(event.platform, event.sender)
@@ -245,6 +293,7 @@ def _act(
             channel=event.source,
             inbound=event.event_id,
             composer=composer,
+            lookups=lookups,
         )
     except NotFoundError:
         return NO_PLAN.format(office=office), False, identity.name
@@ -277,15 +326,18 @@ def apply_text(
     channel: str,
     inbound: str | None = None,
     composer: Composer | None = None,
+    lookups: Lookups | None = None,
 ) -> Applied:
     """A reply's text as a command, applied for `identity`: the one pipeline of replies from
     chat and of replies the office enters (`duban reply --as`). The plan is the active one
     that has the task (asked back when several have it). ParseError if unreadable,
-    NotFoundError when no plan is active."""
-    newest = current_plan(session)
-    command = parse_command(text, year=now.astimezone(ZoneInfo(newest.timezone)).year)
+    NotFoundError when no plan is active. `lookups`: shared by a batch's replies."""
+    lookups = lookups or Lookups()
+    active = lookups.plans(session) or [current_plan(session)]  # none: says why
+    command = parse_command(text, year=now.astimezone(ZoneInfo(active[0].timezone)).year)
     actor = identity.actor(command.kind)
-    plan = choose_plan(session, command, actor.unit_ids if actor.kind == "unit" else None)
+    unit_ids = actor.unit_ids if actor.kind == "unit" else None
+    plan = choose_plan(session, command, unit_ids, active)
     if isinstance(plan, str):
         return Applied(Outcome(plan, False), actor, True)
     outcome = apply_command(
@@ -297,8 +349,9 @@ def apply_text(
         channel=channel,
         inbound=inbound,
         composer=composer,
+        lookups=lookups,
     )
-    if command.task is not None and len(active_plans(session)) > 1:
+    if command.task is not None and len(active) > 1:
         outcome = Outcome(f"【{plan_name(plan)}】{outcome.reply}", outcome.changed)
     return Applied(outcome, actor, command.kind in INFORMATIONAL)
 

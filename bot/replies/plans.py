@@ -17,11 +17,17 @@ NO_SUCH_PLAN = "没有进行中的计划{plan}。进行中的计划：{known}。
 AMBIGUOUS = "第{task}项见于多个计划：{known}。请注明计划，例如「{example}」。"
 
 
-def choose_plan(session: Session, command: Command, unit_ids: Sequence[int] | None) -> Plan | str:
+def choose_plan(
+    session: Session,
+    command: Command,
+    unit_ids: Sequence[int] | None,
+    active: Sequence[Plan] | None = None,
+) -> Plan | str:
     """The plan `command` is about, or the question to send back. `unit_ids`: the units a
     unit sender acts for (only plans where they work on the task count), None for the
-    office and supervisors. NotFoundError when no plan is active."""
-    active = active_plans(session)
+    office and supervisors; `active`: the active plans, when already read. NotFoundError
+    when no plan is active."""
+    active = active_plans(session) if active is None else active
     if not active:
         raise NotFoundError("no active plan")
     known = "、".join(plan_name(p) for p in active)

@@ -137,6 +137,13 @@ def analyze_after_bulk(session: Session, rows: int, *models: type[Any]) -> None:
         session.execute(text(f'ANALYZE "{model.__tablename__}"'))
 
 
+def pending_on(session: Session, model: type[Any]) -> bool:
+    """Whether the session holds unflushed changes to `model`'s rows: a bulk UPDATE of that
+    table needs them flushed first; one of another table does not (it may skip autoflush,
+    so that a batch's other changes go to the database together at its commit)."""
+    return any(isinstance(obj, model) for obj in (*session.new, *session.dirty, *session.deleted))
+
+
 def connection_lost(exc: BaseException) -> bool:
     """Whether a database error is the connection's (the server restarting or gone, the
     connection cut) rather than the statement's: the same work may succeed once it is back."""

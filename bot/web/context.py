@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import functools
 import logging
+import math
 import threading
 import time
 from collections import Counter
@@ -30,7 +31,18 @@ from bot.platforms.inbound import InboundMessage
 from bot.platforms.registry import INBOUND
 from bot.replies.evidence import ChatEvidence, Ready
 from bot.replies.identity import People
-from bot.replies.inbox import Handled, answered, handle, pending, stored_event_id, unanswered
+from bot.replies.inbox import (
+    Handled,
+    act_on,
+    answered,
+    claim,
+    handle,
+    pending,
+    release,
+    stored_event_id,
+    unanswered,
+)
+from bot.replies.lookups import Lookups
 from bot.replies.respond import (
     DingtalkResponder,
     FeishuApi,
@@ -50,7 +62,9 @@ FeishuApiFactory = Callable[[InboundSettings, httpx.Client], FeishuApi]
 PEOPLE_TTL = 30.0  # seconds a loaded contact index is used before it is read again
 UNFINISHED = timedelta(minutes=1)  # a received event untouched this long was interrupted
 # Seconds of applying in one transaction before the rest of a batch waits for the next: on
-# SQLite the receiver's group commits wait behind it. Once a request comes in, the batch
+# SQLite the receiver's group commits wait behind it. PostgreSQL's do not (a batch locks
+# only its own rows): there a batch goes on to MAX_APPLY events while no request comes in,
+# its few statements shared by as many events as it can. Once a request comes in, the batch
 # stops after BUSY_APPLY_SECONDS (a request arriving in the middle of a batch included).
 APPLY_SECONDS = 0.05
 BUSY_APPLY_SECONDS = 0.005
@@ -102,6 +116,7 @@ class WebContext:
         self.evidence = ChatEvidence(self.settings.report, self.evidence_store, self.resources)
         sqlite = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 4)
+        self.apply_seconds = APPLY_SECONDS if sqlite else math.inf  # while no request comes
         self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
         self.answerer = Answerer(self.responder, self.clock, busy=lambda: self.receiver.busy)
         self.answerer.on_done = self.processor.nudge
@@ -248,7 +263,7 @@ class WebContext:
         """After the acknowledgement: acts on the events in one transaction, records the
         answers sent since the last batch, and hands the new answers to the answerer once
         the transaction is committed. Returns the events it left for the next batch: it
-        stops taking new ones after APPLY_SECONDS. When one event fails, the batch is done
+        stops taking new ones after `apply_seconds`. When one event fails, the batch is done
         again with a savepoint for each: the one that fails stays `received` (for
         `finish_pending`), the others go on. Files sent as evidence are read first, outside
         the transaction (a few per batch: the events from the next file on wait)."""
@@ -290,14 +305,34 @@ class WebContext:
         handled: list[Handled] = []
         with self.sessions.begin() as session:
             answered(session, done)
+            # Claimed together, written together (at the commit's flush): a few statements
+            # a batch, not a few an event. Careful, each event claims its own.
+            claimed = {} if careful else claim(session, event_ids)
+            lookups = Lookups()
             for n, event_id in enumerate(event_ids):
                 took = time.monotonic() - started
-                budget = BUSY_APPLY_SECONDS if self.receiver.busy else APPLY_SECONDS
+                budget = BUSY_APPLY_SECONDS if self.receiver.busy else self.apply_seconds
                 if n and took > budget:
+                    release(session, [i for i in event_ids[n:] if i in claimed])
                     return handled, event_ids[n:]
                 assert people is not None
-                act = self._acting(session, people, event_id, now, ready=ready)
-                one = self._careful(session, event_id, act) if careful else act(answer_later=True)
+                if careful:
+                    act = self._acting(session, people, event_id, now, ready=ready)
+                    one = self._careful(session, event_id, act)
+                elif (event := claimed.get(event_id)) is not None:
+                    one = act_on(
+                        session,
+                        people,
+                        event,
+                        now,
+                        composer=self.composer,
+                        answer_later=True,
+                        evidence=self.evidence,
+                        ready=ready,
+                        lookups=lookups,
+                    )
+                else:
+                    one = None
                 if one is not None:
                     handled.append(one)
         return handled, []

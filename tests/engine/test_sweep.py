@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app.runtime import Runtime
 from bot.delivery.compose import Composer
 from bot.domain.calendar import WorkCalendar
+from bot.replies.lookups import Lookups
 from bot.store.models import Assignment, AuditEvent, DuePoint, Message, Notification, Unit
 from tests.support.engine import (
     apply_reply,
@@ -214,6 +215,30 @@ def test_a_report_made_before_its_cycle_opens_settles_it_but_one_report_settles_
     assert ("市财政局", "open", None) in october  # its September report counted once
     assert kinds_to(sessions, "市发改委") == [("2020-09-22", "notice")]
     assert ("2020-10-21", "notice") in kinds_to(sessions, "市财政局")
+
+
+@pytest.mark.parametrize("batched", [False, True])
+def test_two_reports_in_one_transaction_settle_the_cycle_once_batched_or_not(
+    runtime: Runtime, sessions: sessionmaker[Session], batched: bool
+) -> None:
+    run_days(runtime, "2020-09-21", "2020-09-23")
+    lookups = Lookups() if batched else None  # as a batch of replies shares them
+    at = local("2020-09-23T15:00")
+    with sessions.begin() as session:
+        for text in ("进展 #2 40% 已完成选址", "进展 #2 45% 已开工"):
+            apply_reply(session, "市发改委", text, at, lookups=lookups)
+    with sessions() as session:
+        progress = session.scalars(
+            select(AuditEvent).where(AuditEvent.action == "reply.progress").order_by(AuditEvent.id)
+        ).all()
+        point = session.scalars(
+            select(DuePoint)
+            .join(Assignment, DuePoint.assignment_id == Assignment.id)
+            .join(Unit, Assignment.unit_id == Unit.id)
+            .where(Unit.name == "市发改委", DuePoint.key == "report:2020-09-25")
+        ).one()
+    assert [e.detail["cycles"] for e in progress] == [1, 0]
+    assert (point.state, point.resolution) == ("resolved", "reported")
 
 
 def test_a_missed_cycle_is_recorded_when_the_next_one_starts(

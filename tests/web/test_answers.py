@@ -4,13 +4,16 @@ sent once even when the process stops between applying an event and answering it
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
-from sqlalchemy import event
+import pytest
+from sqlalchemy import Engine, event, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.platforms.dingtalk.callback import parse_callback
+from bot.store.models import AuditEvent
 from bot.web.answers import Answerer
 from bot.web.context import WebContext
 from bot.web.workers import keep_events
@@ -148,3 +151,69 @@ def test_an_event_that_fails_costs_only_itself_its_batch_goes_on(
     finally:
         event.remove(engine, "before_cursor_execute", refuse_the_second)
     assert states(planned) == ["answering", "received", "answering"]
+
+
+def statements_of(engine: Engine, job: Callable[[], object]) -> list[str]:
+    """The statements `job` sends to the database (an executemany counted once)."""
+    sent: list[str] = []
+
+    def count(conn: object, cursor: object, statement: str, *rest: object) -> None:
+        sent.append(statement)
+
+    event.listen(engine, "before_cursor_execute", count)
+    try:
+        job()
+    finally:
+        event.remove(engine, "before_cursor_execute", count)
+    return sent
+
+
+def test_a_batch_sends_the_same_few_statements_whatever_its_size(
+    ctx: WebContext, planned: sessionmaker[Session], sink: Sink
+) -> None:
+    ctx.answerer = Answerer(ctx.responder, ctx.clock, senders=0)
+    ctx.apply_seconds = 60.0  # no batch cut short
+    engine = planned.kw["bind"]
+    ctx.people()  # loaded once for a while, not per batch
+    kept = keep_replies(ctx, sink, 9)  # progress 10% to 90%
+    small = statements_of(engine, lambda: ctx.process(kept[:2]))
+    large = statements_of(engine, lambda: ctx.process(kept[2:]))
+    assert states(planned) == ["answering"] * 9
+    # The claims, the plans, the task, its report cycles and the changes are the batch's:
+    # one statement each. SQLite inserts the audit events one by one (in process: no round
+    # trip to a server), PostgreSQL in one statement.
+    audit = "INSERT INTO audit_events"
+    inserts = [s for s in large if s.startswith(audit)]
+    assert len(inserts) == (7 if engine.dialect.name == "sqlite" else 1)
+    assert len([s for s in large if s.startswith("UPDATE due_points")]) == 1
+    others = [s for s in small if not s.startswith(audit)]
+    assert len(large) - len(inserts) == len(others), large
+
+
+@pytest.mark.parametrize("cut", [False, True])
+def test_a_batch_cut_short_by_its_time_leaves_the_rest_to_the_next_unchanged(
+    ctx: WebContext,
+    planned: sessionmaker[Session],
+    sink: Sink,
+    cut: bool,
+) -> None:
+    ctx.answerer = Answerer(ctx.responder, ctx.clock, senders=0)
+    if cut:  # every batch stops after its first event
+        ctx.apply_seconds = -1.0
+    kept = keep_replies(ctx, sink)
+    left = ctx.process(kept)
+    assert left == (kept[1:] if cut else [])
+    assert states(planned) == ["answering"] + ["received" if cut else "answering"] * (COUNT - 1)
+    apply_all(ctx, left)
+    events = inbound_events(planned)
+    assert [(e.state, e.actor) for e in events] == [("answering", "市发改委")] * COUNT
+    assert [e.reply for e in events] == [
+        f"已收到第1项进展（{10 * n}%），谢谢。" for n in range(1, COUNT + 1)
+    ]
+    with planned() as session:
+        audit = session.scalars(
+            select(AuditEvent).where(AuditEvent.channel == "ding").order_by(AuditEvent.id)
+        ).all()
+        assert [(a.action, a.actor, a.inbound_message_id, a.detail["percent"]) for a in audit] == [
+            ("reply.progress", "市发改委", f"msg{n}", 10 * n) for n in range(1, COUNT + 1)
+        ]
