@@ -31,7 +31,6 @@ from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any, cast
 
-import httpx
 from sqlalchemy import Engine, delete, func, insert, select
 
 from bot.app.config import ChannelSettings
@@ -39,6 +38,7 @@ from bot.app.runtime import make_channel
 from bot.delivery import ratelimit
 from bot.delivery.outbox import Dispatcher
 from bot.platforms import Channel
+from bot.platforms.pooled import PooledClient
 from bot.store import database
 from bot.store.models import AuditEvent, Message, RateBucket
 
@@ -157,7 +157,7 @@ def burst(
     wecom = platforms.add("wecom", [f"b{run}w{i}" for i in range(half)])
     dingtalk = platforms.add("dingtalk", [f"b{run}d{i}" for i in range(args.robots - half)])
     messages = args.robots * args.per_robot
-    with httpx.Client(limits=httpx.Limits(max_connections=64)) as http:
+    with PooledClient(WORKERS) as http:  # the client build_runtime makes
         channels: dict[str, Channel] = {}
         kinds: dict[str, str] = {}
         for i, url in enumerate(wecom + dingtalk):

@@ -107,10 +107,10 @@ def setup_logging(settings: Settings | None = None, *, stream: object = None) ->
         root.removeHandler(old)
     root.addHandler(handler)
     root.setLevel(level)
-    # APScheduler logs every job run at INFO, httpx every request: the daemon's own lines
-    # say what matters.
-    logging.getLogger("apscheduler").setLevel(logging.WARNING)
-    logging.getLogger("httpx").setLevel(logging.WARNING)
+    # APScheduler logs every job run at INFO, httpx and urllib3 (the robots' posts) every
+    # request: the daemon's own lines say what matters.
+    for chatty in ("apscheduler", "httpx", "urllib3"):
+        logging.getLogger(chatty).setLevel(logging.WARNING)
     # Uvicorn's lines go through this handler (its format, its redaction) even where a server
     # with uvicorn's own logging configuration ran in this process before.
     for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):

@@ -27,7 +27,7 @@ from bot.intake.directory import load_directory
 from bot.intake.directory_sync import DirectorySync, check_channels, sync_directory
 from bot.platforms import Channel
 from bot.platforms.formats import Formats, MessageFormat
-from bot.platforms.http import ClientPerWorker
+from bot.platforms.pooled import PooledClient
 from bot.platforms.registry import PLATFORMS
 from bot.platforms.spec import ChannelSpec
 from bot.present.links import Links
@@ -186,7 +186,7 @@ def build_runtime(
 ) -> Runtime:
     """Loads the rule and calendar files named in the settings; bad files raise ConfigError."""
     calendar = WorkCalendar(load_overrides(settings.schedules.calendar), warn=log.warning)
-    http = client or ClientPerWorker()
+    http = client or PooledClient(settings.delivery.workers)
     composer = composer_of(settings)
     rules = load_rules(settings.schedules.rules)
     return Runtime(
