@@ -47,7 +47,7 @@ from pgtemp import postgres_url
 from sqlalchemy import create_engine, text
 
 ROOT = Path(__file__).resolve().parent.parent
-DUBAN = ROOT / ".venv" / "bin" / "duban"
+DUBAN = Path(sys.executable).parent / "duban"  # the venv running this script
 PYTHON = sys.executable
 SECRET = "bench app secret"
 LAST_STAMP = [0]
