@@ -102,8 +102,10 @@ class WebContext:
         self.evidence = ChatEvidence(self.settings.report, self.evidence_store, self.resources)
         sqlite = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 4)
-        self.processor = Processor(self.process, self.finish_pending, lambda: self.receiver.busy)
-        self.answerer = Answerer(self.responder, self.clock, busy=lambda: self.receiver.busy)
+        self.processor = Processor(
+            self.process, self.finish_pending, lambda: self.receiver.busy, self.receiver.rate
+        )
+        self.answerer = Answerer(self.responder, self.clock, busy=self.receiver.burst)
         self.answerer.on_done = self.processor.nudge
 
     def start(self) -> None:
