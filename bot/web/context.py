@@ -49,9 +49,10 @@ Clock = Callable[[], datetime]
 FeishuApiFactory = Callable[[InboundSettings, httpx.Client], FeishuApi]
 PEOPLE_TTL = 30.0  # seconds a loaded contact index is used before it is read again
 UNFINISHED = timedelta(minutes=1)  # a received event untouched this long was interrupted
-# Seconds of applying in one transaction before the rest of a batch waits for the next: on
-# SQLite the receiver's group commits wait behind it. Once a request comes in, the batch
-# stops after BUSY_APPLY_SECONDS (a request arriving in the middle of a batch included).
+# Seconds of applying in one transaction before the rest of a batch waits for the next. On
+# SQLite the receiver's group commits wait behind it (one writer): once a request comes in,
+# the batch stops after BUSY_APPLY_SECONDS (a request arriving in the middle of a batch
+# included). PostgreSQL keeps the events while a batch is applied: its batches stay long.
 APPLY_SECONDS = 0.05
 BUSY_APPLY_SECONDS = 0.005
 
@@ -101,9 +102,14 @@ class WebContext:
         self._store: EvidenceStore | None = None
         self.evidence = ChatEvidence(self.settings.report, self.evidence_store, self.resources)
         sqlite = isinstance(bind, Engine) and bind.dialect.name == "sqlite"
+        self._one_writer = sqlite
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 4)
         self.processor = Processor(
-            self.process, self.finish_pending, lambda: self.receiver.busy, self.receiver.rate
+            self.process,
+            self.finish_pending,
+            busy=lambda: self.receiver.busy,
+            burst=self.receiver.burst,
+            rate=self.receiver.rate,
         )
         self.answerer = Answerer(self.responder, self.clock, busy=self.receiver.burst)
         self.answerer.on_done = self.processor.nudge
@@ -294,7 +300,8 @@ class WebContext:
             answered(session, done)
             for n, event_id in enumerate(event_ids):
                 took = time.monotonic() - started
-                budget = BUSY_APPLY_SECONDS if self.receiver.busy else APPLY_SECONDS
+                busy = self._one_writer and self.receiver.busy
+                budget = BUSY_APPLY_SECONDS if busy else APPLY_SECONDS
                 if n and took > budget:
                     return handled, event_ids[n:]
                 assert people is not None
