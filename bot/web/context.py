@@ -300,7 +300,7 @@ class WebContext:
             answered(session, done)
             for n, event_id in enumerate(event_ids):
                 took = time.monotonic() - started
-                busy = self._one_writer and self.receiver.busy
+                busy = self._one_writer and (self.receiver.busy or self.receiver.burst())
                 budget = BUSY_APPLY_SECONDS if busy else APPLY_SECONDS
                 if n and took > budget:
                     return handled, event_ids[n:]

@@ -39,6 +39,9 @@ BUSY_GAP = 0.005  # seconds since the last request during which batches stay sho
 # acknowledged slower than BURST_RATE). Below, a steady stream: applied as it comes.
 BURST_RATE = 1000.0
 BURST_BATCH = 4.0
+# A burst lasts until no request came for BURST_GAP: in a burst every request in flight may be
+# waiting for the same write, and none comes in meanwhile (a few ms, more on a loaded machine).
+BURST_GAP = 0.05
 RATE_WINDOW = 0.1  # seconds of arrivals the rate is counted over
 MAX_LAG = 2.0  # seconds an event may wait for a burst to pass before it goes anyway
 CATCH_UP = 0.5  # below a burst, an event this late is applied without rests
@@ -98,7 +101,9 @@ class Receiver:
 
     def burst(self) -> bool:
         """Requests come in a burst: acknowledgements go first."""
-        return self.busy and (self.gathered >= BURST_BATCH or self.rate() >= BURST_RATE)
+        if self.clock() - self.last_arrival >= BURST_GAP:
+            return False
+        return self.gathered >= BURST_BATCH or self.rate() >= BURST_RATE
 
     def wrote(self, count: int) -> None:
         """A write kept `count` events (the average is a moving one, over about five)."""
@@ -310,7 +315,7 @@ class Processor:
                     self._queue.put(waiter)
             if stopping:
                 return
-            if batch and self.busy():  # the requests' turn
+            if batch and (self.busy() or self.burst()):  # the requests' turn
                 self.sleep(self._rest(applying, self.clock() - first))
 
     def _rest(self, applying: float, lag: float) -> float:
