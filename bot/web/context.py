@@ -14,6 +14,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 import httpx
+import prometheus_client
 from apscheduler.schedulers.base import BaseScheduler
 from sqlalchemy import Engine, select
 from sqlalchemy.exc import InterfaceError, OperationalError
@@ -97,6 +98,7 @@ class WebContext:
         self.composer = composer_of(self.settings, self.directory.office.name)
         self._people: tuple[People, float] | None = None
         self._lock = threading.Lock()
+        self._children: dict[tuple[str, str], prometheus_client.Counter] = {}  # INBOUND_REQUESTS's
         self._responders: dict[str, Responder] = {}
         self._resources: dict[str, MessageResources] = {}
         self._store: EvidenceStore | None = None
@@ -174,9 +176,15 @@ class WebContext:
         return self.composer.links.evidence(evidence_id, self.clock())
 
     def count(self, platform: str, outcome: str) -> None:
+        """One more request with this outcome; the labels are a fixed few (`_platform`), and
+        each one's metric child is looked up once."""
+        key = (platform, outcome)
         with self._lock:
-            self.counters[(platform, outcome)] += 1
-        INBOUND_REQUESTS.labels(platform, outcome).inc()
+            self.counters[key] += 1
+            child = self._children.get(key)
+            if child is None:
+                child = self._children[key] = INBOUND_REQUESTS.labels(platform, outcome)
+        child.inc()
 
     def people(self) -> People:
         with self._lock:
