@@ -216,7 +216,7 @@ class Processor:
     full speed and answered right after. A steadier stream is applied as it comes, resting
     after each batch in proportion to the rate (at 200 requests/s, 0.6 times as long as it
     applied) and less as the events wait longer: a stream it can keep up with is answered
-    as it comes. While any request is coming in (`busy()`) the batches are short on SQLite
+    as it comes. While any request is coming in (`busy()`) the batches are short
     (`apply`'s).
 
     Events are applied in batches: `apply` takes the ids gathered so far (up to
