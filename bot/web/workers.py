@@ -73,6 +73,7 @@ class Receiver:
         self.last_arrival = 0.0  # clock() of the latest request
         self.arrivals = 0  # requests so far
         self.gathered = 1.0  # events a write keeps, on average over the last few
+        self._last_write = 0.0
         self._windows = ((0.0, 0), (0.0, 0))  # (clock(), arrivals) at the last two counts
         self._counting = threading.Lock()
 
@@ -106,8 +107,13 @@ class Receiver:
         return self.gathered >= BURST_BATCH or self.rate() >= BURST_RATE
 
     def wrote(self, count: int) -> None:
-        """A write kept `count` events (the average is a moving one, over about five)."""
-        self.gathered += (count - self.gathered) / 5
+        """A write kept `count` events (the average is a moving one, over about five, and
+        starts again after a pause: a burst's writes say nothing of the next request's)."""
+        now, last, self._last_write = self.clock(), self._last_write, self.clock()
+        if now - last >= BURST_GAP:
+            self.gathered = float(count)
+        else:
+            self.gathered += (count - self.gathered) / 5
 
     def start(self) -> None:
         if not self._threads:

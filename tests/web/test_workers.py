@@ -168,3 +168,7 @@ def test_requests_queueing_for_the_receiver_are_a_burst_whatever_their_rate() ->
         receiver.wrote(20)
     assert receiver.rate() < BURST_RATE
     assert receiver.burst()
+    now[0] += 1.0  # a request after a pause is no burst, whatever the writes before it
+    receiver.last_arrival = now[0]
+    receiver.wrote(1)
+    assert not receiver.burst()
