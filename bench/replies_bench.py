@@ -174,26 +174,9 @@ def processor(ctx: WebContext, sink: str, base: str, count: int) -> Run:
     )  # fmt: skip
 
 
-def known_on_dingtalk(config: Path) -> None:
-    """The sample directory with 市发改委's contact known on DingTalk too (the sample has
-    only their WeCom id): the replies are applied, not refused as an unknown sender's."""
-    text = config.read_text(encoding="utf-8")
-    sample = next(line for line in text.splitlines() if line.startswith("path = "))
-    units = Path(sample.removeprefix("path = ").strip('"'))
-    contact = f'wecom_userid = "{SENDER}" }}'
-    known = units.read_text(encoding="utf-8").replace(
-        contact, f'wecom_userid = "{SENDER}", dingtalk_userid = "{SENDER}" }}'
-    )
-    assert known.count(f'dingtalk_userid = "{SENDER}"') == 1, "the sample's contact moved"
-    copy = config.parent / "units.toml"
-    copy.write_text(known, encoding="utf-8")
-    config.write_text(text.replace(sample, f'path = "{copy}"'), encoding="utf-8")
-
-
 def bench_backend(label: str, url: str, args: argparse.Namespace, sink: str, base: str) -> None:
     with tempfile.TemporaryDirectory(prefix="duban-replies-") as tmp:
         config = write_config(Path(tmp), url.replace("{tmp}", tmp), free_port(), sink)
-        known_on_dingtalk(config)
         prepare(config)
         settings = load_settings(config)
         engine = make_engine(settings.database.url)

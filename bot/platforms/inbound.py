@@ -88,7 +88,14 @@ def json_object(data: bytes | str) -> dict[str, object]:
     """`data` decoded as a JSON object; anything else is `Rejected(400)`, and so are numbers
     no database keeps (NaN, Infinity, or `1e999999`, which Python reads as infinity)."""
     try:
-        value = json.loads(data, parse_constant=_no_constant, parse_float=_finite)
+        # What json.loads does, with one decoder made once (with these hooks it makes one
+        # a call, which was a tenth of a DingTalk acknowledgement's time).
+        if isinstance(data, str):
+            if data.startswith("\ufeff"):
+                raise ValueError("a byte order mark")
+        else:
+            data = data.decode(json.detect_encoding(data), "surrogatepass")
+        value = _DECODER.decode(data)
     except (ValueError, RecursionError):  # UnicodeDecodeError and JSONDecodeError included
         raise Rejected(400, "body is not JSON") from None
     if not isinstance(value, dict):
@@ -160,3 +167,6 @@ def _finite(text: str) -> float:
     if not math.isfinite(value):
         raise ValueError(f"{text} is out of range")
     return value
+
+
+_DECODER = json.JSONDecoder(parse_constant=_no_constant, parse_float=_finite)

@@ -4,13 +4,13 @@ A reply URL is slow (DingTalk's session webhook, Feishu's API: tens of milliseco
 more); sent one after another, the answers would set the pace of the replies. `Answerer`
 keeps a few sender threads on a bounded queue instead: the processor hands it what it
 applied and goes on applying. Like the processor, the senders let requests go first while
-they are coming in: one at a time, and each answer after waiting for them to pass (for at
-most MAX_LAG seconds after it was queued). Each answer reads the clock as it goes, so a
-session webhook that expired while the answer waited is not called. Failures are the
-responder's to log (bot/replies/respond.py); either way the event is then done, and the
-processor records it `processed` in its next transaction (`take_done`): answering
-costs no transaction of its own. Until then the event is `answering` in the database, and
-a process that stops before sending leaves it there for the next one
+they come in a burst (bot/web/workers.py): one at a time, and each answer after waiting for
+the burst to pass (for at most MAX_LAG seconds after it was queued). Each answer reads the
+clock as it goes, so a session webhook that expired while the answer waited is not called.
+Failures are the responder's to log (bot/replies/respond.py); either way the event is then
+done, and the processor records it `processed` in its next transaction (`take_done`):
+answering costs no transaction of its own. Until then the event is `answering` in the
+database, and a process that stops before sending leaves it there for the next one
 (`bot.replies.inbox.unanswered`).
 """
 
@@ -25,11 +25,11 @@ from datetime import datetime
 
 from bot.replies.inbox import Handled
 from bot.replies.respond import Responder
+from bot.web.workers import MAX_LAG
 
 log = logging.getLogger("duban.web")
 SENDERS = 16  # answers in flight: 16 at 50 ms each is 320 answers/s
 MAX_WAITING = 2000  # answers queued before the processor waits for the senders
-MAX_LAG = 2.0  # seconds an answer may wait for requests to pass before it goes anyway
 YIELD_STEP = 0.005
 
 
@@ -43,7 +43,7 @@ class Answerer:
         busy: Callable[[], bool] = lambda: False,
     ) -> None:
         self.responder, self.clock, self.senders = responder, clock, senders
-        self.busy = busy  # requests are coming in: acknowledgements go first
+        self.busy = busy  # requests come in a burst: acknowledgements go first
         self._gate = threading.Lock()  # one sender at a time watches `busy`; the others wait
         self.on_done: Callable[[], None] = lambda: None  # told after each answer
         self._queue: queue.Queue[tuple[Handled, float] | None] = queue.Queue(maxsize=waiting)

@@ -32,10 +32,21 @@ log = logging.getLogger("duban.web")
 MAX_BATCH = 500
 MAX_APPLY = 100  # events gathered for one batch of the processor
 IDLE_SECONDS = 60.0
-BUSY_GAP = 0.005  # seconds since the last request during which requests go first
-MAX_LAG = 2.0  # seconds an event may wait for requests to pass before it goes anyway
+BUSY_GAP = 0.005  # seconds since the last request during which batches stay short
+# Requests come in a burst, and go first, at BURST_RATE a second or more (acknowledging them
+# then takes a good part of a core: a third at about 0.3 ms each), or when they queue for
+# the receiver (its writes gather BURST_BATCH on average: on a loaded machine a burst may be
+# acknowledged slower than BURST_RATE). Below, a steady stream: applied as it comes.
+BURST_RATE = 1000.0
+BURST_BATCH = 4.0
+# A burst lasts until no request came for BURST_GAP: in a burst every request in flight may be
+# waiting for the same write, and none comes in meanwhile (a few ms, more on a loaded machine).
+BURST_GAP = 0.05
+RATE_WINDOW = 0.1  # seconds of arrivals the rate is counted over
+MAX_LAG = 2.0  # seconds an event may wait for a burst to pass before it goes anyway
+CATCH_UP = 0.5  # below a burst, an event this late is applied without rests
 YIELD_STEP = 0.002
-BUSY_SHARE = 3.0  # while requests are coming in, seconds of rest per second of applying
+BUSY_SHARE = 3.0  # in a burst, seconds of rest per second of applying
 SETTLE_SECONDS = 0.1  # how long answers sent gather before they are recorded on their own
 
 Waiter = asyncio.Future[int | None]
@@ -50,16 +61,59 @@ class Receiver:
     for PostgreSQL, where a batch mostly waits for its commit to be flushed and the next
     batch can be written meanwhile."""
 
-    def __init__(self, sessions: sessionmaker[Session], writers: int = 1) -> None:
-        self.sessions, self.writers = sessions, writers
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        writers: int = 1,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.sessions, self.writers, self.clock = sessions, writers, clock
         self._queue: queue.SimpleQueue[_Item | None] = queue.SimpleQueue()
         self._threads: list[threading.Thread] = []
-        self.last_arrival = 0.0  # time.monotonic() of the latest request
+        self.last_arrival = 0.0  # clock() of the latest request
+        self.arrivals = 0  # requests so far
+        self.gathered = 1.0  # events a write keeps, on average over the last few
+        self._last_write = 0.0
+        self._windows = ((0.0, 0), (0.0, 0))  # (clock(), arrivals) at the last two counts
+        self._counting = threading.Lock()
 
     @property
     def busy(self) -> bool:
         """Requests are coming in right now."""
-        return time.monotonic() - self.last_arrival < BUSY_GAP
+        return self.clock() - self.last_arrival < BUSY_GAP
+
+    def rate(self) -> float:
+        """Requests a second lately: since the count before last (RATE_WINDOW to twice that
+        ago) or since the last, once that spans a fifth of it, whichever is higher (a burst
+        is seen within about RATE_WINDOW); 0 after a pause."""
+        now = self.clock()
+        with self._counting:
+            (start, count), (last, last_count) = self._windows
+            if now - last >= RATE_WINDOW:
+                (start, count), (last, last_count) = (last, last_count), (now, self.arrivals)
+                self._windows = ((start, count), (last, last_count))
+            arrived = self.arrivals
+        rates = [0.0]
+        if now - start <= 3 * RATE_WINDOW:
+            rates.append((arrived - count) / (now - start))
+        if now - last >= RATE_WINDOW / 5:
+            rates.append((arrived - last_count) / (now - last))
+        return max(rates)
+
+    def burst(self) -> bool:
+        """Requests come in a burst: acknowledgements go first."""
+        if self.clock() - self.last_arrival >= BURST_GAP:
+            return False
+        return self.gathered >= BURST_BATCH or self.rate() >= BURST_RATE
+
+    def wrote(self, count: int) -> None:
+        """A write kept `count` events (the average is a moving one, over about five, and
+        starts again after a pause: a burst's writes say nothing of the next request's)."""
+        now, last, self._last_write = self.clock(), self._last_write, self.clock()
+        if now - last >= BURST_GAP:
+            self.gathered = float(count)
+        else:
+            self.gathered += (count - self.gathered) / 5
 
     def start(self) -> None:
         if not self._threads:
@@ -84,7 +138,8 @@ class Receiver:
         loop = asyncio.get_running_loop()
         future: asyncio.Future[int | None] = loop.create_future()
         self._queue.put((source, message, now, loop, future))
-        self.last_arrival = time.monotonic()
+        self.last_arrival = self.clock()
+        self.arrivals += 1
         return await future
 
     def _run(self) -> None:
@@ -105,6 +160,7 @@ class Receiver:
                 return
 
     def _write(self, batch: list[_Item]) -> None:
+        self.wrote(len(batch))
         results = keep_events(self.sessions, [(s, m, n) for s, m, n, _, _ in batch])
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Kept]]] = {}
         for (*_, loop, future), result in zip(batch, results, strict=True):
@@ -160,10 +216,14 @@ def _resolve(answers: list[tuple[Waiter, Kept]]) -> None:
 
 class Processor:
     """Acknowledgements come first: they have the platforms' deadlines (3 s for DingTalk
-    and Feishu), the answers in chat do not. While requests are coming in, the processor
-    lets them go ahead, but never lets an event wait more than MAX_LAG seconds for it: a
-    burst is acknowledged at full speed and answered right after, and a steady stream is
-    answered as it comes.
+    and Feishu), the answers in chat do not. In a burst (`burst()`, the receiver's) the
+    processor lets the requests go ahead, but never lets an event wait more than MAX_LAG
+    seconds for them, and then applies a quarter of the time: a burst is acknowledged at
+    full speed and answered right after. A steadier stream is applied as it comes, resting
+    after each batch in proportion to the rate (at 200 requests/s, 0.6 times as long as it
+    applied) and less as the events wait longer: a stream it can keep up with is answered
+    as it comes. While any request is coming in (`busy()`) the batches are short
+    (`apply`'s).
 
     Events are applied in batches: `apply` takes the ids gathered so far (up to
     MAX_APPLY) and returns those it left for the next batch (it keeps each transaction
@@ -175,8 +235,13 @@ class Processor:
         apply: Callable[[list[int]], list[int]],
         finish_pending: Callable[[], int],
         busy: Callable[[], bool] = lambda: False,
+        burst: Callable[[], bool] = lambda: False,
+        rate: Callable[[], float] = lambda: 0.0,
+        clock: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         self.apply, self.finish_pending, self.busy = apply, finish_pending, busy
+        self.burst, self.rate, self.clock, self.sleep = burst, rate, clock, sleep
         self._queue: queue.SimpleQueue[_Job] = queue.SimpleQueue()
         self._thread: threading.Thread | None = None
         self._nudged = threading.Event()
@@ -195,7 +260,7 @@ class Processor:
             self._thread = None
 
     def submit(self, event_id: int) -> None:
-        self._queue.put((event_id, time.monotonic()))
+        self._queue.put((event_id, self.clock()))
 
     def nudge(self) -> None:
         if not self._nudged.is_set():
@@ -238,13 +303,13 @@ class Processor:
                 stopping = job is None
             if batch:
                 first = min(submitted for _, submitted in batch)
-                while self.busy() and time.monotonic() - first < MAX_LAG and not stopping:
-                    time.sleep(YIELD_STEP)
+                while self.burst() and self.clock() - first < MAX_LAG and not stopping:
+                    self.sleep(YIELD_STEP)
             self._nudged.clear()  # answers sent from now on nudge again
             ids = [event_id for event_id, _ in batch]
-            applying = time.monotonic()
+            applying = self.clock()
             left = self._guard(functools.partial(self.apply, ids))
-            applying = time.monotonic() - applying
+            applying = self.clock() - applying
             if isinstance(left, list) and not stopping:
                 submitted = dict(batch)
                 held = [(event_id, submitted[event_id]) for event_id in left]
@@ -256,8 +321,18 @@ class Processor:
                     self._queue.put(waiter)
             if stopping:
                 return
-            if self.busy():  # the requests' turn: a quarter of the time at most for this
-                time.sleep(max(YIELD_STEP, BUSY_SHARE * applying))
+            if batch and (self.busy() or self.burst()):  # the requests' turn
+                self.sleep(self._rest(applying, self.clock() - first))
+
+    def _rest(self, applying: float, lag: float) -> float:
+        """Seconds of rest after `applying` seconds of it while requests come in: in a
+        burst BUSY_SHARE times as long; else less the slower they come, and none once the
+        batch's first event waited CATCH_UP seconds (a stream the processor can keep up
+        with is kept up with)."""
+        if self.burst():
+            return max(YIELD_STEP, BUSY_SHARE * applying)
+        behind = max(0.0, 1.0 - lag / CATCH_UP)
+        return BUSY_SHARE * min(1.0, self.rate() / BURST_RATE) * behind * applying
 
     def _guard(self, job: Callable[[], object]) -> object:
         try:

@@ -37,7 +37,7 @@ SESSION_WEBHOOK_ORIGINS = ("https://oapi.dingtalk.com", "https://api.dingtalk.co
 def sign(app_secret: str, timestamp_ms: str) -> str:
     """The `sign` header DingTalk sends with `timestamp_ms`."""
     message = f"{timestamp_ms}\n{app_secret}".encode()
-    digest = hmac.new(app_secret.encode(), message, hashlib.sha256).digest()
+    digest = hmac.digest(app_secret.encode(), message, hashlib.sha256)  # one call, in C
     return base64.b64encode(digest).decode()
 
 
