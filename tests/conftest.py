@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.store import database
 from bot.store.models import Base
 from tests.support.database import BACKENDS, POSTGRES_URL, fresh_postgres_database
+from tests.support.snapshot import Snapshot
 
 
 @pytest.fixture(scope="session")
@@ -45,6 +46,12 @@ def postgres_database() -> Iterator[str]:
                 pytest.fail(message)
             pytest.skip(message)
         yield url
+
+
+@pytest.fixture(scope="session")
+def snapshots() -> dict[tuple[str, str], Snapshot]:
+    """Databases as long stories left them, by story and backend (tests/support/snapshot.py)."""
+    return {}
 
 
 @pytest.fixture(params=BACKENDS)
