@@ -14,13 +14,12 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store import database
-from bot.store.models import Base
-from tests.support.database import BACKENDS, POSTGRES_URL, fresh_postgres_database
+from tests.support.database import BACKENDS, POSTGRES_URL, empty, fresh_postgres_database
 from tests.support.snapshot import Snapshot
 
 
@@ -63,16 +62,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copyfile(template, target)
         return f"sqlite:///{target}"
     url: str = request.getfixturevalue("postgres_database")
-    _truncate(url)
-    return url
-
-
-def _truncate(url: str) -> None:
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty(engine)  # what the test before left
     engine.dispose()
+    return url
 
 
 @pytest.fixture

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import Engine, Integer, delete, func, insert, select, text
+from sqlalchemy import Engine, Integer, func, insert, select, text
 
 from bot.store.models import Base
 
@@ -24,20 +24,6 @@ def take(engine: Engine) -> Snapshot:
             rows = conn.execute(select(table).order_by(*table.primary_key.columns))
             snapshot[table.name] = [dict(row._mapping) for row in rows]
     return snapshot
-
-
-def clear(engine: Engine) -> None:
-    """Empties every table of the models, ids starting again from 1 (as `db_url` gives)."""
-    tables = Base.metadata.sorted_tables
-    with engine.begin() as conn:
-        if engine.dialect.name == "postgresql":
-            names = ", ".join(f'"{table.name}"' for table in tables)
-            conn.execute(text(f"TRUNCATE {names} RESTART IDENTITY CASCADE"))
-            return
-        for table in reversed(tables):
-            conn.execute(delete(table))
-        if conn.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")):
-            conn.execute(text("DELETE FROM sqlite_sequence"))
 
 
 def restore(engine: Engine, snapshot: Snapshot) -> None:

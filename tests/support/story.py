@@ -12,8 +12,9 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.runtime import Runtime
+from tests.support.database import empty
 from tests.support.engine import PLAN, apply_reply, import_plan, local, make_runtime
-from tests.support.snapshot import Snapshot, clear, restore, take
+from tests.support.snapshot import Snapshot, restore, take
 
 # Task 1: 市住建局 leads, 市财政局 co, due 10月底前; task 2: 市发改委 alone, due the year end.
 RESHUFFLED = PLAN.replace("市住建局、市财政局", "市财政局、市住建局").replace(
@@ -77,7 +78,7 @@ class Story:
             return
         kept = self.snapshots.get(self._key(chapter))
         if kept is not None:
-            clear(self._engine)
+            empty(self._engine)
             restore(self._engine, kept)
             self.told = set(CHAPTERS[: CHAPTERS.index(chapter) + 1])
             self.swept = SWEPT[chapter]
