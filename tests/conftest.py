@@ -14,13 +14,13 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store import database
-from bot.store.models import Base
-from tests.support.database import BACKENDS, POSTGRES_URL, fresh_postgres_database
+from tests.support.database import BACKENDS, POSTGRES_URL, empty, fresh_postgres_database
+from tests.support.snapshot import Snapshot
 
 
 @pytest.fixture(scope="session")
@@ -47,6 +47,12 @@ def postgres_database() -> Iterator[str]:
         yield url
 
 
+@pytest.fixture(scope="session")
+def snapshots() -> dict[tuple[str, str], Snapshot]:
+    """Databases as long stories left them, by story and backend (tests/support/snapshot.py)."""
+    return {}
+
+
 @pytest.fixture(params=BACKENDS)
 def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     """The URL of an empty, migrated database on each backend."""
@@ -56,16 +62,10 @@ def db_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
         shutil.copyfile(template, target)
         return f"sqlite:///{target}"
     url: str = request.getfixturevalue("postgres_database")
-    _truncate(url)
-    return url
-
-
-def _truncate(url: str) -> None:
     engine = create_engine(url)
-    tables = ", ".join(f'"{t.name}"' for t in Base.metadata.sorted_tables)
-    with engine.begin() as conn:
-        conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
+    empty(engine)  # what the test before left
     engine.dispose()
+    return url
 
 
 @pytest.fixture

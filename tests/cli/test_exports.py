@@ -23,6 +23,7 @@ from bot.supervise.ranking_export import RANKING_COLUMNS
 from bot.supervise.ranking_flow import RankingSetup, compute_ranking
 from tests.support.cli import Duban, fails_with_one_line, make_duban, october_story, succeeds
 from tests.support.engine import TZ
+from tests.support.snapshot import Snapshot
 from tests.support.story import Story
 
 pytestmark = pytest.mark.slow  # each test lives the ranking story through October
@@ -52,8 +53,10 @@ OCTOBER_ROWS = [
 
 
 @pytest.fixture
-def story(db_url: str, tmp_path: Path) -> Iterator[Story]:
-    yield from october_story(db_url, tmp_path)
+def story(
+    db_url: str, tmp_path: Path, snapshots: dict[tuple[str, str], Snapshot]
+) -> Iterator[Story]:
+    yield from october_story(db_url, tmp_path, snapshots)
 
 
 @pytest.fixture

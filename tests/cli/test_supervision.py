@@ -27,6 +27,7 @@ from tests.support.cli import (
 )
 from tests.support.engine import TZ, local
 from tests.support.paths import ROOT
+from tests.support.snapshot import Snapshot
 from tests.support.story import Story
 
 pytestmark = pytest.mark.slow  # each test lives the ranking story through October
@@ -47,8 +48,10 @@ METRIC_KEYS = {
 
 
 @pytest.fixture
-def story(db_url: str, tmp_path: Path) -> Iterator[Story]:
-    yield from october_story(db_url, tmp_path)
+def story(
+    db_url: str, tmp_path: Path, snapshots: dict[tuple[str, str], Snapshot]
+) -> Iterator[Story]:
+    yield from october_story(db_url, tmp_path, snapshots)
 
 
 @pytest.fixture

@@ -5,12 +5,13 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.intake.directory import Directory, load_directory
-from bot.intake.importing import import_file
 from bot.replies.identity import People
-from tests.support.web import IMPORTED, write_directory, write_plan
+from tests.support.snapshot import Snapshot
+from tests.support.web import import_cut_plan, write_directory
 
 
 @pytest.fixture
@@ -20,9 +21,13 @@ def directory(tmp_path: Path) -> Directory:
 
 @pytest.fixture
 def planned(
-    sessions: sessionmaker[Session], directory: Directory, tmp_path: Path
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    directory: Directory,
+    tmp_path: Path,
+    snapshots: dict[tuple[str, str], Snapshot],
 ) -> sessionmaker[Session]:
-    import_file(sessions, write_plan(tmp_path), directory, timezone="Asia/Shanghai", now=IMPORTED)
+    import_cut_plan(engine, sessions, tmp_path, directory, snapshots)
     return sessions
 
 

@@ -13,6 +13,7 @@ from bot.domain.calendar import WorkCalendar
 from bot.supervise.ranking import RankingConfig
 from bot.supervise.ranking_flow import RankingSetup
 from tests.support.engine import TZ, writer_sessions
+from tests.support.snapshot import Snapshot
 from tests.support.story import Story
 
 
@@ -22,8 +23,12 @@ def sessions(engine: Engine) -> sessionmaker[Session]:
 
 
 @pytest.fixture
-def story(sessions: sessionmaker[Session], tmp_path: Path) -> Story:
-    return Story(sessions, tmp_path)
+def story(
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    snapshots: dict[tuple[str, str], Snapshot],
+) -> Story:
+    return Story(sessions, tmp_path, snapshots)
 
 
 @pytest.fixture

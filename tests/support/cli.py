@@ -19,6 +19,7 @@ from bot.store.models import Base
 from tests.support.engine import writer_sessions
 from tests.support.paths import EXAMPLE_CONFIG, SAMPLE, SAMPLE_UNITS
 from tests.support.processes import environment
+from tests.support.snapshot import Snapshot
 from tests.support.story import Story
 
 
@@ -75,10 +76,12 @@ def row_counts(db_url: str) -> dict[str, int]:
         engine.dispose()
 
 
-def october_story(db_url: str, folder: Path) -> Iterator[Story]:
+def october_story(
+    db_url: str, folder: Path, snapshots: dict[tuple[str, str], Snapshot]
+) -> Iterator[Story]:
     """The flow tests' plan through October, in the database the CLI uses."""
     engine = database.make_engine(db_url)
-    story = Story(writer_sessions(engine), folder)
+    story = Story(writer_sessions(engine), folder, snapshots)
     story.october()
     yield story
     engine.dispose()

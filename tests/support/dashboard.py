@@ -9,7 +9,7 @@ from datetime import date, datetime, timedelta
 from pathlib import Path
 
 import httpx
-from sqlalchemy import update
+from sqlalchemy import Engine, update
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import DirectorySettings, SchedulesSettings, Settings, WebSettings
@@ -18,6 +18,7 @@ from bot.store.models import Task
 from bot.web.context import WebContext
 from tests.support.engine import apply_reply, import_plan, local, make_runtime
 from tests.support.paths import ROOT
+from tests.support.snapshot import Snapshot, restore, take
 
 NOW = local("2020-11-02T10:00")  # a Monday: October is the month that ended last
 OFFICE = "督查室"
@@ -30,11 +31,16 @@ class Story:
     """Task 1: 市住建局 leads, 市财政局 helps, due 10月底前 (supervisor 赵华 through the
     lead unit); task 2: 市发改委 alone, due the year end (supervisor 李明)."""
 
-    def __init__(self, sessions: sessionmaker[Session], folder: Path) -> None:
+    TOLD = date(2020, 10, 31)  # the last day `tell` lives
+
+    def __init__(self, sessions: sessionmaker[Session], folder: Path | None) -> None:
+        """The plan imported on 1 September; with no folder, the plan is in the database
+        already (laid in from a snapshot) and the story starts where `tell` ends."""
         self.sessions = sessions
         self.runtime: Runtime = make_runtime(sessions)
-        self.day = date(2020, 8, 31)
-        import_plan(sessions, folder)
+        self.day = date(2020, 8, 31) if folder else self.TOLD
+        if folder:
+            import_plan(sessions, folder)
 
     def until(self, day: str) -> None:
         """Sweeps and dispatches each working morning after the last one, up to `day`."""
@@ -58,8 +64,26 @@ class Story:
         self.reply("市发改委", "延期 #2 2021-03-31 用地审批未完成", "2020-10-26T10:00")
         self.reply(OFFICE, "同意延期 #2", "2020-10-27T10:00")
         self.reply("市发改委", "进展 #2 30% 用地报批中", "2020-10-28T10:00")
-        self.until("2020-10-31")
+        self.until(self.TOLD.isoformat())
         return self
+
+    @classmethod
+    def told(
+        cls,
+        engine: Engine,
+        sessions: sessionmaker[Session],
+        folder: Path,
+        snapshots: dict[tuple[str, str], Snapshot],
+    ) -> Story:
+        """The story told in the empty database of `engine`: lived day by day the first time
+        on each backend, then laid in from the rows that first telling left."""
+        key = ("dashboard", engine.dialect.name)
+        if key in snapshots:
+            restore(engine, snapshots[key])
+            return cls(sessions, None)
+        story = cls(sessions, folder).tell()
+        snapshots[key] = take(engine)
+        return story
 
     def poison(self) -> None:
         """Markup where users write: task 2's text, and a reply on it."""

@@ -11,10 +11,11 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 import pytest
-from sqlalchemy import create_engine, text
+from sqlalchemy import Engine, create_engine, text
 from sqlalchemy.engine import make_url
 
 from bot.store import database
+from bot.store.models import Base
 
 POSTGRES_URL = os.environ.get(
     "DUBAN_TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
@@ -40,3 +41,24 @@ def fresh_postgres_database(prefix: str) -> Iterator[str]:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
     finally:
         admin.dispose()
+
+
+def empty(engine: Engine) -> None:
+    """Deletes every row of the models' tables, ids starting again from 1: the database as
+    migrated. DELETE rather than TRUNCATE: on tables this small PostgreSQL deletes in a
+    fifth of the time (TRUNCATE gives each table new files), and every test empties one."""
+    tables = reversed(Base.metadata.sorted_tables)
+    statements = [f'DELETE FROM "{table.name}"' for table in tables]
+    with engine.begin() as conn:
+        if engine.dialect.name == "postgresql":
+            sequences = conn.scalars(
+                text("SELECT quote_ident(sequence_name) FROM information_schema.sequences")
+            )
+            statements += [f"ALTER SEQUENCE {name} RESTART" for name in sequences]
+        elif conn.scalar(text("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_sequence'")):
+            statements.append("DELETE FROM sqlite_sequence")
+        if engine.dialect.name == "postgresql":  # one round trip
+            conn.exec_driver_sql("; ".join(statements))
+            return
+        for statement in statements:
+            conn.exec_driver_sql(statement)

@@ -4,13 +4,17 @@ supervision, export and CLI tests tell it too."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.runtime import Runtime
+from tests.support.database import empty
 from tests.support.engine import PLAN, apply_reply, import_plan, local, make_runtime
+from tests.support.snapshot import Snapshot, restore, take
 
 # Task 1: 市住建局 leads, 市财政局 co, due 10月底前; task 2: 市发改委 alone, due the year end.
 RESHUFFLED = PLAN.replace("市住建局、市财政局", "市财政局、市住建局").replace(
@@ -19,16 +23,70 @@ RESHUFFLED = PLAN.replace("市住建局、市财政局", "市财政局、市住�
 OFFICE = "督查室"
 
 
-class Story:
-    """The plan of tests/support/engine.py, swept every working morning, with replies."""
+CHAPTERS = ("september", "october", "november")
+SWEPT = {
+    "september": date(2020, 9, 28),
+    "october": date(2020, 10, 31),
+    "november": date(2020, 11, 30),
+}
 
-    def __init__(self, sessions: sessionmaker[Session], folder: Path) -> None:
-        self.sessions, self.folder = sessions, folder
+
+class Story:
+    """The plan of tests/support/engine.py, swept every working morning, with replies.
+
+    Given `snapshots` (the session's, see tests/support/snapshot.py), the chapters told
+    first thing on a backend are kept as the database rows they leave; a later story on that
+    backend whose database is still as its import left it lays the rows of a chapter in
+    instead of living the months again. Anything else (a reply of the test's own, a change
+    to the database) makes it tell the chapters for real."""
+
+    def __init__(
+        self,
+        sessions: sessionmaker[Session],
+        folder: Path,
+        snapshots: dict[tuple[str, str], Snapshot] | None = None,
+    ) -> None:
+        self.sessions, self.folder, self.snapshots = sessions, folder, snapshots
         self.runtime: Runtime = make_runtime(sessions)
         self.swept = date(2020, 8, 31)
         self.told: set[str] = set()
         import_plan(sessions, folder)
         self.runtime.sweep(local("2020-09-01T10:00"))
+        if snapshots is not None:
+            snapshots.setdefault(self._key("start"), take(self._engine))
+
+    @property
+    def _engine(self) -> Engine:
+        bind = self.sessions.kw["bind"]
+        assert isinstance(bind, Engine)
+        return bind
+
+    def _key(self, chapter: str) -> tuple[str, str]:
+        return (f"story:{chapter}", self._engine.dialect.name)
+
+    def _chapter(self, chapter: str, tell: Callable[[], None]) -> None:
+        """Tells `chapter` (and those before it): laid in when the database is as the import
+        left it and the chapter was kept before, else lived; kept when lived from the start."""
+        if chapter in self.told:
+            return
+        if self.snapshots is None or self.told:
+            tell()
+            return
+        start = self.snapshots[self._key("start")]
+        if take(self._engine) != start:
+            tell()
+            return
+        kept = self.snapshots.get(self._key(chapter))
+        if kept is not None:
+            empty(self._engine)
+            restore(self._engine, kept)
+            self.told = set(CHAPTERS[: CHAPTERS.index(chapter) + 1])
+            self.swept = SWEPT[chapter]
+            return
+        tell()  # from the start, with nothing between: kept for the next story
+        assert self.told == set(CHAPTERS[: CHAPTERS.index(chapter) + 1])
+        assert self.swept == SWEPT[chapter]
+        self.snapshots[self._key(chapter)] = take(self._engine)
 
     def sweep_until(self, day: str) -> None:
         """Sweeps each working morning after the last one swept, up to `day`."""
@@ -55,13 +113,19 @@ class Story:
         return True
 
     def september(self) -> None:
+        self._chapter("september", self._september)
+
+    def _september(self) -> None:
         if not self.once("september"):
             return
         self.reply("市住建局", "进展 #1 50% 已开工", "2020-09-23T10:00")
         self.reply("市发改委", "进展 #2 10% 完成选址", "2020-09-28T10:00")  # after the 25th
 
     def october(self) -> None:
-        self.september()
+        self._chapter("october", self._october)
+
+    def _october(self) -> None:
+        self._september()
         if not self.once("october"):
             return
         self.reply("市住建局", "进展 #1 80% 主体完工", "2020-10-20T10:00")
@@ -70,7 +134,10 @@ class Story:
 
     def november(self) -> None:
         """Everything that could rewrite the past if it were read from the current rows."""
-        self.october()
+        self._chapter("november", self._november)
+
+    def _november(self) -> None:
+        self._october()
         if not self.once("november"):
             return
         self.reply("市住建局", "完成 #1 已建成", "2020-11-04T10:00")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 import threading
@@ -14,10 +15,12 @@ from typing import Any
 
 import httpx
 from defusedxml import ElementTree
-from sqlalchemy import func, select
+from sqlalchemy import Engine, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import InboundSettings
+from bot.intake.directory import Directory
+from bot.intake.importing import import_file
 from bot.platforms.dingtalk import callback as dingtalk
 from bot.platforms.feishu import callback as feishu
 from bot.platforms.generic.robot import SIGNATURE_HEADER, TIMESTAMP_HEADER, sign_webhook
@@ -25,6 +28,7 @@ from bot.platforms.wecom.callback import WecomCrypto, callback_body
 from bot.store import queries
 from bot.store.models import Assignment, AuditEvent, InboundEvent, Message, Task, Unit
 from tests.support.paths import SAMPLE, SAMPLE_UNITS
+from tests.support.snapshot import Snapshot, restore, take
 
 NOW = datetime(2020, 3, 10, 2, 0, tzinfo=UTC)  # a Tuesday, 10:00 in Zhoushan
 IMPORTED = datetime(2020, 3, 2, 2, 0, tzinfo=UTC)
@@ -94,6 +98,28 @@ def write_plan(folder: Path, numbers: tuple[str, ...] = TASKS) -> Path:
     path = folder / "plan.txt"
     path.write_text("\n".join(kept) + "\n", encoding="utf-8")
     return path
+
+
+def import_cut_plan(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    folder: Path,
+    directory: Directory,
+    snapshots: dict[tuple[str, str], Snapshot],
+) -> None:
+    """`write_plan`'s plan imported on IMPORTED with `directory` into the database of
+    `engine`: imported for real the first time on each backend (for each plan and
+    directory); into another empty database, the rows that import left are laid in."""
+    path = write_plan(folder)
+    made_of = path.read_bytes() + repr(directory).encode()
+    key = (f"planned:{hashlib.sha256(made_of).hexdigest()}", engine.dialect.name)
+    was_empty = not any(take(engine).values())
+    if was_empty and key in snapshots:
+        restore(engine, snapshots[key])
+        return
+    import_file(sessions, path, directory, timezone="Asia/Shanghai", now=IMPORTED)
+    if was_empty:
+        snapshots[key] = take(engine)
 
 
 UNITS = ("市发改委", "市财政局", "市住建局", "普陀区政府")  # the units of tasks 1, 11 and 50

@@ -12,23 +12,23 @@ from pathlib import Path
 
 import httpx
 import pytest
+from sqlalchemy import Engine
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.config import DirectorySettings, Settings
 from bot.intake.directory import load_directory
-from bot.intake.importing import import_file
 from bot.web.context import WebContext
 from bot.web.serve import make_server
 from tests.support.processes import free_port
+from tests.support.snapshot import Snapshot
 from tests.support.web import (
     HOOKS,
-    IMPORTED,
     Clock,
     FakeFeishuApi,
     Sink,
     answering_to,
+    import_cut_plan,
     write_directory,
-    write_plan,
 )
 
 
@@ -58,17 +58,16 @@ def settings(directory_file: Path, monkeypatch: pytest.MonkeyPatch, sink: Sink) 
 
 @pytest.fixture
 def planned(
-    sessions: sessionmaker[Session], directory_file: Path, tmp_path: Path
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    directory_file: Path,
+    tmp_path: Path,
+    snapshots: dict[tuple[str, str], Snapshot],
 ) -> sessionmaker[Session]:
     """The database of the `sessions` fixture, holding (part of) the sample plan. Tests of
-    what is refused before anything is kept go without: importing is what takes time."""
-    import_file(
-        sessions,
-        write_plan(tmp_path),
-        load_directory(directory_file),
-        timezone="Asia/Shanghai",
-        now=IMPORTED,
-    )
+    what is refused before anything is kept go without: importing is what takes time (and
+    so it happens once per backend, later tests getting its rows: see import_cut_plan)."""
+    import_cut_plan(engine, sessions, tmp_path, load_directory(directory_file), snapshots)
     return sessions
 
 

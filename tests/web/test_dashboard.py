@@ -40,12 +40,13 @@ from tests.support.dashboard import (
 )
 from tests.support.engine import import_plan, writer_sessions
 from tests.support.review import BASE, assignment_of, make_evidence, review_settings
+from tests.support.snapshot import Snapshot
 
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what this project has
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
 
-pytestmark = pytest.mark.slow  # each test lives September and October, day by day
+pytestmark = pytest.mark.slow  # September and October, lived day by day once per backend
 
 # --- fixtures -----------------------------------------------------------------------------
 
@@ -74,8 +75,13 @@ def http() -> Iterator[httpx.Client]:
 
 
 @pytest.fixture
-def story(sessions: sessionmaker[Session], tmp_path: Path) -> Story:
-    return Story(sessions, tmp_path).tell()
+def story(
+    engine: Engine,
+    sessions: sessionmaker[Session],
+    tmp_path: Path,
+    snapshots: dict[tuple[str, str], Snapshot],
+) -> Story:
+    return Story.told(engine, sessions, tmp_path, snapshots)
 
 
 def dashboard_app(ctx: WebContext) -> FastAPI:
