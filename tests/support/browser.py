@@ -42,8 +42,21 @@ def missing() -> str | None:
     return None
 
 
+def skip_without_browser() -> None:
+    """A browser module's first call: skips the module when no browser can run here,
+    unless DUBAN_REQUIRE_BROWSER is set (then `chromium` fails each test, saying why)."""
+    reason = missing()
+    if reason is not None and not REQUIRED:
+        pytest.skip(reason, allow_module_level=True)
+
+
 def chromium(profile: Path) -> webdriver.Chrome:
-    """A headless Chromium at desktop size, its profile in `profile`, logging the console."""
+    """A headless Chromium at desktop size, its profile in `profile`, logging the console.
+    Without a browser here (and DUBAN_REQUIRE_BROWSER set, else the module was skipped) the
+    test fails, saying what is missing."""
+    reason = missing()
+    if reason is not None:
+        pytest.fail(f"DUBAN_REQUIRE_BROWSER is set, but {reason}", pytrace=False)
     from selenium import webdriver
     from selenium.webdriver.chrome.service import Service
 
@@ -67,11 +80,7 @@ def chromium(profile: Path) -> webdriver.Chrome:
 
 def module_browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[webdriver.Chrome]:
     """A browser module's `driver` fixture (one Chromium for the module):
-    `driver = pytest.fixture(scope="module", name="driver")(module_browser)`. Without a
-    browser here (and DUBAN_REQUIRE_BROWSER set, else the module was skipped) each test fails."""
-    reason = missing()
-    if reason is not None:
-        pytest.fail(f"DUBAN_REQUIRE_BROWSER is set, but {reason}", pytrace=False)
+    `driver = pytest.fixture(scope="module", name="driver")(module_browser)`."""
     browser = chromium(tmp_path_factory.mktemp("chromium"))
     yield browser
     browser.quit()

@@ -32,24 +32,14 @@ from bot.store.models import AuditEvent, Evidence, Message
 from bot.supervise.ranking_flow import as_json, compute_ranking, ranking_setup
 from bot.web.app import create_app
 from bot.web.context import WebContext
-from tests.support.browser import (
-    REQUIRED,
-    found,
-    missing,
-    on_a_phone,
-    page_width,
-    served,
-    shows,
-)
+from tests.support.browser import found, on_a_phone, page_width, served, shows, skip_without_browser
 from tests.support.cli import make_duban, succeeds
 from tests.support.engine import import_plan, local, make_runtime, writer_sessions
 from tests.support.processes import free_port
 from tests.support.review import assignment_of, make_evidence, review_settings
 from tests.support.web import HOOKS, Clock, generic_reply
 
-MISSING = missing()
-if MISSING is not None and not REQUIRED:
-    pytest.skip(MISSING, allow_module_level=True)
+skip_without_browser()
 
 pytestmark = pytest.mark.slow  # a headless Chromium, two months of mornings
 

@@ -25,7 +25,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.web.app import create_app
 from bot.web.context import WebContext
 from bot.web.dashboard import add_dashboard
-from tests.support.browser import PHONE, REQUIRED, missing, module_browser
+from tests.support.browser import PHONE, module_browser, skip_without_browser
 from tests.support.dashboard import (
     PAYLOAD,
     REPLY_PAYLOAD,
@@ -47,9 +47,7 @@ except ImportError:  # tests.support.browser.missing says so, the reason to skip
 
 pytestmark = pytest.mark.slow  # a headless Chromium
 
-MISSING = missing()
-if MISSING is not None and not REQUIRED:
-    pytest.skip(MISSING, allow_module_level=True)
+skip_without_browser()
 
 
 driver = pytest.fixture(scope="module", name="driver")(module_browser)

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.app.config import Settings
 from bot.domain.lifecycle import Status
 from bot.evidence.attach import ATTACHED
-from tests.support.browser import PHONE, REQUIRED, missing, module_browser
+from tests.support.browser import PHONE, module_browser, skip_without_browser
 from tests.support.evidence import png
 from tests.support.report import point_of, report_path, schedule, stored, with_reports
 from tests.support.web import NOW, assignment_of, audit
@@ -29,9 +29,7 @@ except ImportError:  # tests.support.browser.missing says so, the reason to skip
 
 pytestmark = pytest.mark.slow  # a headless Chromium
 
-MISSING = missing()
-if MISSING is not None and not REQUIRED:
-    pytest.skip(MISSING, allow_module_level=True)
+skip_without_browser()
 
 
 driver = pytest.fixture(scope="module", name="driver")(module_browser)

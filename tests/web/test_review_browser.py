@@ -18,16 +18,14 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.store.models import AuditEvent, Evidence
 from bot.web.review import add_review
-from tests.support.browser import REQUIRED, found, missing, on_a_phone, page_width, served
+from tests.support.browser import found, on_a_phone, page_width, served, skip_without_browser
 from tests.support.dashboard import web_context
 from tests.support.engine import apply_reply, import_plan, local, writer_sessions
 from tests.support.processes import free_port
 from tests.support.review import BASE, COMPOSER, LINKS, assignment_of, make_evidence
 from tests.support.review import review_settings as settings_with_links
 
-MISSING = missing()
-if MISSING is not None and not REQUIRED:
-    pytest.skip(MISSING, allow_module_level=True)
+skip_without_browser()
 
 pytestmark = pytest.mark.slow  # a headless Chromium
 
@@ -58,8 +56,6 @@ def requested(sessions: sessionmaker[Session], tmp_path: Path) -> sessionmaker[S
 
 @pytest.fixture
 def browser(tmp_path: Path) -> Iterator[Any]:
-    if MISSING is not None:  # and DUBAN_REQUIRE_BROWSER is set
-        pytest.fail(f"DUBAN_REQUIRE_BROWSER is set, but {MISSING}", pytrace=False)
     with on_a_phone(tmp_path / "profile") as driver:
         yield driver
 
