@@ -109,7 +109,8 @@ class Receiver:
     def wrote(self, count: int) -> None:
         """A write kept `count` events (the average is a moving one, over about five, and
         starts again after a pause: a burst's writes say nothing of the next request's)."""
-        now, last, self._last_write = self.clock(), self._last_write, self.clock()
+        now = self.clock()
+        last, self._last_write = self._last_write, now
         if now - last >= BURST_GAP:
             self.gathered = float(count)
         else:
