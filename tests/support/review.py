@@ -16,11 +16,14 @@ from bot.delivery.compose import Composer
 from bot.present.links import Links
 from bot.store.models import Assignment, Evidence, Task, Unit
 from tests.support.dashboard import dashboard_settings
+from tests.support.engine import local
 
 BASE = "https://duban.example.gov.cn"
 SECRET = b"review-secret-5c1d9e0b7a"
 LINKS = Links(BASE, SECRET, 30)
 COMPOSER = Composer(office="督查室", dashboard_url=BASE, links=LINKS)
+ASKED = local("2020-10-20T10:00")  # when the requests of the review tests were made
+NOW = local("2020-10-21T15:00")  # when the reviewer opens the page
 
 
 def assignment_of(session: Session, unit: str, task: str = "1") -> Assignment:

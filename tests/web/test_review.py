@@ -23,11 +23,13 @@ from bot.store.models import Assignment, AuditEvent, Evidence, Message, Supervis
 from bot.web.dashboard import CSP
 from bot.web.review import add_review
 from tests.support.dashboard import web_context
-from tests.support.engine import apply_reply, import_plan, local, writer_sessions
+from tests.support.engine import apply_reply, import_plan, writer_sessions
 from tests.support.review import (
+    ASKED,
     BASE,
     COMPOSER,
     LINKS,
+    NOW,
     SECRET,
     assignment_of,
     forms_of,
@@ -38,9 +40,6 @@ from tests.support.review import (
 with warnings.catch_warnings():  # starlette prefers httpx2; httpx is what this project has
     warnings.filterwarnings("ignore", message="Using `httpx` with `starlette.testclient`")
     from fastapi.testclient import TestClient
-
-ASKED = local("2020-10-20T10:00")
-NOW = local("2020-10-21T15:00")
 
 
 @pytest.fixture

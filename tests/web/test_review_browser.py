@@ -20,17 +20,14 @@ from bot.store.models import AuditEvent, Evidence
 from bot.web.review import add_review
 from tests.support.browser import found, on_a_phone, page_width, served, skip_without_browser
 from tests.support.dashboard import web_context
-from tests.support.engine import apply_reply, import_plan, local, writer_sessions
+from tests.support.engine import apply_reply, import_plan, writer_sessions
 from tests.support.processes import free_port
-from tests.support.review import BASE, COMPOSER, LINKS, assignment_of, make_evidence
+from tests.support.review import ASKED, BASE, COMPOSER, LINKS, NOW, assignment_of, make_evidence
 from tests.support.review import review_settings as settings_with_links
 
 skip_without_browser()
 
 pytestmark = pytest.mark.slow  # a headless Chromium
-
-ASKED = local("2020-10-20T10:00")
-NOW = local("2020-10-21T15:00")
 
 
 @pytest.fixture
