@@ -7,7 +7,8 @@ and the comparison ratio beside them; it is a benchmark, not a test, and never f
 1. Throughput with the limits off: N queued messages (Core INSERT) to distinct WeCom robots
    of `tests.support.emulator.PlatformEmulator` answering after 50 ms, sent by
    `Dispatcher.dispatch_all` on SQLite and on a temporary PostgreSQL database, workers
-   doubled from 32 while the rate rises; compared with a plain sequential httpx loop. The
+   doubled from 32 while the rate rises; compared with a plain sequential httpx loop, an
+   asyncio httpx script with 32 in flight and Apprise (`apprise_rate`). The
    emulator runs in a child process (`--emulator-in-process`: in this one), so the
    platform's CPU does not count as duban's: the dispatcher is one Python process, and on
    a small machine an in-process server takes its share of the same interpreter lock.
@@ -21,6 +22,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import logging
 import multiprocessing
 import re
 import sys
@@ -28,6 +30,7 @@ import tempfile
 import time
 from collections import Counter
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -353,6 +356,46 @@ def asyncio_rate(platforms: Platforms, webhooks: int, messages: int, in_flight: 
     return messages / asyncio.run(send_all())
 
 
+def apprise_rate(
+    platforms: Platforms, webhooks: int, messages: int, in_flight: int
+) -> float | None:
+    """Messages per second through Apprise (`pip install apprise`; None without it), the
+    notification library a hand-made sender would reach for: its WeCom bot plugin
+    (`wecombot://KEY`, pointed at the emulator through the plugin's `notify_url`), one
+    `Apprise` per robot, each message one `notify` call, `in_flight` threads calling it,
+    Apprise's own wait between posts to a robot off."""
+    try:
+        import apprise
+        from apprise.plugins.wecombot import NotifyWeComBot
+    except ImportError:
+        return None
+    logging.getLogger("apprise").setLevel(logging.ERROR)
+    keys = [f"apprise{i}" for i in range(webhooks)]
+    urls = platforms.add_wecom(keys)
+    NotifyWeComBot.notify_url = urls[0].replace(keys[0], "{key}")
+    # Apprise waits 5.5 s between two posts to one robot (`request_rate_per_sec`, its own
+    # rate limit): 5 messages a robot would take 22 s whatever the sender. Off, as for duban
+    # with its budget off: this compares sending, not waiting.
+    NotifyWeComBot.request_rate_per_sec = 0
+    senders = []
+    for key in keys:
+        sender = apprise.Apprise()
+        sender.add(f"wecombot://{key}")
+        senders.append(sender)
+    bodies = [f"【催办通知】市第{i}局：\n第{i}项工作。" for i in range(messages)]
+
+    def one(i: int) -> bool:
+        return bool(senders[i % len(senders)].notify(body=bodies[i]))
+
+    with ThreadPoolExecutor(in_flight) as pool:
+        start = time.perf_counter()
+        sent = sum(pool.map(one, range(messages)))
+        seconds = time.perf_counter() - start
+    if sent < messages:
+        print(f"      Apprise: {messages - sent:,} of {messages:,} not accepted")
+    return sent / seconds
+
+
 def sweep_workers(bench: Throughput, engine: Engine, backend: str, messages: int) -> Run:
     """Workers from 32, doubled while the rate still rises; the best run."""
     best: Run | None = None
@@ -386,6 +429,15 @@ def bench_throughput(args: argparse.Namespace, platforms: Platforms) -> None:
         f"   asyncio script (httpx.AsyncClient, {ASYNC_IN_FLIGHT} in flight): {messages:,} POSTs "
         f"at {script:.0f}/s"
     )
+    alternative = apprise_rate(platforms, webhooks, messages, ASYNC_IN_FLIGHT)
+    if alternative is None:
+        print("   Apprise: not installed (pip install apprise), not compared")
+    else:
+        print(
+            f"   Apprise (wecombot://, {ASYNC_IN_FLIGHT} threads calling notify, its 5.5 s wait "
+            f"between posts to a robot off): {messages:,} "
+            f"messages at {alternative:.0f}/s"
+        )
     bench = Throughput(platforms, webhooks)
     with (
         tempfile.TemporaryDirectory(prefix="duban-bench-") as tmp,
@@ -397,6 +449,8 @@ def bench_throughput(args: argparse.Namespace, platforms: Platforms) -> None:
             f"   → {best.rate / script:.2f}× the asyncio script   "
             f"(target ≥ 1.0× {mark(best.rate >= script)}; ≥ 800/s {mark(best.rate >= 800)})"
         )
+        if alternative is not None:
+            print(f"   → {best.rate / alternative:.2f}× Apprise")
         httpx_run = bench.run(
             engine,
             "SQLite, httpx client per worker (before)",
