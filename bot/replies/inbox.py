@@ -18,9 +18,7 @@ from datetime import datetime, timedelta
 from typing import Any, cast
 from zoneinfo import ZoneInfo
 
-from sqlalchemy import Table, select, update
-from sqlalchemy.dialects.postgresql import insert as pg_insert
-from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy import Connection, Table, select, update
 from sqlalchemy.orm import Session
 
 from bot.app.errors import DubanError, NotFoundError, ParseError
@@ -34,6 +32,7 @@ from bot.replies.keywords import CommandKind, help_text, parse_command
 from bot.replies.lookups import Lookups
 from bot.replies.plans import choose_plan
 from bot.store.audit import record
+from bot.store.bulk import insert_new
 from bot.store.models import InboundEvent
 from bot.store.plans import plan_name
 from bot.store.queries import current_plan
@@ -77,11 +76,11 @@ def _storable(text: str) -> str:
 
 def receive(session: Session, source: str, message: InboundMessage, now: datetime) -> int | None:
     """Keeps the event; returns its row id, or None when this message was received before."""
-    return receive_many(session, [(source, message, now)])[0]
+    return receive_many(session.connection(), [(source, message, now)])[0]
 
 
 def receive_many(
-    session: Session, events: list[tuple[str, InboundMessage, datetime]]
+    connection: Connection, events: list[tuple[str, InboundMessage, datetime]]
 ) -> list[int | None]:
     """Keeps several events in one statement; for each, its new row id or None when it was
     received before (also earlier in the same list)."""
@@ -97,21 +96,14 @@ def receive_many(
             "payload": without_secrets(message.raw),
             "reply_to": None if message.reply_to is None else _storable(message.reply_to),
             "reply_expires": message.reply_expires,
-            "state": "received",
-            "actor": None,
-            "reply": None,
+            "state": "received",  # actor, reply, processed_at: none yet
             "received_at": now,
-            "processed_at": None,
         }
         for source, message, now in events
     ]
     table = cast(Table, InboundEvent.__table__)
-    dialect = session.get_bind().dialect.name
-    insert = (pg_insert if dialect == "postgresql" else sqlite_insert)(table)
-    statement = insert.on_conflict_do_nothing().returning(
-        table.c.id, table.c.source, table.c.event_id
-    )
-    inserted = {(s, e): i for i, s, e in session.execute(statement, rows)}
+    returned = insert_new(connection, table, rows, ("id", "source", "event_id"))
+    inserted = {(row.source, row.event_id): row.id for row in returned}
     results: list[int | None] = []
     for row in rows:
         results.append(inserted.pop((row["source"], row["event_id"]), None))
