@@ -21,7 +21,8 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.exc import DataError, InterfaceError, OperationalError
+from sqlalchemy import Connection, Engine
+from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import Rejected
@@ -43,6 +44,7 @@ BURST_BATCH = 4.0
 # waiting for the same write, and none comes in meanwhile (a few ms, more on a loaded machine).
 BURST_GAP = 0.05
 RATE_WINDOW = 0.1  # seconds of arrivals the rate is counted over
+RELEASE_SECONDS = 1.0  # a receiver thread idle this long gives its connection back
 MAX_LAG = 2.0  # seconds an event may wait for a burst to pass before it goes anyway
 CATCH_UP = 0.5  # below a burst, an event this late is applied without rests
 YIELD_STEP = 0.002
@@ -144,7 +146,14 @@ class Receiver:
         return await future
 
     def _run(self) -> None:
-        while (first := self._queue.get()) is not None:
+        keeper = Keeper(self.sessions)
+        try:
+            self._gather(keeper)
+        finally:
+            keeper.close()
+
+    def _gather(self, keeper: Keeper) -> None:
+        while (first := self._next(keeper)) is not None:
             batch = [first]
             stopping = False
             while len(batch) < MAX_BATCH:
@@ -156,13 +165,22 @@ class Receiver:
                     stopping = True
                     break
                 batch.append(item)
-            self._write(batch)
+            self._write(keeper, batch)
             if stopping:
                 return
 
-    def _write(self, batch: list[_Item]) -> None:
+    def _next(self, keeper: Keeper) -> _Item | None:
+        """The next request; the connection goes back to the pool while none comes for
+        RELEASE_SECONDS (a receiver nobody stops holds none for long)."""
+        try:
+            return self._queue.get(timeout=RELEASE_SECONDS)
+        except queue.Empty:
+            keeper.close()
+            return self._queue.get()
+
+    def _write(self, keeper: Keeper, batch: list[_Item]) -> None:
         self.wrote(len(batch))
-        results = keep_events(self.sessions, [(s, m, n) for s, m, n, _, _ in batch])
+        results = keeper.keep([(s, m, n) for s, m, n, _, _ in batch])
         by_loop: dict[asyncio.AbstractEventLoop, list[tuple[Waiter, Kept]]] = {}
         for (*_, loop, future), result in zip(batch, results, strict=True):
             by_loop.setdefault(loop, []).append((future, result))
@@ -170,30 +188,66 @@ class Receiver:
             loop.call_soon_threadsafe(_resolve, answers)
 
 
+class Keeper:
+    """Keeps batches of events for one writer thread, on a connection it holds from batch to
+    batch: checking one out of the pool (with its ping) and a session for each batch were a
+    third of the writer's time. A connection found gone (the database restarted) is dropped
+    and the batch written once more on a new one, pinged as it is checked out."""
+
+    def __init__(self, sessions: sessionmaker[Session]) -> None:
+        self.engine: Engine = sessions.kw["bind"]
+        self._connection: Connection | None = None
+
+    def keep(self, events: list[tuple[str, InboundMessage, datetime]]) -> list[Kept]:
+        """Keeps `events` in one transaction: for each, its row id, None when it came before,
+        or the error its handler raises. When the batch fails for something in it rather
+        than for the database, each event is tried in a transaction of its own, so that one
+        event the database refuses does not take the others with it."""
+        held = self._connection is not None
+        try:
+            return list(self._write(events))
+        except Exception as exc:
+            failure = exc
+        if held and isinstance(failure, DBAPIError) and failure.connection_invalidated:
+            return self.keep(events)  # the held connection had gone: once more, on a new one
+        if isinstance(failure, (OperationalError, InterfaceError)):
+            return [failure] * len(events)  # the database is down: 503 for all
+        if len(events) == 1:
+            return [_refusal(failure)]
+        name = type(failure).__name__
+        log.warning("a batch of %d events failed (%s): one by one", len(events), name)
+        results: list[Kept] = []
+        for event in events:
+            results += self.keep([event])
+        return results
+
+    def close(self) -> None:
+        if self._connection is not None:
+            self._connection.close()
+            self._connection = None
+
+    def _write(self, events: list[tuple[str, InboundMessage, datetime]]) -> list[int | None]:
+        if self._connection is None:
+            self._connection = self.engine.connect()
+        connection = self._connection
+        try:
+            with connection.begin():
+                return receive_many(connection, events)
+        except Exception:
+            if connection.invalidated:
+                self.close()
+            raise
+
+
 def keep_events(
     sessions: sessionmaker[Session], events: list[tuple[str, InboundMessage, datetime]]
 ) -> list[Kept]:
-    """Keeps `events` in one transaction: for each, its row id, None when it came before,
-    or the error its handler raises. When the batch fails for something in it rather than
-    for the database, each event is tried in a transaction of its own, so that one event the
-    database refuses does not take the others with it."""
+    """`Keeper.keep` on a connection of its own."""
+    keeper = Keeper(sessions)
     try:
-        with sessions.begin() as session:
-            return list(receive_many(session.connection(), events))
-    except (OperationalError, InterfaceError) as exc:  # the database is down: 503 for all
-        return [exc] * len(events)
-    except Exception as exc:
-        if len(events) == 1:
-            return [_refusal(exc)]
-        log.warning("a batch of %d events failed (%s): one by one", len(events), type(exc).__name__)
-    results: list[Kept] = []
-    for event in events:
-        try:
-            with sessions.begin() as session:
-                results += receive_many(session.connection(), [event])
-        except Exception as exc:
-            results.append(_refusal(exc))
-    return results
+        return keeper.keep(events)
+    finally:
+        keeper.close()
 
 
 def _refusal(exc: Exception) -> Exception:

@@ -3,19 +3,31 @@ processor keeps up with a steady stream and lets a burst be acknowledged first."
 
 from __future__ import annotations
 
+import asyncio
 import threading
+import time
 from datetime import UTC, datetime
-from typing import cast
+from typing import Any, cast
 
 import pytest
-from sqlalchemy import select
+from sqlalchemy import create_engine, select, text
+from sqlalchemy import event as events
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import Rejected
 from bot.platforms.inbound import InboundMessage
 from bot.store.models import InboundEvent
+from bot.web import workers
 from bot.web.context import APPLY_SECONDS, BUSY_APPLY_SECONDS
-from bot.web.workers import BURST_RATE, BUSY_GAP, MAX_LAG, Processor, Receiver, keep_events
+from bot.web.workers import (
+    BURST_RATE,
+    BUSY_GAP,
+    MAX_LAG,
+    Keeper,
+    Processor,
+    Receiver,
+    keep_events,
+)
 
 NOW = datetime(2020, 3, 10, 2, 0, tzinfo=UTC)
 
@@ -49,6 +61,53 @@ def test_an_event_sent_twice_in_one_batch_is_kept_once(sessions: sessionmaker[Se
     first, again = keep_events(sessions, [event(1), event(1)])
     assert isinstance(first, int)
     assert again is None
+
+
+def test_a_keeper_whose_connection_was_killed_keeps_the_batch_on_a_new_one(
+    sessions: sessionmaker[Session],
+) -> None:
+    engine = sessions.kw["bind"]
+    checked_out: list[Any] = []  # the driver's connections, as the pool hands them out
+    events.listen(engine, "checkout", lambda dbapi, record, proxy: checked_out.append(dbapi))
+    keeper = Keeper(sessions)
+    try:
+        assert isinstance(keeper.keep([event(1)])[0], int)
+        held = checked_out[-1]
+        if engine.dialect.name == "postgresql":  # the server ends it, as a restart would
+            other = create_engine(engine.url)
+            with other.begin() as connection:
+                pid = {"pid": held.info.backend_pid}
+                connection.execute(text("SELECT pg_terminate_backend(:pid)"), pid)
+            other.dispose()
+        else:
+            held.close()
+        kept = keeper.keep([event(2), event(3)])
+    finally:
+        keeper.close()
+    assert all(isinstance(found, int) for found in kept), kept
+    assert len(checked_out) == 2  # one held for the first batch, a new one for the second
+    with sessions() as session:
+        stored = session.scalars(select(InboundEvent.event_id)).all()
+    assert sorted(stored) == ["oa-1", "oa-2", "oa-3"]
+
+
+def test_a_receiver_gives_its_connection_back_when_no_request_comes(
+    sessions: sessionmaker[Session], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(workers, "RELEASE_SECONDS", 0.5)
+    pool = sessions.kw["bind"].pool
+    receiver = Receiver(sessions)
+    receiver.start()
+    try:
+        source, message, now = event(1)
+        assert isinstance(asyncio.run(receiver.receive(source, message, now)), int)
+        held = pool.checkedout()
+        deadline = time.monotonic() + 5
+        while pool.checkedout() and time.monotonic() < deadline:
+            time.sleep(0.01)
+        assert (held, pool.checkedout()) == (1, 0)
+    finally:
+        receiver.stop()
 
 
 class Stream:
