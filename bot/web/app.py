@@ -16,7 +16,6 @@ import inspect
 import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
-from dataclasses import replace
 from datetime import datetime
 from typing import Any, NamedTuple
 
@@ -173,9 +172,11 @@ def _hooks(app: DubanApp, ctx: WebContext) -> None:
             config.app_secret or "", headers.get("timestamp"), headers.get("sign"), now
         )
         message = dingtalk.parse_callback(
-            body, corp_id=config.corp_id, robot_code=config.robot_code
+            body,
+            corp_id=config.corp_id,
+            robot_code=config.robot_code,
+            signature=f"{timestamp}:{sign}",
         )
-        message = replace(message, signature=f"{timestamp}:{sign}")
         until = dingtalk.signed_until(timestamp)
         ctx.signatures.admit((name, timestamp, sign), message.event_id, until, now)
         await _accept_later(ctx, name, message, now)

@@ -66,10 +66,15 @@ def signed_until(timestamp_header: str) -> datetime:
 
 
 def parse_callback(
-    body: bytes, *, corp_id: str | None = None, robot_code: str | None = None
+    body: bytes,
+    *,
+    corp_id: str | None = None,
+    robot_code: str | None = None,
+    signature: str | None = None,
 ) -> InboundMessage:
-    """The message in a callback body; call `verify` on its headers first. With `corp_id`
-    or `robot_code`, a body addressed to another organisation or robot is `Rejected(403)`."""
+    """The message in a callback body; call `verify` on its headers first and pass what it
+    verified as `signature` (the message keeps it). With `corp_id` or `robot_code`, a body
+    addressed to another organisation or robot is `Rejected(403)`."""
     event = json_object(body)
     for key, expected in (("chatbotCorpId", corp_id), ("robotCode", robot_code)):
         if expected is not None and not same(expected, text_field(event, key) or ""):
@@ -91,4 +96,5 @@ def parse_callback(
             event.get("sessionWebhookExpiredTime"), "sessionWebhookExpiredTime"
         ),
         raw=event,
+        signature=signature,
     )

@@ -116,6 +116,13 @@ def test_dingtalk_a_group_message_is_parsed() -> None:
     assert message.reply_to == WEBHOOK
     assert message.reply_expires == SENT + timedelta(minutes=90)
     assert message.raw == EVENT
+    assert message.signature is None
+
+
+def test_dingtalk_a_message_keeps_the_signature_its_headers_were_verified_with() -> None:
+    timestamp, sign = verify(SECRET, TIMESTAMP, VECTOR_SIGN, SENT)
+    message = parse_callback(body_of(), signature=f"{timestamp}:{sign}")
+    assert message.signature == f"{TIMESTAMP}:{VECTOR_SIGN}"
 
 
 def test_dingtalk_without_a_staff_id_the_sender_id_is_used() -> None:
