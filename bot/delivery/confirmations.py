@@ -9,8 +9,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ParamSpec, cast
 
-from sqlalchemy import Table, bindparam, insert, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Table, bindparam, insert, update
 
 from bot.platforms import Outgoing, Receipt
 from bot.store.models import AuditEvent, Message
@@ -111,10 +110,11 @@ class Confirmations:
             recorded.set()
 
 
-def write_sent(session: Session, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
-    """Records a group of sends: prepared statements on the session's connection, one UPDATE
-    and one INSERT, each executed for many rows."""
-    connection = session.connection()
+def write_sent(
+    connection: Connection, sent: list[tuple[Claimed, str, Receipt]], now: datetime
+) -> None:
+    """Records a group of sends: prepared statements, one UPDATE and one INSERT, each
+    executed for many rows."""
     connection.execute(
         SENT,
         [

@@ -27,6 +27,7 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from functools import partial
+from typing import cast
 
 from sqlalchemy import Engine, and_, or_, select, update
 from sqlalchemy.orm import Session, sessionmaker
@@ -48,6 +49,7 @@ from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
 from bot.platforms.registry import platform
 from bot.platforms.spec import Limit
 from bot.store.database import retry_while_unreachable, session_factory, writer
+from bot.store.held import HeldConnection
 from bot.store.models import Message
 
 LEASE = timedelta(minutes=5)
@@ -147,6 +149,10 @@ class Dispatcher:
         if isinstance(bind, Engine) and bind.dialect.name == "sqlite":
             self.sessions = session_factory(writer(bind))
 
+    @property
+    def engine(self) -> Engine:
+        return cast(Engine, self.sessions.kw["bind"])
+
     def dispatch_once(self, now: datetime, limit: int = BATCH) -> int:
         """Sends one batch; returns how many messages it claimed."""
         return self._dispatch(self._moments(now), self._batch(limit)).claimed
@@ -176,7 +182,8 @@ class Dispatcher:
         # Webhooks in parallel; one webhook's messages in order (numbered parts stay in order).
         lanes = list(batch.lanes.items())
         confirmations = Confirmations(len(lanes))
-        with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool:
+        records = HeldConnection(self.engine)  # the recorder's, from one group to the next
+        with ThreadPoolExecutor(min(self.workers, len(lanes))) as pool, records:
             futures = [
                 pool.submit(
                     confirmations.lane,
@@ -192,7 +199,7 @@ class Dispatcher:
             while not confirmations.done():
                 waiting, sent = confirmations.take(WAKE)
                 try:
-                    self._confirm(sent, moments.now())
+                    self._confirm(records, sent, moments.now())
                 except BaseException:
                     # The workers stop; their rows stay claimed until the lease expires.
                     confirmations.broken(waiting)
@@ -319,16 +326,20 @@ class Dispatcher:
                 )
             )
 
-    def _confirm(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
+    def _confirm(
+        self, records: HeldConnection, sent: list[tuple[Claimed, str, Receipt]], now: datetime
+    ) -> None:
         """Records the sends; a database restart delays the record rather than losing it."""
         if sent:
             retry_while_unreachable(
-                lambda: self._write_confirmations(sent, now), "recording sent messages"
+                lambda: self._write_confirmations(records, sent, now), "recording sent messages"
             )
 
-    def _write_confirmations(self, sent: list[tuple[Claimed, str, Receipt]], now: datetime) -> None:
-        with self.sessions.begin() as session:
-            write_sent(session, sent, now)
+    def _write_confirmations(
+        self, records: HeldConnection, sent: list[tuple[Claimed, str, Receipt]], now: datetime
+    ) -> None:
+        with records.transaction() as connection:
+            write_sent(connection, sent, now)
 
     def _limits(self, channel: str) -> tuple[Limit, ...]:
         return platform(self.platforms.get(channel, "console")).limits

@@ -21,13 +21,13 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy import Connection, Engine
 from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import Rejected
 from bot.platforms.inbound import InboundMessage
 from bot.replies.inbox import receive_many
+from bot.store.held import HeldConnection
 
 log = logging.getLogger("duban.web")
 MAX_BATCH = 500
@@ -190,22 +190,21 @@ class Receiver:
 
 class Keeper:
     """Keeps batches of events for one writer thread, on a connection it holds from batch to
-    batch: checking one out of the pool (with its ping) and a session for each batch were a
-    third of the writer's time. A connection found gone (the database restarted) is dropped
-    and the batch written once more on a new one, pinged as it is checked out."""
+    batch (bot/store/held.py). A batch that fails because the held connection had gone (the
+    database restarted) is written once more on a new one."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.engine: Engine = sessions.kw["bind"]
-        self._connection: Connection | None = None
+        self.connection = HeldConnection(sessions.kw["bind"])
 
     def keep(self, events: list[tuple[str, InboundMessage, datetime]]) -> list[Kept]:
         """Keeps `events` in one transaction: for each, its row id, None when it came before,
         or the error its handler raises. When the batch fails for something in it rather
         than for the database, each event is tried in a transaction of its own, so that one
         event the database refuses does not take the others with it."""
-        held = self._connection is not None
+        held = self.connection.held
         try:
-            return list(self._write(events))
+            with self.connection.transaction() as connection:
+                return list(receive_many(connection, events))
         except Exception as exc:
             failure = exc
         if held and isinstance(failure, DBAPIError) and failure.connection_invalidated:
@@ -222,21 +221,7 @@ class Keeper:
         return results
 
     def close(self) -> None:
-        if self._connection is not None:
-            self._connection.close()
-            self._connection = None
-
-    def _write(self, events: list[tuple[str, InboundMessage, datetime]]) -> list[int | None]:
-        if self._connection is None:
-            self._connection = self.engine.connect()
-        connection = self._connection
-        try:
-            with connection.begin():
-                return receive_many(connection, events)
-        except Exception:
-            if connection.invalidated:
-                self.close()
-            raise
+        self.connection.close()
 
 
 def keep_events(

@@ -25,6 +25,7 @@ from bot.platforms import CaptureChannel, Channel, DeliveryError, Outgoing, Rece
 from bot.store import database
 from bot.store.models import AuditEvent, Message
 from tests.support.cards import PAGE, items
+from tests.support.database import checkouts, kill
 from tests.support.engine import TZ, local, writer_sessions
 from tests.support.outbox import EARLIER, NOW, load, make_message
 
@@ -361,6 +362,37 @@ def test_when_a_success_cannot_be_recorded_the_workers_stop_and_their_rows_wait_
     with sessions() as session:
         rows = session.execute(select(Message.state, Message.claimed_until)).all()
     assert set(rows) == {("sending", NOW + LEASE)}
+
+
+@dataclass
+class RestartingChannel:
+    """Sends like CaptureChannel; before its second send, the database drops the connection
+    the recorder holds (the one checked out last)."""
+
+    engine: Engine
+    checked_out: list[Any]
+    name: str = "hook0"
+    sent: list[Outgoing] = field(default_factory=list)
+
+    def send(self, message: Outgoing) -> Receipt:
+        if len(self.sent) == 1:
+            kill(self.engine, self.checked_out[-1])
+        self.sent.append(message)
+        return Receipt()
+
+
+def test_a_recorder_whose_connection_the_database_dropped_records_on_a_new_one(
+    sessions: sessionmaker[Session], caplog: pytest.LogCaptureFixture
+) -> None:
+    add_messages(sessions, 3, channel="hook0")
+    dispatcher = Dispatcher(sessions, only(CaptureChannel()), workers=1)
+    channel = RestartingChannel(dispatcher.engine, checkouts(dispatcher.engine))
+    dispatcher.channel_for = only(channel)
+    assert dispatcher.dispatch_once(NOW) == 3
+    assert len(channel.sent) == 3
+    with sessions() as session:
+        assert set(session.scalars(select(Message.state))) == {"sent"}
+    assert "database unreachable while recording sent messages" in caplog.text
 
 
 # --- the runtime: channels by name and the send window -------------------------------------

@@ -9,9 +9,10 @@ import os
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 
 from bot.store import database
@@ -62,3 +63,23 @@ def empty(engine: Engine) -> None:
             return
         for statement in statements:
             conn.exec_driver_sql(statement)
+
+
+def checkouts(engine: Engine) -> list[Any]:
+    """The driver's connections, as the engine's pool hands them out from now on."""
+    seen: list[Any] = []
+    event.listen(engine, "checkout", lambda dbapi, record, proxy: seen.append(dbapi))
+    return seen
+
+
+def kill(engine: Engine, dbapi: Any) -> None:
+    """Ends one of the engine's driver connections as a database restart would: PostgreSQL
+    terminates its backend; SQLite's is closed under it."""
+    if engine.dialect.name == "postgresql":
+        other = create_engine(engine.url)
+        with other.begin() as connection:
+            pid = {"pid": dbapi.info.backend_pid}
+            connection.execute(text("SELECT pg_terminate_backend(:pid)"), pid)
+        other.dispose()
+    else:
+        dbapi.close()

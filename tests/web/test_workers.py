@@ -7,11 +7,10 @@ import asyncio
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any, cast
+from typing import cast
 
 import pytest
-from sqlalchemy import create_engine, select, text
-from sqlalchemy import event as events
+from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import Rejected
@@ -28,6 +27,7 @@ from bot.web.workers import (
     Receiver,
     keep_events,
 )
+from tests.support.database import checkouts, kill
 
 NOW = datetime(2020, 3, 10, 2, 0, tzinfo=UTC)
 
@@ -67,20 +67,11 @@ def test_a_keeper_whose_connection_was_killed_keeps_the_batch_on_a_new_one(
     sessions: sessionmaker[Session],
 ) -> None:
     engine = sessions.kw["bind"]
-    checked_out: list[Any] = []  # the driver's connections, as the pool hands them out
-    events.listen(engine, "checkout", lambda dbapi, record, proxy: checked_out.append(dbapi))
+    checked_out = checkouts(engine)
     keeper = Keeper(sessions)
     try:
         assert isinstance(keeper.keep([event(1)])[0], int)
-        held = checked_out[-1]
-        if engine.dialect.name == "postgresql":  # the server ends it, as a restart would
-            other = create_engine(engine.url)
-            with other.begin() as connection:
-                pid = {"pid": held.info.backend_pid}
-                connection.execute(text("SELECT pg_terminate_backend(:pid)"), pid)
-            other.dispose()
-        else:
-            held.close()
+        kill(engine, checked_out[-1])
         kept = keeper.keep([event(2), event(3)])
     finally:
         keeper.close()

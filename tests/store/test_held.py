@@ -1,0 +1,70 @@
+"""HeldConnection: one connection from one transaction to the next, a new one once the
+database has dropped it, given back on close — on both databases."""
+
+from __future__ import annotations
+
+from typing import cast
+
+import pytest
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.pool import QueuePool
+
+from bot.store.held import HeldConnection
+from tests.support.database import checkouts, kill
+
+
+def in_use(engine: Engine) -> int:
+    return cast(QueuePool, engine.pool).checkedout()
+
+
+def refused(held: HeldConnection) -> None:
+    """A transaction that writes, then fails."""
+    with held.transaction() as connection:
+        connection.execute(text("INSERT INTO scratch VALUES (1)"))
+        raise ZeroDivisionError
+
+
+def one(held: HeldConnection) -> None:
+    with held.transaction() as connection:
+        connection.scalar(text("SELECT 1"))
+
+
+def test_transactions_run_on_the_connection_held_since_the_first(engine: Engine) -> None:
+    seen = checkouts(engine)
+    with HeldConnection(engine) as held:
+        with held.transaction() as connection:  # a temporary table: this connection's own
+            connection.execute(text("CREATE TEMPORARY TABLE scratch (n INTEGER)"))
+        with held.transaction() as connection:
+            connection.execute(text("INSERT INTO scratch VALUES (1)"))
+        with held.transaction() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM scratch")) == 1
+        assert (len(seen), in_use(engine)) == (1, 1)
+    assert in_use(engine) == 0  # given back as the block ends
+
+
+def test_a_transaction_that_raises_is_rolled_back_and_the_connection_kept(engine: Engine) -> None:
+    with HeldConnection(engine) as held:
+        with held.transaction() as connection:
+            connection.execute(text("CREATE TEMPORARY TABLE scratch (n INTEGER)"))
+        with pytest.raises(ZeroDivisionError):
+            refused(held)
+        assert held.held
+        with held.transaction() as connection:
+            assert connection.scalar(text("SELECT count(*) FROM scratch")) == 0
+
+
+def test_a_connection_the_database_dropped_is_let_go_and_the_next_transaction_gets_another(
+    engine: Engine,
+) -> None:
+    seen = checkouts(engine)
+    with HeldConnection(engine) as held:
+        with held.transaction() as connection:
+            assert connection.scalar(text("SELECT 1")) == 1
+        kill(engine, seen[-1])
+        with pytest.raises(DBAPIError):
+            one(held)
+        assert not held.held
+        with held.transaction() as connection:
+            assert connection.scalar(text("SELECT 2")) == 2
+    assert len(seen) == 2
