@@ -30,8 +30,9 @@ demo: install
 	@echo "demo.db is ready (timeline in demo-timeline.json); try:"
 	@echo "  $(DEMO) $(BIN)/duban tasks show 51"
 
+# On every core (at most four): each worker has its own PostgreSQL database and SQLite files.
 test: install
-	$(BIN)/pytest -q
+	$(BIN)/pytest -q --numprocesses=auto --maxprocesses=4
 
 # Everything but the tests marked slow (real processes, the real clock, a year simulated,
 # stories lived month by month, the headless browser): under a minute.
