@@ -15,6 +15,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from sqlalchemy import Connection, Engine
+from sqlalchemy.pool import Pool
 
 from bot.store.database import connection_lost
 
@@ -23,6 +24,7 @@ class HeldConnection:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
         self._connection: Connection | None = None
+        self._pool: Pool | None = None  # the engine's pool when the connection was taken
 
     @property
     def held(self) -> bool:
@@ -34,6 +36,7 @@ class HeldConnection:
         """A transaction on the held connection (checked out now if none is), committed as
         the block ends, rolled back if it raises."""
         if self._connection is None:
+            self._pool = self.engine.pool
             self._connection = self.engine.connect()
         connection = self._connection
         try:
@@ -45,9 +48,12 @@ class HeldConnection:
             raise
 
     def close(self) -> None:
-        """Gives the connection back to the pool."""
+        """Gives the connection back to the pool; closes it if the engine has been disposed
+        since it was taken (its old pool is no one's: the connection would stay open)."""
         if self._connection is not None:
             connection, self._connection = self._connection, None
+            if self.engine.pool is not self._pool:
+                connection.invalidate()
             connection.close()
 
     def __enter__(self) -> HeldConnection:

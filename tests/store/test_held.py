@@ -3,7 +3,8 @@ database has dropped it, given back on close — on both databases."""
 
 from __future__ import annotations
 
-from typing import cast
+import sqlite3
+from typing import Any, cast
 
 import pytest
 from sqlalchemy import Engine, text
@@ -68,3 +69,26 @@ def test_a_connection_the_database_dropped_is_let_go_and_the_next_transaction_ge
         with held.transaction() as connection:
             assert connection.scalar(text("SELECT 2")) == 2
     assert len(seen) == 2
+
+
+def test_a_connection_taken_before_the_engine_was_disposed_is_closed_not_pooled(
+    engine: Engine,
+) -> None:
+    seen = checkouts(engine)
+    held = HeldConnection(engine)
+    with held.transaction() as connection:
+        assert connection.scalar(text("SELECT 1")) == 1
+    engine.dispose()  # a shutdown, or a test's teardown, while the thread still holds it
+    held.close()
+    assert closed(seen[0])
+
+
+def closed(dbapi: Any) -> bool:
+    """Whether a driver connection is closed (psycopg says so; sqlite3 refuses to run)."""
+    if hasattr(dbapi, "closed"):
+        return bool(dbapi.closed)
+    try:
+        dbapi.execute("SELECT 1")
+    except sqlite3.ProgrammingError:
+        return True
+    return False
