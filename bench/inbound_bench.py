@@ -401,10 +401,10 @@ def bench_backend(label: str, url: str, args: argparse.Namespace, bare: Bare) ->
                 "after its last acknowledgement (a processor that keeps up: about 0)"
             )
             target = 0.5 if label == "SQLite" else 0.4
-            ratios = []
-            for pair in range(1, args.pairs + 1):
-                ratio = throughput_pair(label, pair, duban.pid, port, hook, url, args, bare)
-                ratios.append(ratio)
+            ratios = [
+                throughput_pair(label, pair, duban.pid, port, hook, url, args, bare)
+                for pair in range(1, args.pairs + 1)
+            ]
             middle = statistics.median(ratios)
             print(
                 f"   {label}: median of {len(ratios)} pairs {middle:.2f}× the bare app "

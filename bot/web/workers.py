@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from datetime import datetime
 
-from sqlalchemy.exc import DataError, DBAPIError, InterfaceError, OperationalError
+from sqlalchemy.exc import DataError, InterfaceError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.errors import Rejected
@@ -207,8 +207,8 @@ class Keeper:
                 return list(receive_many(connection, events))
         except Exception as exc:
             failure = exc
-        if held and isinstance(failure, DBAPIError) and failure.connection_invalidated:
-            return self.keep(events)  # the held connection had gone: once more, on a new one
+        if held and not self.connection.held:  # the held one had gone: once more, on a new one
+            return self.keep(events)
         if isinstance(failure, (OperationalError, InterfaceError)):
             return [failure] * len(events)  # the database is down: 503 for all
         if len(events) == 1:
