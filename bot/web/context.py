@@ -29,6 +29,7 @@ from bot.evidence.store import EvidenceStore, open_store
 from bot.intake.directory import Directory, load_directory
 from bot.platforms.feishu.api import MessageResources, TenantToken
 from bot.platforms.inbound import InboundMessage
+from bot.platforms.pooled import PooledClient
 from bot.platforms.registry import INBOUND
 from bot.replies.evidence import ChatEvidence, Ready
 from bot.replies.identity import People
@@ -53,7 +54,7 @@ from bot.replies.respond import (
 )
 from bot.store.database import session_factory, writer
 from bot.store.models import InboundEvent
-from bot.web.answers import Answerer
+from bot.web.answers import SENDERS, Answerer
 from bot.web.replay import SeenSignatures
 from bot.web.workers import MAX_APPLY, Processor, Receiver
 
@@ -96,7 +97,9 @@ class WebContext:
     settings: Settings
     sessions: sessionmaker[Session]
     clock: Clock = utc_now
-    http: httpx.Client = field(default_factory=lambda: httpx.Client())
+    # Answers in chat go as the daemon's sends do: urllib3's pool for a POST of bytes, a
+    # client of its own for each sender thread (one pool shared by them cost half their CPU).
+    http: httpx.Client = field(default_factory=lambda: PooledClient(SENDERS))
     feishu_api: FeishuApiFactory = http_feishu_api
     directory: Directory | None = None
     counters: Counter[tuple[str, str]] = field(default_factory=Counter)

@@ -5,7 +5,6 @@ from __future__ import annotations
 import socket
 import threading
 
-import httpx
 import uvicorn
 from sqlalchemy.orm import Session, sessionmaker
 
@@ -17,8 +16,7 @@ from bot.web.timeouts import timed_protocol
 
 
 def web_context(settings: Settings, sessions: sessionmaker[Session]) -> WebContext:
-    client = httpx.Client(limits=httpx.Limits(max_connections=32))
-    return WebContext(settings, sessions, http=client)
+    return WebContext(settings, sessions)
 
 
 def make_server(ctx: WebContext, host: str, port: int) -> uvicorn.Server:

@@ -88,16 +88,11 @@ def ctx(
     clock: Clock,
     feishu_api: FakeFeishuApi,
 ) -> Iterator[WebContext]:
-    http = httpx.Client()
-    context = WebContext(
-        settings,
-        sessions,
-        clock=clock,
-        http=http,
-        feishu_api=lambda config, client: feishu_api,
+    context = WebContext(  # its answers go through the daemon's client, to local sinks
+        settings, sessions, clock=clock, feishu_api=lambda config, client: feishu_api
     )
     yield context
-    http.close()
+    context.http.close()
 
 
 @pytest.fixture(scope="session")
