@@ -7,6 +7,11 @@ the receiver's time. `HeldConnection` checks one out at the first transaction an
 until `close()`; a connection the database dropped (a restart) is let go as the error
 passes (as are those whose error says the server went away: the pool's ping sorts them
 out), and the next transaction checks out a new one, pinged as usual.
+
+A holder whose every block is one statement (the receiver's insert of a batch) says so
+(`single_statement`): on PostgreSQL its statements then go without BEGIN and COMMIT, each
+atomic on its own (two round trips fewer: a third of a small batch's time). SQLite's still
+begin and commit: its writers queue for the write lock at BEGIN (bot/store/database.py).
 """
 
 from __future__ import annotations
@@ -21,8 +26,9 @@ from bot.store.database import connection_lost
 
 
 class HeldConnection:
-    def __init__(self, engine: Engine) -> None:
+    def __init__(self, engine: Engine, *, single_statement: bool = False) -> None:
         self.engine = engine
+        self.autocommit = single_statement and engine.dialect.name == "postgresql"
         self._connection: Connection | None = None
         self._pool: Pool | None = None  # the engine's pool when the connection was taken
 
@@ -34,10 +40,13 @@ class HeldConnection:
     @contextmanager
     def transaction(self) -> Iterator[Connection]:
         """A transaction on the held connection (checked out now if none is), committed as
-        the block ends, rolled back if it raises."""
+        the block ends, rolled back if it raises; with `single_statement` on PostgreSQL,
+        the block's one statement, committed as it runs."""
         if self._connection is None:
             self._pool = self.engine.pool
             self._connection = self.engine.connect()
+            if self.autocommit:  # until it goes back to the pool, which resets it
+                self._connection.execution_options(isolation_level="AUTOCOMMIT")
         connection = self._connection
         try:
             with connection.begin():

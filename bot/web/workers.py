@@ -190,14 +190,15 @@ class Receiver:
 
 class Keeper:
     """Keeps batches of events for one writer thread, on a connection it holds from batch to
-    batch (bot/store/held.py). A batch that fails because the held connection had gone (the
-    database restarted) is written once more on a new one."""
+    batch (bot/store/held.py), each batch one statement (on PostgreSQL without BEGIN and
+    COMMIT). A batch that fails because the held connection had gone (the database
+    restarted) is written once more on a new one."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
-        self.connection = HeldConnection(sessions.kw["bind"])
+        self.connection = HeldConnection(sessions.kw["bind"], single_statement=True)
 
     def keep(self, events: list[tuple[str, InboundMessage, datetime]]) -> list[Kept]:
-        """Keeps `events` in one transaction: for each, its row id, None when it came before,
+        """Keeps `events` in one statement: for each, its row id, None when it came before,
         or the error its handler raises. When the batch fails for something in it rather
         than for the database, each event is tried in a transaction of its own, so that one
         event the database refuses does not take the others with it."""

@@ -92,3 +92,30 @@ def closed(dbapi: Any) -> bool:
     except sqlite3.ProgrammingError:
         return True
     return False
+
+
+def test_a_holder_of_single_statements_commits_each_as_it_runs_on_postgresql_only(
+    engine: Engine,
+) -> None:
+    with engine.begin() as connection:
+        connection.execute(text("CREATE TABLE held_scratch (n INTEGER)"))
+    try:
+        with HeldConnection(engine, single_statement=True) as held:
+            with held.transaction() as connection:
+                connection.execute(text("INSERT INTO held_scratch VALUES (1)"))
+                with engine.connect() as other:  # before the block ends
+                    seen = other.scalar(text("SELECT count(*) FROM held_scratch"))
+            with held.transaction() as connection:  # and again, on the same connection
+                connection.execute(text("INSERT INTO held_scratch VALUES (2)"))
+            assert in_use(engine) == 1
+        # SQLite's writers still begin: they queue for the write lock at BEGIN.
+        assert seen == (1 if engine.dialect.name == "postgresql" else 0)
+        assert in_use(engine) == 0
+        with engine.connect() as first, engine.connect() as second:  # the held one is back
+            for connection in (first, second):  # to transactions: a rollback undoes
+                connection.execute(text("INSERT INTO held_scratch VALUES (3)"))
+                connection.rollback()
+                assert connection.scalar(text("SELECT count(*) FROM held_scratch")) == 2
+    finally:
+        with engine.begin() as connection:
+            connection.execute(text("DROP TABLE held_scratch"))
