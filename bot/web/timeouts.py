@@ -26,7 +26,10 @@ class TimedProtocol(HttpToolsProtocol):
     body_seconds: float = 30.0
     max_header_bytes: int = 65536
 
-    _deadline: asyncio.TimerHandle | None = None
+    _due: float | None = None  # loop time by which the part being read must have arrived
+    _what = ""  # that part: "headers" or "body"
+    _timer: asyncio.TimerHandle | None = None
+    _timer_at = 0.0
     _header_bytes: int = 0
     _reading_body: bool = False
     _headers_ended: bool = False  # in the read being parsed
@@ -37,12 +40,15 @@ class TimedProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._disarm()
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
         super().connection_lost(exc)
 
     def data_received(self, data: bytes) -> None:
         idle = self.cycle is None or self.cycle.response_complete
         in_headers = idle and not self._reading_body
-        if in_headers and self._deadline is None:
+        if in_headers and self._due is None:
             # The first bytes of a new request (after a keep-alive pause, uvicorn's own
             # timer is off now): its headers are due in time.
             self._arm(self.header_seconds, "headers")
@@ -66,16 +72,32 @@ class TimedProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def _arm(self, seconds: float, what: str) -> None:
-        self._disarm()
-        self._deadline = self.loop.call_later(seconds, self._close, f"{what} not sent in time")
+        """`what` is due within `seconds`. A connection has one timer, moved only to an
+        earlier deadline: one that fires early is set again for the deadline then (two
+        timers made and cancelled a request cost 5 µs of the hooks' 0.2 ms on uvloop)."""
+        self._due, self._what = self.loop.time() + seconds, what
+        if self._timer is None or self._due < self._timer_at:
+            self._set_timer(self._due)
 
     def _disarm(self) -> None:
-        if self._deadline is not None:
-            self._deadline.cancel()
-            self._deadline = None
+        self._due = None
+
+    def _set_timer(self, when: float) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+        self._timer, self._timer_at = self.loop.call_at(when, self._expired), when
+
+    def _expired(self) -> None:
+        self._timer = None
+        if self._due is None:
+            return
+        if self._due > self.loop.time():
+            self._set_timer(self._due)
+        else:
+            self._close(f"{self._what} not sent in time")
 
     def _close(self, reason: str) -> None:
-        self._deadline = None
+        self._due = None
         if not self.transport.is_closing():
             client = f"{self.client[0]}:{self.client[1]}" if self.client else "a client"
             # DEBUG: a flood of slow clients must not become a flood of log lines.

@@ -108,3 +108,20 @@ def test_a_large_body_sent_with_its_headers_in_one_write_is_answered(client: htt
         sock.sendall(head + body)
         answer = read_to_close(sock)
     assert answer.startswith(b"HTTP/1.1 401")
+
+
+def test_a_kept_alive_connections_next_request_has_its_own_deadline(client: httpx.Client) -> None:
+    """One timer a connection, moved as requests come: a request answered in time leaves
+    the next one on the same connection its full time, and no more."""
+    with connect(client) as sock:
+        sock.settimeout(2)
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: duban\r\n")
+        time.sleep(0.6)  # most of the first request's time
+        sock.sendall(b"\r\n")
+        assert sock.recv(4096).startswith(b"HTTP/1.1 200")
+        time.sleep(0.6)  # the first request's deadline has passed by now: not this one's
+        sock.sendall(b"GET /healthz HTTP/1.1\r\nHost: duban\r\n")
+        started = time.monotonic()
+        assert read_to_close(sock) == b""
+        waited = time.monotonic() - started
+    assert 0.8 < waited < 1.8
