@@ -72,6 +72,10 @@ UNFINISHED = timedelta(minutes=1)  # a received event untouched this long was in
 # (a request arriving in the middle of a batch included).
 APPLY_SECONDS = 0.05
 BUSY_APPLY_SECONDS = 0.005
+# Such a short batch claims only the events it can apply in that time, by how long an event
+# took lately (claiming MAX_APPLY to apply four and give the rest back was most of the
+# processor's time in a burst: every claimed row is loaded, then written back).
+EVENT_SECONDS = 0.001  # the first guess
 
 
 def utc_now() -> datetime:
@@ -105,6 +109,7 @@ class WebContext:
     counters: Counter[tuple[str, str]] = field(default_factory=Counter)
     scheduler: BaseScheduler | None = None  # set by `duban run`: /readyz checks it
     signatures: SeenSignatures = field(default_factory=SeenSignatures)  # DingTalk's, used once
+    monotonic: Callable[[], float] = time.monotonic  # what a batch of applying is timed by
 
     def __post_init__(self) -> None:
         bind = self.sessions.kw.get("bind")
@@ -126,6 +131,7 @@ class WebContext:
         # a fifth more CPU a request for no more requests a second; one, fewer a second).
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 2)
         self.apply_seconds = APPLY_SECONDS if sqlite else math.inf  # while no request comes
+        self.event_seconds = EVENT_SECONDS  # an event's applying lately, on average
         self.processor = Processor(
             self.process,
             self.finish_pending,
@@ -284,12 +290,16 @@ class WebContext:
         """After the acknowledgement: acts on the events in one transaction, records the
         answers sent since the last batch, and hands the new answers to the answerer once
         the transaction is committed. Returns the events it left for the next batch: it
-        stops taking new ones after `apply_seconds`. When one event fails, the batch is done
+        stops taking new ones after `apply_seconds` (BUSY_APPLY_SECONDS while requests come,
+        and then takes only as many as fit in it). When one event fails, the batch is done
         again with a savepoint for each: the one that fails stays `received` (for
         `finish_pending`), the others go on. Files sent as evidence are read first, outside
         the transaction (a few per batch: the events from the next file on wait)."""
         done = self.answerer.take_done()
         later: list[int] = []
+        if self._busy():
+            fits = max(1, round(BUSY_APPLY_SECONDS / self.event_seconds))
+            event_ids, later = event_ids[:fits], event_ids[fits:]
         try:
             people = self.people() if event_ids else None
             ready: dict[int, Ready] = {}
@@ -297,7 +307,7 @@ class WebContext:
                 ready, count = self.evidence.read_ahead(
                     self.sessions, people, event_ids, self.clock(), self.composer
                 )
-                event_ids, later = event_ids[:count], event_ids[count:]
+                event_ids, later = event_ids[:count], event_ids[count:] + later
             try:
                 handled, left = self._apply(people, event_ids, done, ready, careful=False)
             except (OperationalError, InterfaceError):
@@ -322,8 +332,9 @@ class WebContext:
         *,
         careful: bool,
     ) -> tuple[list[Handled], list[int]]:
-        now, started = self.clock(), time.monotonic()
+        now, started = self.clock(), self.monotonic()
         handled: list[Handled] = []
+        left: list[int] = []
         with self.sessions.begin() as session:
             answered(session, done)
             # Claimed together, written together (at the commit's flush): a few statements
@@ -331,12 +342,12 @@ class WebContext:
             claimed = {} if careful else claim(session, event_ids)
             lookups = Lookups()
             for n, event_id in enumerate(event_ids):
-                took = time.monotonic() - started
-                busy = self.receiver.busy or self.receiver.burst()
-                budget = BUSY_APPLY_SECONDS if busy else self.apply_seconds
+                took = self.monotonic() - started
+                budget = BUSY_APPLY_SECONDS if self._busy() else self.apply_seconds
                 if n and took > budget:
                     release(session, [i for i in event_ids[n:] if i in claimed])
-                    return handled, event_ids[n:]
+                    left = event_ids[n:]
+                    break
                 assert people is not None
                 if careful:
                     act = self._acting(session, people, event_id, now, ready=ready)
@@ -357,7 +368,13 @@ class WebContext:
                     one = None
                 if one is not None:
                     handled.append(one)
-        return handled, []
+        if applied := len(event_ids) - len(left):  # the commit's flush included
+            self.event_seconds += ((self.monotonic() - started) / applied - self.event_seconds) / 4
+        return handled, left
+
+    def _busy(self) -> bool:
+        """Requests are coming in: the processor's batches are short."""
+        return self.receiver.busy or self.receiver.burst()
 
     @staticmethod
     def _careful(

@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.platforms.dingtalk.callback import parse_callback
 from bot.store.models import AuditEvent
 from bot.web.answers import Answerer
-from bot.web.context import WebContext
+from bot.web.context import BUSY_APPLY_SECONDS, WebContext
 from bot.web.workers import keep_events
 from tests.support.web import NOW, Clock, Sink, dingtalk_event, inbound_events
 
@@ -217,3 +217,26 @@ def test_a_batch_cut_short_by_its_time_leaves_the_rest_to_the_next_unchanged(
         assert [(a.action, a.actor, a.inbound_message_id, a.detail["percent"]) for a in audit] == [
             ("reply.progress", "市发改委", f"msg{n}", 10 * n) for n in range(1, COUNT + 1)
         ]
+
+
+def test_while_requests_come_a_batch_claims_only_what_it_applied_in_its_short_time_lately(
+    ctx: WebContext, planned: sessionmaker[Session], sink: Sink
+) -> None:
+    ctx.answerer = Answerer(ctx.responder, ctx.clock, senders=0)
+    kept = keep_replies(ctx, sink)
+    ctx.receiver.clock = lambda: ctx.receiver.last_arrival  # a request has just come in
+    ctx.event_seconds = BUSY_APPLY_SECONDS / 2  # two events fit
+    ticks = iter(range(1000))
+    ctx.monotonic = lambda: next(ticks) * BUSY_APPLY_SECONDS / 10  # time passes as it asks
+    engine = planned.kw["bind"]
+    left: list[int] = []
+    sent = statements_of(engine, lambda: left.extend(ctx.process(kept)))
+    assert left == kept[2:]
+    assert states(planned) == ["answering"] * 2 + ["received"] * (COUNT - 2)
+    # One claim, of the two (`IN (a, b)`); none loaded only to be given back (`release`,
+    # an UPDATE without RETURNING): the others were not touched.
+    many = [s for s in sent if s.startswith("UPDATE inbound_events") and " IN (" in s]
+    assert len(many) == 1
+    assert "RETURNING" in many[0]
+    assert many[0].split(" IN (")[1].split(" AND ")[0].count(",") == 1
+    assert ctx.event_seconds != BUSY_APPLY_SECONDS / 2  # what this batch took, averaged in
