@@ -219,12 +219,13 @@ def test_a_batch_cut_short_by_its_time_leaves_the_rest_to_the_next_unchanged(
         ]
 
 
-def test_while_requests_come_a_batch_claims_only_what_it_applied_in_its_short_time_lately(
+def test_in_a_burst_a_batch_claims_only_what_it_applied_in_its_short_time_lately(
     ctx: WebContext, planned: sessionmaker[Session], sink: Sink
 ) -> None:
     ctx.answerer = Answerer(ctx.responder, ctx.clock, senders=0)
     kept = keep_replies(ctx, sink)
     ctx.receiver.clock = lambda: ctx.receiver.last_arrival  # a request has just come in
+    ctx.receiver.gathered = 100.0  # in a burst
     ctx.event_seconds = BUSY_APPLY_SECONDS / 2  # two events fit
     ticks = iter(range(1000))
     ctx.monotonic = lambda: next(ticks) * BUSY_APPLY_SECONDS / 10  # time passes as it asks
