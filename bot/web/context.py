@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import functools
 import logging
-import math
 import threading
 import time
 from collections import Counter
@@ -55,6 +54,7 @@ from bot.replies.respond import (
 from bot.store.database import session_factory, writer
 from bot.store.models import InboundEvent
 from bot.web.answers import SENDERS, Answerer
+from bot.web.budget import Budget
 from bot.web.replay import SeenSignatures
 from bot.web.workers import MAX_APPLY, Processor, Receiver
 
@@ -63,21 +63,6 @@ Clock = Callable[[], datetime]
 FeishuApiFactory = Callable[[InboundSettings, httpx.Client], FeishuApi]
 PEOPLE_TTL = 30.0  # seconds a loaded contact index is used before it is read again
 UNFINISHED = timedelta(minutes=1)  # a received event untouched this long was interrupted
-# Seconds of applying in one transaction before the rest of a batch waits for the next: on
-# SQLite the receiver's group commits wait behind it. PostgreSQL's do not (a batch locks
-# only its own rows): there a batch goes on to MAX_APPLY events while no request comes in,
-# its few statements shared by as many events as it can. On either, a long batch holds the
-# interpreter for long (PostgreSQL's acknowledgements at 200/s: p99 144 ms with long batches
-# while requests came), so once a request comes in, the batch stops after BUSY_APPLY_SECONDS
-# (a request arriving in the middle of a batch included).
-APPLY_SECONDS = 0.05
-BUSY_APPLY_SECONDS = 0.005
-# In a burst, such a short batch claims only the events it can apply in that time, by how
-# long an event took lately (claiming MAX_APPLY to apply four and give the rest back was
-# most of the processor's time in a burst: every claimed row is loaded, then written back).
-# Not in a steadier stream: few events wait then, and batches of fewer still cost the
-# stream's acknowledgements (SQLite at 200/s: p99 93–108 ms against 48–89 ms).
-EVENT_SECONDS = 0.001  # the first guess
 
 
 def utc_now() -> datetime:
@@ -132,8 +117,7 @@ class WebContext:
         # PostgreSQL: two writers, one writing while the other's commit is flushed (four cost
         # a fifth more CPU a request for no more requests a second; one, fewer a second).
         self.receiver = Receiver(self.sessions, writers=1 if sqlite else 2)
-        self.apply_seconds = APPLY_SECONDS if sqlite else math.inf  # while no request comes
-        self.event_seconds = EVENT_SECONDS  # an event's applying lately, on average
+        self.budget = Budget(sqlite)  # a batch's time (bot/web/budget.py)
         self.processor = Processor(
             self.process,
             self.finish_pending,
@@ -292,15 +276,15 @@ class WebContext:
         """After the acknowledgement: acts on the events in one transaction, records the
         answers sent since the last batch, and hands the new answers to the answerer once
         the transaction is committed. Returns the events it left for the next batch: it
-        stops taking new ones after `apply_seconds` (BUSY_APPLY_SECONDS while requests come;
-        in a burst it takes only as many as fit in that). When one event fails, the batch is done
+        stops taking new ones after its budget's time, and in a burst takes only as many
+        as fit in it (bot/web/budget.py). When one event fails, the batch is done
         again with a savepoint for each: the one that fails stays `received` (for
         `finish_pending`), the others go on. Files sent as evidence are read first, outside
         the transaction (a few per batch: the events from the next file on wait)."""
         done = self.answerer.take_done()
         later: list[int] = []
         if self.receiver.burst():
-            fits = max(1, round(BUSY_APPLY_SECONDS / self.event_seconds))
+            fits = self.budget.fits()
             event_ids, later = event_ids[:fits], event_ids[fits:]
         try:
             people = self.people() if event_ids else None
@@ -346,7 +330,7 @@ class WebContext:
             begun = self.monotonic()
             for n, event_id in enumerate(event_ids):
                 took = self.monotonic() - started
-                budget = BUSY_APPLY_SECONDS if self._busy() else self.apply_seconds
+                budget = self.budget.limit(self.receiver.busy or self.receiver.burst())
                 if n and took > budget:
                     release(session, [i for i in event_ids[n:] if i in claimed])
                     left = event_ids[n:]
@@ -372,13 +356,8 @@ class WebContext:
                 if one is not None:
                     handled.append(one)
             applying = self.monotonic() - begun  # the batch's claim and commit aside
-        if applied := len(event_ids) - len(left):
-            self.event_seconds += (applying / applied - self.event_seconds) / 4
+        self.budget.applied(len(event_ids) - len(left), applying)
         return handled, left
-
-    def _busy(self) -> bool:
-        """Requests are coming in: the processor's batches are short."""
-        return self.receiver.busy or self.receiver.burst()
 
     @staticmethod
     def _careful(

@@ -15,7 +15,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from bot.platforms.dingtalk.callback import parse_callback
 from bot.store.models import AuditEvent
 from bot.web.answers import Answerer
-from bot.web.context import BUSY_APPLY_SECONDS, WebContext
+from bot.web.budget import BUSY_APPLY_SECONDS
+from bot.web.context import WebContext
 from bot.web.workers import keep_events
 from tests.support.web import NOW, Clock, Sink, dingtalk_event, inbound_events
 
@@ -172,7 +173,7 @@ def test_a_batch_sends_the_same_few_statements_whatever_its_size(
     ctx: WebContext, planned: sessionmaker[Session], sink: Sink
 ) -> None:
     ctx.answerer = Answerer(ctx.responder, ctx.clock, senders=0)
-    ctx.apply_seconds = 60.0  # no batch cut short
+    ctx.budget.seconds = 60.0  # no batch cut short
     engine = planned.kw["bind"]
     ctx.people()  # loaded once for a while, not per batch
     kept = keep_replies(ctx, sink, 9)  # progress 10% to 90%
@@ -199,7 +200,7 @@ def test_a_batch_cut_short_by_its_time_leaves_the_rest_to_the_next_unchanged(
 ) -> None:
     ctx.answerer = Answerer(ctx.responder, ctx.clock, senders=0)
     if cut:  # every batch stops after its first event
-        ctx.apply_seconds = -1.0
+        ctx.budget.seconds = -1.0
     kept = keep_replies(ctx, sink)
     left = ctx.process(kept)
     assert left == (kept[1:] if cut else [])
@@ -226,7 +227,7 @@ def test_in_a_burst_a_batch_claims_only_what_it_applied_in_its_short_time_lately
     kept = keep_replies(ctx, sink)
     ctx.receiver.clock = lambda: ctx.receiver.last_arrival  # a request has just come in
     ctx.receiver.gathered = 100.0  # in a burst
-    ctx.event_seconds = BUSY_APPLY_SECONDS / 2  # two events fit
+    ctx.budget.event_seconds = BUSY_APPLY_SECONDS / 2  # two events fit
     ticks = iter(range(1000))
     ctx.monotonic = lambda: next(ticks) * BUSY_APPLY_SECONDS / 10  # time passes as it asks
     engine = planned.kw["bind"]
@@ -240,4 +241,4 @@ def test_in_a_burst_a_batch_claims_only_what_it_applied_in_its_short_time_lately
     assert len(many) == 1
     assert "RETURNING" in many[0]
     assert many[0].split(" IN (")[1].split(" AND ")[0].count(",") == 1
-    assert ctx.event_seconds != BUSY_APPLY_SECONDS / 2  # what this batch took, averaged in
+    assert ctx.budget.event_seconds != BUSY_APPLY_SECONDS / 2  # what this batch took, averaged in

@@ -17,7 +17,7 @@ from bot.app.errors import Rejected
 from bot.platforms.inbound import InboundMessage
 from bot.store.models import InboundEvent
 from bot.web import workers
-from bot.web.context import APPLY_SECONDS, BUSY_APPLY_SECONDS
+from bot.web.budget import APPLY_SECONDS, BUSY_APPLY_SECONDS
 from bot.web.workers import (
     BURST_RATE,
     BUSY_GAP,
