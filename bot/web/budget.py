@@ -26,6 +26,7 @@ EVENT_SECONDS = 0.001  # the first guess of an event's applying
 
 class Budget:
     def __init__(self, sqlite: bool) -> None:
+        self.sqlite = sqlite  # a batch's transaction takes the write lock the receiver needs
         self.seconds = APPLY_SECONDS if sqlite else math.inf  # while no request comes
         self.event_seconds = EVENT_SECONDS  # an event's applying lately, on average
 

@@ -284,6 +284,8 @@ class WebContext:
         done = self.answerer.take_done()
         later: list[int] = []
         if self.receiver.burst():
+            if self.budget.sqlite:  # the acknowledgements' writes first
+                self.receiver.taken()
             fits = self.budget.fits()
             event_ids, later = event_ids[:fits], event_ids[fits:]
         try:

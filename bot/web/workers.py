@@ -45,6 +45,7 @@ BURST_BATCH = 4.0
 BURST_GAP = 0.05
 RATE_WINDOW = 0.1  # seconds of arrivals the rate is counted over
 RELEASE_SECONDS = 1.0  # a receiver thread idle this long gives its connection back
+TAKEN_SECONDS, TAKEN_STEP = 0.02, 0.0005  # `taken`: waiting for the writers, and its steps
 MAX_LAG = 2.0  # seconds an event may wait for a burst to pass before it goes anyway
 CATCH_UP = 0.5  # below a burst, an event this late is applied without rests
 YIELD_STEP = 0.002
@@ -117,6 +118,14 @@ class Receiver:
             self.gathered = float(count)
         else:
             self.gathered += (count - self.gathered) / 5
+
+    def taken(self, within: float = TAKEN_SECONDS) -> None:
+        """Waits until the requests queued so far were taken by a writer, for at most
+        `within` seconds: a burst's batch of applying on SQLite, whose transaction takes
+        the write lock these writes need, begins after them, not while they wait."""
+        until = time.monotonic() + within
+        while not self._queue.empty() and time.monotonic() < until:
+            time.sleep(TAKEN_STEP)
 
     def start(self) -> None:
         if not self._threads:

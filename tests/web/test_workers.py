@@ -222,3 +222,17 @@ def test_requests_queueing_for_the_receiver_are_a_burst_whatever_their_rate() ->
     receiver.last_arrival = now[0]
     receiver.wrote(1)
     assert not receiver.burst()
+
+
+def test_taken_waits_for_the_writers_to_take_the_queued_requests_for_a_while_at_most() -> None:
+    receiver = Receiver(cast(sessionmaker[Session], None))
+    queued = receiver._queue  # a request waiting for a writer (none runs here)
+    queued.put(None)
+    threading.Timer(0.1, queued.get).start()  # a writer takes it after 0.1 s
+    started = time.monotonic()
+    receiver.taken(within=5.0)
+    assert 0.09 < time.monotonic() - started < 4.0
+    queued.put(None)  # and one no writer takes
+    started = time.monotonic()
+    receiver.taken(within=0.05)
+    assert 0.05 <= time.monotonic() - started < 4.0
