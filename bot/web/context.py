@@ -89,7 +89,8 @@ class WebContext:
     sessions: sessionmaker[Session]
     clock: Clock = utc_now
     # Answers in chat go as the daemon's sends do: urllib3's pool for a POST of bytes, a
-    # client of its own for each sender thread (one pool shared by them cost half their CPU).
+    # client of its own for each sender thread (one httpx pool shared by them was half the
+    # interpreter lock they held).
     http: httpx.Client = field(default_factory=lambda: PooledClient(SENDERS))
     feishu_api: FeishuApiFactory = http_feishu_api
     directory: Directory | None = None

@@ -209,7 +209,7 @@ class Keeper:
     def keep(self, events: list[tuple[str, InboundMessage, datetime]]) -> list[Kept]:
         """Keeps `events` in one statement: for each, its row id, None when it came before,
         or the error its handler raises. When the batch fails for something in it rather
-        than for the database, each event is tried in a transaction of its own, so that one
+        than for the database, each event is tried in a statement of its own, so that one
         event the database refuses does not take the others with it."""
         held = self.connection.held
         try:
