@@ -50,6 +50,23 @@ def test_a_robots_post_goes_through_the_pool_and_is_read_as_before(
     assert client.clients == []  # no httpx client was needed
 
 
+def test_a_robots_url_is_looked_up_once_and_again_after_its_pool_was_let_go(
+    emu: PlatformEmulator, client: PooledClient
+) -> None:
+    url = emu.add_wecom("k5")
+    robot = wecom(url, client)
+    robot.send(message())
+    robot.send(message("第二条"))
+    assert client._target.cache_info().hits == 1  # the second post: no parsing, no lookup
+    pool, _ = client._target(url)
+    assert client._pool is not None
+    client._pool.clear()  # the manager lets go of the host's pool (past HOSTS hosts)…
+    pool.close()  # …and closes it, as a manager may
+    robot.send(message("第三条"))
+    assert client._target(url)[0] is not pool
+    assert [r.body["text"]["content"] for r in emu.accepted()] == ["测试", "第二条", "第三条"]
+
+
 def test_a_rate_limit_answer_and_a_server_error_read_as_through_httpx(
     emu: PlatformEmulator, client: PooledClient
 ) -> None:
