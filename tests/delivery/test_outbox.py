@@ -177,6 +177,22 @@ def test_dispatch_all_drains_every_batch(sessions: sessionmaker[Session]) -> Non
     assert len(capture.sent) == 45
 
 
+def test_a_runs_batches_are_sent_by_the_same_worker_threads(
+    sessions: sessionmaker[Session],
+) -> None:
+    add_messages(sessions, 30)
+    threads: list[str] = []
+
+    class Naming(CaptureChannel):
+        def send(self, message: Outgoing) -> Receipt:
+            threads.append(threading.current_thread().name)
+            return super().send(message)
+
+    assert Dispatcher(sessions, only(Naming()), workers=4).dispatch_all(NOW, limit=10) == 30
+    assert len(threads) == 30
+    assert len(set(threads)) == 1  # one lane a batch, three batches: one thread, started once
+
+
 def test_a_remote_webhook_takes_at_most_its_lane_cap_a_batch_and_drain_sends_the_rest_in_order(
     sessions: sessionmaker[Session],
 ) -> None:
