@@ -40,7 +40,10 @@ from urllib3.util import parse_url
 from bot.platforms.http import ClientPerWorker
 
 CONNECTIONS = 64  # kept open to one host (the dispatcher's workers at once, by default)
-HOSTS = 16  # hosts whose pools are kept (the platforms' and the webhooks' configured)
+# Hosts whose pools the manager keeps: the platforms' and those of the webhooks and answer
+# origins the operator configured, far fewer. Past it the manager lets go of the least used
+# one; a URL kept below may still post through it (it is closed once no URL refers to it).
+HOSTS = 64
 TARGETS = 4096  # URLs whose pool and path are kept
 
 
