@@ -9,28 +9,16 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import ParamSpec, cast
 
-from sqlalchemy import Connection, Table, bindparam, insert, update
+from sqlalchemy import Connection, Table
 
 from bot.platforms import Outgoing, Receipt
+from bot.store.bulk import insert_rows, update_rows
 from bot.store.models import AuditEvent, Message
 
 P = ParamSpec("P")
 
 MESSAGES = cast(Table, Message.__table__)
-SENT = (
-    update(MESSAGES)
-    .where(MESSAGES.c.id == bindparam("message_id"))
-    .values(
-        state="sent",
-        sent_at=bindparam("at"),
-        claimed_until=None,
-        response=bindparam("answer"),
-        last_error=None,
-    )
-)
-SENT_EVENTS = insert(cast(Table, AuditEvent.__table__)).values(
-    actor="dispatch", action="message.sent", subject_type="message"
-)
+AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
 GATHER = 0.005  # seconds a group of confirmations waits for more (unless every worker waits)
 
 
@@ -113,21 +101,34 @@ class Confirmations:
 def write_sent(
     connection: Connection, sent: list[tuple[Claimed, str, Receipt]], now: datetime
 ) -> None:
-    """Records a group of sends: prepared statements, one UPDATE and one INSERT, each
-    executed for many rows."""
-    connection.execute(
-        SENT,
+    """Records a group of sends: the messages `sent` and an audit event for each, in two
+    statements (bot/store/bulk.py)."""
+    update_rows(
+        connection,
+        MESSAGES,
+        "id",
         [
-            {"message_id": item.outgoing.message_id, "answer": receipt.detail, "at": now}
+            {
+                "id": item.outgoing.message_id,
+                "state": "sent",
+                "sent_at": now,
+                "claimed_until": None,
+                "response": receipt.detail,
+                "last_error": None,
+            }
             for item, _, receipt in sent
         ],
     )
-    connection.execute(
-        SENT_EVENTS,
+    insert_rows(
+        connection,
+        AUDIT_EVENTS,
         [
             {
                 "at": now,
+                "actor": "dispatch",
+                "action": "message.sent",
                 "channel": channel,
+                "subject_type": "message",
                 "subject_id": item.outgoing.message_id,
                 "detail": {"channel": channel, "recipient": item.outgoing.recipient},
             }

@@ -1,20 +1,26 @@
-"""Many new rows in one statement, for the hooks' group commit (bot/web/workers.py).
+"""Many rows in one statement: the hooks' group commit (bot/web/workers.py) and the
+dispatcher's record of its sends (bot/delivery/confirmations.py).
 
-`insert_new` is `INSERT … ON CONFLICT DO NOTHING RETURNING …` for a list of rows, each row's
-values passed through its column's own bind processing (the table's types stay the one
-place that says how a value is stored), and the statement sent as the driver's own:
+`insert_new` is `INSERT … ON CONFLICT DO NOTHING RETURNING …` for a list of rows;
+`insert_rows` and `update_rows` insert, or update by a key column, a list of rows. Each row's
+values pass through their column's own bind processing (the table's types stay the one
+place that says how a value is stored), and on PostgreSQL the statement is sent as the
+driver's own:
 
 - PostgreSQL: the rows as one JSON document, `json_to_recordset`. The text is the same
   whatever the number of rows, with one parameter, so psycopg parses it once (it caches a
   statement's parse only below 50 parameters and 4,096 characters: SQLAlchemy's VALUES list
   of a batch of 30 rows is neither, and its parse was a fifth of the hooks' CPU time), and
   the values are serialized by `json` in C, not dumped one by one (psycopg's arrays are
-  dumped element by element in Python: a sixth of the hooks' CPU time for `unnest`). JSON
-  columns go serialized, as strings in the document.
-- SQLite: a VALUES list with positional parameters (sqlite3 keeps a prepared statement for
-  each text it has seen).
+  dumped element by element in Python: a sixth of the hooks' CPU time for `unnest`; its
+  pipelined executemany goes through Python for each row: recording the dispatcher's sends
+  that way was a sixth of its CPU time). JSON columns go serialized, as strings in the
+  document.
+- SQLite: `insert_new` sends a VALUES list with positional parameters (sqlite3 keeps a
+  prepared statement for each text it has seen); `insert_rows` and `update_rows` are
+  SQLAlchemy's executemany (sqlite3 runs it in C).
 
-SQLAlchemy's executemany of the same statement costs several times as much a row: its
+SQLAlchemy's executemany of `insert_new`'s statement costs several times as much a row: its
 rendering of the VALUES list and its parameter dictionaries were a third of the receiver's
 time.
 """
@@ -27,7 +33,7 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Row, String, Table
+from sqlalchemy import JSON, Column, Connection, Row, String, Table, bindparam, insert, update
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any] | None
@@ -47,17 +53,8 @@ def insert_new(
     names = tuple(rows[0])
     processors = _processors(table, names, dialect)
     if dialect.name == "postgresql":
-        if any(processors):
-            rows = [
-                {
-                    name: value if process is None else process(value)
-                    for name, process, value in zip(names, processors, row.values(), strict=True)
-                }
-                for row in rows
-            ]
-        document = json.dumps(rows, default=_iso, separators=(",", ":"))
         sql = _recordset(table, names, tuple(returning), dialect)
-        result = connection.exec_driver_sql(sql, (document,))
+        result = connection.exec_driver_sql(sql, (_document(rows, names, processors),))
     else:
         values: list[Any] = []
         for row in rows:
@@ -68,6 +65,67 @@ def insert_new(
         sql = _values(table, names, tuple(returning), dialect, len(rows))
         result = connection.exec_driver_sql(sql, tuple(values))
     return list(result)
+
+
+def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
+    """Inserts `rows` (each with the same keys, the table's column names)."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = tuple(rows[0])
+    if dialect.name != "postgresql":
+        connection.execute(insert(table), list(rows))
+        return
+    processors = _processors(table, names, dialect)
+    sql = _recordset(table, names, (), dialect)
+    connection.exec_driver_sql(sql, (_document(rows, names, processors),))
+
+
+def update_rows(
+    connection: Connection, table: Table, key: str, rows: Sequence[Mapping[str, Any]]
+) -> None:
+    """Updates the row whose `key` column has each row's `key` value to that row's other
+    values (each row with the same keys, the table's column names)."""
+    if not rows:
+        return
+    dialect = connection.dialect
+    names = tuple(rows[0])
+    if dialect.name != "postgresql":
+        statement = _update(table, key, names)
+        connection.execute(statement, [{_bound(n): v for n, v in row.items()} for row in rows])
+        return
+    processors = _processors(table, names, dialect)
+    sql = _recordset_update(table, key, names, dialect)
+    connection.exec_driver_sql(sql, (_document(rows, names, processors),))
+
+
+def _document(
+    rows: Sequence[Mapping[str, Any]], names: tuple[str, ...], processors: tuple[Processor, ...]
+) -> str:
+    """The rows as the JSON document `json_to_recordset` reads, each value bind-processed."""
+    if any(processors):
+        rows = [
+            {
+                name: value if process is None else process(value)
+                for name, process, value in zip(names, processors, row.values(), strict=True)
+            }
+            for row in rows
+        ]
+    return json.dumps(rows, default=_iso, separators=(",", ":"))
+
+
+def _bound(name: str) -> str:
+    """A column's parameter in `_update` (SQLAlchemy keeps a column's own name for itself)."""
+    return f"{name}_"
+
+
+@functools.lru_cache(maxsize=64)
+def _update(table: Table, key: str, names: tuple[str, ...]) -> Any:
+    return (
+        update(table)
+        .where(table.c[key] == bindparam(_bound(key)))
+        .values({name: bindparam(_bound(name)) for name in names if name != key})
+    )
 
 
 @functools.lru_cache(maxsize=64)
@@ -105,6 +163,9 @@ def _head(table: Table, names: tuple[str, ...], dialect: Dialect) -> str:
 
 
 def _tail(returning: tuple[str, ...], dialect: Dialect) -> str:
+    """`insert_new`'s ending; none for `insert_rows` (no `returning`)."""
+    if not returning:
+        return ""
     columns = ", ".join(dialect.identifier_preparer.quote(name) for name in returning)
     return f" ON CONFLICT DO NOTHING RETURNING {columns}"
 
@@ -114,14 +175,35 @@ def _recordset(
     table: Table, names: tuple[str, ...], returning: tuple[str, ...], dialect: Dialect
 ) -> str:
     quote = dialect.identifier_preparer.quote
-    record = ", ".join(f"{quote(name)} {_record_type(table.c[name], dialect)}" for name in names)
     values = ", ".join(
         f"{quote(name)}::json" if _is_json(table.c[name]) else quote(name) for name in names
     )
     return (
         f"{_head(table, names, dialect)} SELECT {values} FROM json_to_recordset(%s::json) "
-        f"AS rows({record}){_tail(returning, dialect)}"
+        f"AS rows({_record(table, names, dialect)}){_tail(returning, dialect)}"
     )
+
+
+@functools.lru_cache(maxsize=64)
+def _recordset_update(table: Table, key: str, names: tuple[str, ...], dialect: Dialect) -> str:
+    quote = dialect.identifier_preparer.quote
+    name = dialect.identifier_preparer.format_table(table)
+    values = ", ".join(
+        f"{quote(column)} = rows.{quote(column)}" + ("::json" if _is_json(table.c[column]) else "")
+        for column in names
+        if column != key
+    )
+    record = _record(table, names, dialect)
+    return (
+        f"UPDATE {name} SET {values} FROM json_to_recordset(%s::json) AS rows({record}) "
+        f"WHERE {name}.{quote(key)} = rows.{quote(key)}"
+    )
+
+
+def _record(table: Table, names: tuple[str, ...], dialect: Dialect) -> str:
+    """The columns `json_to_recordset` reads, with their types."""
+    quote = dialect.identifier_preparer.quote
+    return ", ".join(f"{quote(name)} {_record_type(table.c[name], dialect)}" for name in names)
 
 
 def _record_type(column: Column[Any], dialect: Dialect) -> str:
