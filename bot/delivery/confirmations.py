@@ -1,5 +1,5 @@
-"""Successful sends on their way to the database, recorded together (group commit), and
-what one claimed message is to its sender."""
+"""Successful sends on their way to the database, recorded together (group commit), what
+one claimed message is to its sender, and the claim's own record (`write_sending`)."""
 
 from __future__ import annotations
 
@@ -96,6 +96,20 @@ class Confirmations:
             waiting = waiting + self._waiting
         for recorded in waiting:
             recorded.set()
+
+
+def write_sending(connection: Connection, messages: list[Message], until: datetime) -> None:
+    """Marks claimed messages `sending`, leased `until`, one attempt more, in one statement
+    (bot/store/bulk.py)."""
+    update_rows(
+        connection,
+        MESSAGES,
+        "id",
+        [
+            {"id": m.id, "state": "sending", "claimed_until": until, "attempts": m.attempts + 1}
+            for m in messages
+        ],
+    )
 
 
 def write_sent(

@@ -34,7 +34,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from bot.app.metrics import DEAD_LETTERS, RATE_LIMIT_PAUSES, SEND_SECONDS
 from bot.delivery.compose import Composer, outgoing
-from bot.delivery.confirmations import MESSAGES, Claimed, Confirmations, write_sent
+from bot.delivery.confirmations import Claimed, Confirmations, write_sending, write_sent
 from bot.delivery.failures import (
     MAX_ATTEMPTS,
     alert_text,
@@ -48,7 +48,6 @@ from bot.delivery.ratelimit import Verdict, disable, grant_many, pause, refund, 
 from bot.platforms import Channel, DeliveryError, Outgoing, Receipt
 from bot.platforms.registry import platform
 from bot.platforms.spec import Limit
-from bot.store.bulk import update_rows
 from bot.store.database import retry_while_unreachable, session_factory, writer
 from bot.store.held import HeldConnection
 from bot.store.models import Message
@@ -241,26 +240,18 @@ class Dispatcher:
             now,
         )
         claimed: dict[str, list[Claimed]] = {}
-        sending: list[dict[str, object]] = []  # one statement for the batch (store/bulk.py)
+        sending: list[Message] = []
         for name, lane in lanes.items():
             grant = grants.get(f"channel:{name}")
             granted = len(lane) if grant is None else grant.granted
-            sending += (
-                {
-                    "id": message.id,
-                    "state": "sending",
-                    "claimed_until": now + LEASE,
-                    "attempts": message.attempts + 1,
-                }
-                for message in lane[:granted]
-            )
+            sending += lane[:granted]
             if grant is not None and granted < len(lane):
                 # What is past the lane cap waits as long, so the webhook's queue keeps its order.
                 later = lane[granted:] + deferred.pop(name, [])
                 _wait_for_budget(session, later, grant.verdict, now)
             if granted:
                 claimed[name] = [Claimed(outgoing(m), m.channel) for m in lane[:granted]]
-        update_rows(session.connection(), MESSAGES, "id", sending)
+        write_sending(session.connection(), sending, now + LEASE)
         return Batch(len(rows), claimed, sum(len(rest) for rest in deferred.values()))
 
     def _local(self, name: str) -> bool:
