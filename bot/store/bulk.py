@@ -33,7 +33,19 @@ from collections.abc import Callable, Mapping, Sequence
 from datetime import date
 from typing import Any
 
-from sqlalchemy import JSON, Column, Connection, Row, String, Table, bindparam, insert, update
+from sqlalchemy import (
+    JSON,
+    Column,
+    Connection,
+    CursorResult,
+    Row,
+    String,
+    Table,
+    Update,
+    bindparam,
+    insert,
+    update,
+)
 from sqlalchemy.engine import Dialect
 
 Processor = Callable[[Any], Any] | None
@@ -51,20 +63,15 @@ def insert_new(
         return []
     dialect = connection.dialect
     names = tuple(rows[0])
-    processors = _processors(table, names, dialect)
     if dialect.name == "postgresql":
         sql = _recordset(table, names, tuple(returning), dialect)
-        result = connection.exec_driver_sql(sql, (_document(rows, names, processors),))
-    else:
-        values: list[Any] = []
-        for row in rows:
-            values += (
-                value if process is None else process(value)
-                for process, value in zip(processors, row.values(), strict=True)
-            )
-        sql = _values(table, names, tuple(returning), dialect, len(rows))
-        result = connection.exec_driver_sql(sql, tuple(values))
-    return list(result)
+        return list(_send_document(connection, sql, table, names, rows))
+    processors = _processors(table, names, dialect)
+    values: list[Any] = []
+    for row in rows:
+        values += _processed(row, processors)
+    sql = _values(table, names, tuple(returning), dialect, len(rows))
+    return list(connection.exec_driver_sql(sql, tuple(values)))
 
 
 def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str, Any]]) -> None:
@@ -72,13 +79,11 @@ def insert_rows(connection: Connection, table: Table, rows: Sequence[Mapping[str
     if not rows:
         return
     dialect = connection.dialect
-    names = tuple(rows[0])
     if dialect.name != "postgresql":
         connection.execute(insert(table), list(rows))
         return
-    processors = _processors(table, names, dialect)
-    sql = _recordset(table, names, (), dialect)
-    connection.exec_driver_sql(sql, (_document(rows, names, processors),))
+    names = tuple(rows[0])
+    _send_document(connection, _recordset(table, names, (), dialect), table, names, rows)
 
 
 def update_rows(
@@ -94,24 +99,31 @@ def update_rows(
         statement = _update(table, key, names)
         connection.execute(statement, [{_bound(n): v for n, v in row.items()} for row in rows])
         return
-    processors = _processors(table, names, dialect)
-    sql = _recordset_update(table, key, names, dialect)
-    connection.exec_driver_sql(sql, (_document(rows, names, processors),))
+    _send_document(connection, _recordset_update(table, key, names, dialect), table, names, rows)
 
 
-def _document(
-    rows: Sequence[Mapping[str, Any]], names: tuple[str, ...], processors: tuple[Processor, ...]
-) -> str:
-    """The rows as the JSON document `json_to_recordset` reads, each value bind-processed."""
+def _send_document(
+    connection: Connection,
+    sql: str,
+    table: Table,
+    names: tuple[str, ...],
+    rows: Sequence[Mapping[str, Any]],
+) -> CursorResult[Any]:
+    """Runs `sql` (PostgreSQL) on the rows as the one JSON document `json_to_recordset`
+    reads, each value bind-processed."""
+    processors = _processors(table, names, connection.dialect)
     if any(processors):
-        rows = [
-            {
-                name: value if process is None else process(value)
-                for name, process, value in zip(names, processors, row.values(), strict=True)
-            }
-            for row in rows
-        ]
-    return json.dumps(rows, default=_iso, separators=(",", ":"))
+        rows = [dict(zip(names, _processed(row, processors), strict=True)) for row in rows]
+    document = json.dumps(rows, default=_iso, separators=(",", ":"))
+    return connection.exec_driver_sql(sql, (document,))
+
+
+def _processed(row: Mapping[str, Any], processors: tuple[Processor, ...]) -> list[Any]:
+    """The row's values, each through its column's bind processing."""
+    return [
+        value if process is None else process(value)
+        for process, value in zip(processors, row.values(), strict=True)
+    ]
 
 
 def _bound(name: str) -> str:
@@ -120,7 +132,7 @@ def _bound(name: str) -> str:
 
 
 @functools.lru_cache(maxsize=64)
-def _update(table: Table, key: str, names: tuple[str, ...]) -> Any:
+def _update(table: Table, key: str, names: tuple[str, ...]) -> Update:
     return (
         update(table)
         .where(table.c[key] == bindparam(_bound(key)))
@@ -149,7 +161,7 @@ def _iso(value: object) -> str:
     """Dates and times in the JSON document as PostgreSQL reads them (ISO 8601)."""
     if isinstance(value, date):  # also datetime, with its UTC offset
         return value.isoformat()
-    raise TypeError(f"{type(value).__name__} is not a column value bulk.insert_new can send")
+    raise TypeError(f"{type(value).__name__} is not a column value bot/store/bulk.py can send")
 
 
 def _is_json(column: Column[Any]) -> bool:
