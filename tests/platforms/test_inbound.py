@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import hashlib
+import hmac
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from bot.app.errors import Rejected
 from bot.platforms.inbound import (
+    UNLOCKED_BYTES,
     InboundMessage,
     check_fresh,
     from_epoch,
+    hashed,
     header,
     json_object,
     required_text,
@@ -93,3 +97,30 @@ def test_messages_compare_without_their_raw_event() -> None:
     other = InboundMessage("wecom", "1", "u", "t", None, None, None, None, raw={"b": 2})
     assert one == other
     assert hash(one) == hash(other)
+
+
+class Pieces:
+    """A hasher that keeps what it is fed, piece by piece."""
+
+    def __init__(self) -> None:
+        self.pieces: list[bytes] = []
+
+    def update(self, data: memoryview, /) -> None:
+        self.pieces.append(bytes(data))
+
+
+@pytest.mark.parametrize("size", [0, 1, UNLOCKED_BYTES - 1, UNLOCKED_BYTES, 5 * UNLOCKED_BYTES + 3])
+def test_a_body_is_hashed_as_hashlib_and_hmac_hash_it_in_one_call(size: int) -> None:
+    body = bytes(range(256)) * (size // 256 + 1)
+    body = body[:size]
+    assert hashed(hashlib.sha256(), body).hexdigest() == hashlib.sha256(body).hexdigest()
+    assert hashed(hashlib.sha1(), body).hexdigest() == hashlib.sha1(body).hexdigest()
+    mac = hashed(hmac.new(b"secret", digestmod=hashlib.sha256), body).hexdigest()
+    assert mac == hmac.new(b"secret", body, hashlib.sha256).hexdigest()
+
+
+def test_a_body_is_fed_in_pieces_short_enough_for_the_hasher_to_keep_the_lock() -> None:
+    body = b"x" * (3 * UNLOCKED_BYTES)
+    pieces = hashed(Pieces(), body).pieces
+    assert b"".join(pieces) == body
+    assert max(len(piece) for piece in pieces) < UNLOCKED_BYTES

@@ -29,6 +29,7 @@ from bot.platforms.inbound import (
     check_fresh,
     epoch_number,
     from_epoch,
+    hashed,
     header,
     json_object,
     object_field,
@@ -113,7 +114,7 @@ def encrypt(encrypt_key: str, plaintext: str, iv: bytes | None = None) -> str:
 
 def signature(timestamp: str, nonce: str, encrypt_key: str, body: bytes) -> str:
     """The `X-Lark-Signature` of `body`: sha256 hex over the raw bytes."""
-    return hashlib.sha256((timestamp + nonce + encrypt_key).encode() + body).hexdigest()
+    return hashed(hashlib.sha256(), (timestamp + nonce + encrypt_key).encode() + body).hexdigest()
 
 
 def verify(

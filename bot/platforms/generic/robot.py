@@ -23,6 +23,7 @@ import httpx
 from bot.app.errors import DeliveryError
 from bot.platforms.base import Outgoing, Receipt
 from bot.platforms.http import Robot, RobotOptions
+from bot.platforms.inbound import hashed
 
 MAX_BYTES = 64_000
 RATE_LIMIT_WAIT = 60.0
@@ -34,7 +35,8 @@ SIGNATURE_HEADER = "X-Duban-Signature"
 def sign_webhook(secret: str, timestamp: int | str, body: bytes) -> str:
     """The `X-Duban-Signature` value for `body` sent at `timestamp`: `sha256=<hex>`."""
     signed = f"{timestamp}.".encode() + body
-    return "sha256=" + hmac.new(secret.encode(), signed, hashlib.sha256).hexdigest()
+    mac = hashed(hmac.new(secret.encode(), digestmod=hashlib.sha256), signed)
+    return "sha256=" + mac.hexdigest()
 
 
 def verify_webhook(

@@ -23,7 +23,14 @@ from defusedxml import ElementTree
 
 from bot.app.errors import Rejected
 from bot.platforms.buttons import Tap, tap_of_key
-from bot.platforms.inbound import InboundMessage, check_fresh, epoch_number, from_epoch, same
+from bot.platforms.inbound import (
+    InboundMessage,
+    check_fresh,
+    epoch_number,
+    from_epoch,
+    hashed,
+    same,
+)
 
 PLATFORM = "wecom"
 TAP_EVENT = "template_card_event"  # a tap on an app template card's button
@@ -50,7 +57,7 @@ class WecomCrypto:
     def signature(self, timestamp: str, nonce: str, encrypt: str) -> str:
         """sha1 hex of the sorted, joined token, timestamp, nonce and ciphertext."""
         joined = "".join(sorted([self._token, timestamp, nonce, encrypt]))
-        return hashlib.sha1(joined.encode()).hexdigest()
+        return hashed(hashlib.sha1(), joined.encode()).hexdigest()
 
     def verify(self, msg_signature: str, timestamp: str, nonce: str, encrypt: str) -> None:
         """`Rejected(401)` unless `msg_signature` signs the other three."""
