@@ -11,8 +11,8 @@ import base64
 import binascii
 import hashlib
 import hmac
-import os
 import re
+import ssl
 from collections.abc import Mapping
 from datetime import datetime, timedelta
 from xml.etree.ElementTree import Element, ParseError
@@ -93,7 +93,10 @@ class WecomCrypto:
 
     def encrypt(self, plaintext: str, random16: bytes | None = None) -> str:
         """The base64 envelope of `plaintext`, as WeCom sends it and expects replies."""
-        prefix = os.urandom(16) if random16 is None else random16
+        # OpenSSL's generator, not os.urandom: that lets go of the interpreter lock for its
+        # system call, and the web thread, answering inside the response, then waits to
+        # get it back behind the hooks' other threads.
+        prefix = ssl.RAND_bytes(16) if random16 is None else random16
         if len(prefix) != 16:
             raise ValueError("random16 must be 16 bytes")
         message = plaintext.encode()
