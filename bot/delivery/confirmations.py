@@ -12,13 +12,13 @@ from typing import ParamSpec, cast
 from sqlalchemy import Connection, Table
 
 from bot.platforms import Outgoing, Receipt
+from bot.store.audit import AUDIT_EVENTS, event_row
 from bot.store.bulk import insert_rows, update_rows
-from bot.store.models import AuditEvent, Message
+from bot.store.models import Message
 
 P = ParamSpec("P")
 
 MESSAGES = cast(Table, Message.__table__)
-AUDIT_EVENTS = cast(Table, AuditEvent.__table__)
 GATHER = 0.005  # seconds a group of confirmations waits for more (unless every worker waits)
 
 
@@ -137,15 +137,15 @@ def write_sent(
         connection,
         AUDIT_EVENTS,
         [
-            {
-                "at": now,
-                "actor": "dispatch",
-                "action": "message.sent",
-                "channel": channel,
-                "subject_type": "message",
-                "subject_id": item.outgoing.message_id,
-                "detail": {"channel": channel, "recipient": item.outgoing.recipient},
-            }
+            event_row(
+                now,
+                "dispatch",
+                "message.sent",
+                "message",
+                item.outgoing.message_id,
+                {"channel": channel, "recipient": item.outgoing.recipient},
+                channel=channel,
+            )
             for item, channel, _ in sent
         ],
     )

@@ -27,6 +27,7 @@ SECRET_FIELDS = frozenset(
 # the web thread then waits to get it back behind the hooks' other threads (a switch
 # interval, 5 ms, on each request). `hashed` feeds them less at a time.
 UNLOCKED_BYTES = 2048
+PIECE_BYTES = UNLOCKED_BYTES - 1
 
 
 class Hash(Protocol):
@@ -40,8 +41,8 @@ def hashed(hasher: H, data: bytes) -> H:
     """`hasher` fed `data` in pieces short enough that it keeps the interpreter lock (a
     signature over a request's body is a few microseconds of work, not worth a wait)."""
     view = memoryview(data)
-    for start in range(0, len(view), UNLOCKED_BYTES - 1):
-        hasher.update(view[start : start + UNLOCKED_BYTES - 1])
+    for start in range(0, len(view), PIECE_BYTES):
+        hasher.update(view[start : start + PIECE_BYTES])
     return hasher
 
 
